@@ -1,0 +1,90 @@
+"""Differential privacy through OpenDP: budgets as values, and the zCDP Gaussian over public keys.
+
+Noise only ever comes from OpenDP measurements. The scale is found by OpenDP's own binary search for
+the family's sensitivity and its share of rho; accuracy and the (epsilon, delta) equivalent come
+from OpenDP too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import opendp.prelude as dp
+
+dp.enable_features("contrib")
+
+MECHANISM = "discrete_gaussian_zcdp"
+DEFAULT_DELTA = 1e-6
+DEFAULT_ALPHA = 0.05  # 95% intervals
+
+
+@dataclass(frozen=True)
+class RhoBudget:
+    """A zero-concentrated DP budget (rho). Frozen and validated: never pass bare floats around."""
+
+    rho: float
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.rho, int | float) and math.isfinite(self.rho) and self.rho > 0):
+            raise ValueError(f"rho must be a positive finite number, got {self.rho!r}")
+
+    def share(self, weight: float, total_weight: float) -> RhoBudget:
+        return RhoBudget(self.rho * weight / total_weight)
+
+    def epsilon(self, delta: float = DEFAULT_DELTA) -> float:
+        """The (epsilon, delta)-DP equivalent of this rho (standard conversion, via OpenDP)."""
+        return _rho_to_epsilon(self.rho, delta)
+
+
+@lru_cache(maxsize=64)
+def _unit_gaussian(scale: float) -> dp.Measurement:
+    domain = dp.vector_domain(dp.atom_domain(T=int))
+    return dp.m.make_gaussian(domain, dp.l2_distance(T=float), scale=scale)
+
+
+@lru_cache(maxsize=256)
+def _rho_to_epsilon(rho: float, delta: float) -> float:
+    # A Gaussian whose privacy loss at d_in=1 is exactly rho; OpenDP converts its zCDP curve.
+    scale = 1.0 / math.sqrt(2.0 * rho)
+    profile = dp.c.make_zCDP_to_approxDP(_unit_gaussian(scale)).map(1.0)
+    return float(profile.epsilon(delta))
+
+
+@dataclass(frozen=True)
+class GaussianPlan:
+    """A calibrated discrete Gaussian for one family: everything a release states about its noise."""
+
+    sensitivity_l2: float
+    budget: RhoBudget
+    scale: float
+    rho: float  # what OpenDP says the measurement spends at this sensitivity (≤ budget.rho)
+    epsilon: float
+    delta: float
+    alpha: float
+    half_width: float  # the (1 - alpha) interval is value ± half_width
+
+    @property
+    def mechanism(self) -> str:
+        return MECHANISM
+
+
+@lru_cache(maxsize=256)
+def plan_gaussian(sensitivity_l2: float, budget: RhoBudget, delta: float = DEFAULT_DELTA,
+                  alpha: float = DEFAULT_ALPHA) -> GaussianPlan:
+    """Calibrate the discrete Gaussian so that one actor's bounded contribution costs at most ``budget``."""
+    scale = dp.binary_search_param(
+        lambda s: _unit_gaussian(s), d_in=sensitivity_l2, d_out=budget.rho, T=float
+    )
+    meas = _unit_gaussian(scale)
+    rho = float(meas.map(sensitivity_l2))
+    epsilon = float(dp.c.make_zCDP_to_approxDP(meas).map(sensitivity_l2).epsilon(delta))
+    half_width = float(dp.discrete_gaussian_scale_to_accuracy(scale, alpha))
+    return GaussianPlan(sensitivity_l2, budget, float(scale), rho, epsilon, delta, alpha, half_width)
+
+
+def draw(plan: GaussianPlan, counts: Sequence[int]) -> list[int]:
+    """Noisy counts from OpenDP's discrete Gaussian at the plan's scale."""
+    return list(_unit_gaussian(plan.scale)(list(counts)))
