@@ -1,0 +1,47 @@
+"""Worker settings: constructor arguments, ``FLOCKVIEW_WORKER_*`` environment variables, or a TOML file."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from analytics.privacy import RhoBudget
+from analytics.release import BudgetPolicy
+
+
+class WorkerSettings(BaseSettings):
+    """Everything a stream worker needs. Defaults run on a laptop against the embedded broker."""
+
+    model_config = SettingsConfigDict(env_prefix="FLOCKVIEW_WORKER_", extra="forbid")
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    app_id: str = Field("flockview-worker", description="Consumer group; workers with the same id split partitions.")
+    store: Path = Path("flockview-data/flockview.duckdb")
+    registry: Path = Field(Path("providers.toml"), description="Provider registry TOML (public keys).")
+    families: Path | None = Field(None, description="Report families TOML; the shipped defaults when unset.")
+    window_seconds: float = Field(7 * 24 * 3600.0, gt=0, description="Tumbling window size; a week by default.")
+    lateness_seconds: float = Field(24 * 3600.0, ge=0, description="Allowed lateness after a window's end.")
+    max_clock_skew_seconds: float = Field(300.0, ge=0, description="Events stamped further in the future are refused.")
+    rho_week: float = Field(0.02, gt=0, description="zCDP budget per privacy period (one window), split by weights.")
+    rho_year: float = Field(1.0, gt=0, description="zCDP budget cap per calendar year.")
+    partitions: int = Field(4, ge=1, description="Partitions of the events topic when the worker creates it.")
+    batch_size: int = Field(1000, ge=1, description="Records processed together.")
+    batch_within: float = Field(0.5, gt=0, description="Seconds to wait for a batch to fill.")
+    tick_seconds: float = Field(1.0, gt=0, description="How often closed windows are looked for.")
+    datadir: Path = Path("flockview-data/worker")
+    log_level: str = "info"
+
+    @property
+    def window_size(self) -> timedelta:
+        return timedelta(seconds=self.window_seconds)
+
+    @property
+    def lateness(self) -> timedelta:
+        return timedelta(seconds=self.lateness_seconds)
+
+    @property
+    def budget_policy(self) -> BudgetPolicy:
+        return BudgetPolicy(RhoBudget(self.rho_week), RhoBudget(self.rho_year))

@@ -1,0 +1,86 @@
+"""OpenDP calibration, the noise it draws, and the release step's ledger rules, on a real DuckDB file."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from analytics.aggregator import ClosedWindow
+from analytics.errors import BudgetExceededError
+from analytics.families import ReportFamily
+from analytics.privacy import RhoBudget, draw, plan_gaussian
+from analytics.release import BudgetPolicy, Releaser
+from analytics.store import ReadOnlyStore, Store
+from analytics.windows import window_of
+
+FAMILY = ReportFamily(name="by_category", title="t", dimensions=("category",), bound_k=2, bound_l=5, weight=1)
+
+
+def test_budget_is_validated() -> None:
+    for bad in (0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="rho must be a positive finite number"):
+            RhoBudget(bad)
+
+
+def test_plan_spends_no_more_than_its_budget() -> None:
+    plan = plan_gaussian(FAMILY.sensitivity_l2, RhoBudget(0.01))
+    assert plan.rho <= 0.01 and plan.rho > 0.0099
+    # rho = Δ² / (2σ²) for the Gaussian mechanism
+    assert plan.scale == pytest.approx(FAMILY.sensitivity_l2 / (2 * 0.01) ** 0.5, rel=1e-3)
+    assert 0 < plan.epsilon < 1 and plan.delta == 1e-6
+    assert plan.half_width == pytest.approx(1.96 * plan.scale, rel=0.02)
+
+
+def test_empirical_noise_matches_declared_scale_and_coverage() -> None:
+    # 20,000 draws: the sample sd of a Gaussian is within 3% of sigma with overwhelming probability.
+    plan = plan_gaussian(FAMILY.sensitivity_l2, RhoBudget(0.01))
+    truth = [1000] * 20_000
+    noise = [v - 1000 for v in draw(plan, truth)]
+    assert statistics.pstdev(noise) == pytest.approx(plan.scale, rel=0.03)
+    assert abs(statistics.fmean(noise)) < 3 * plan.scale / len(noise) ** 0.5 * 2
+    coverage = sum(abs(n) <= plan.half_width for n in noise) / len(noise)
+    assert 0.94 <= coverage <= 0.96
+
+
+def closed(window_start: datetime, value: int = 500) -> ClosedWindow:
+    return ClosedWindow(window_of(window_start, timedelta(days=7)), {FAMILY.name: [value] * len(FAMILY.keys)})
+
+
+def test_release_stores_noisy_cells_with_intervals_and_is_idempotent(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.duckdb")
+    releaser = Releaser(store, [FAMILY], BudgetPolicy())
+    week = closed(datetime(2026, 11, 18, tzinfo=UTC))
+    assert [o.status for o in releaser.release(week)] == ["released"]
+    assert [o.status for o in releaser.release(week)] == ["already_released"]
+    reader = ReadOnlyStore(store.path)
+    cells = reader.cells(FAMILY.name)
+    assert len(cells) == 17 and (cells["value"] >= 0).all()
+    assert ((cells["ci_low"] <= cells["value"]) & (cells["value"] <= cells["ci_high"])).all()
+    assert cells["value"].nunique() > 1  # noise was added: 17 equal true counts do not stay equal
+    assert len(reader.ledger()) == 1 and reader.ledger()["rho"].iloc[0] == pytest.approx(0.02, rel=1e-3)
+
+
+def test_refused_release_names_the_numbers_and_changes_nothing(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.duckdb")
+    releaser = Releaser(store, [FAMILY], BudgetPolicy(rho_week=RhoBudget(0.02), rho_year=RhoBudget(0.05)))
+    start = datetime(2026, 1, 7, tzinfo=UTC)
+    for week in range(2):
+        assert releaser.release(closed(start + timedelta(weeks=week)))[0].status == "released"
+    before = ReadOnlyStore(store.path).query("SELECT (SELECT count(*) FROM ledger), (SELECT count(*) FROM cells)")
+    outcome = releaser.release(closed(start + timedelta(weeks=2)))[0]
+    assert outcome.status == "refused"
+    assert "requested rho=0.02" in outcome.detail and "remaining rho=0.01" in outcome.detail
+    assert "cap rho=0.05" in outcome.detail
+    after = ReadOnlyStore(store.path).query("SELECT (SELECT count(*) FROM ledger), (SELECT count(*) FROM cells)")
+    assert before.equals(after)
+    with duckdb.connect(str(store.path), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM audit WHERE action = 'release_refused'").fetchone()[0] == 1
+
+
+def test_budget_exceeded_error_message() -> None:
+    err = BudgetExceededError("yearly", 0.02, 0.01, 1.0, "x")
+    assert str(err) == "release of x refused: requested rho=0.02, remaining rho=0.01 of the yearly cap rho=1"
