@@ -94,6 +94,41 @@ def budget(store: StoreOpt = DEFAULT_STORE) -> None:
     typer.echo(budget_summary(store))
 
 
+@app.command()
+@clean_errors
+def dashboard(
+    store: StoreOpt = DEFAULT_STORE,
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
+    address: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+) -> None:
+    """Serve the analysts' Streamlit dashboard (read-only on the store)."""
+    import os
+
+    from analytics.up import dashboard_command
+
+    argv, env = dashboard_command(store, port, address)
+    typer.echo(f"dashboard on http://{address}:{port} reading {store}")
+    os.execvpe(argv[0], argv, env)
+
+
+@app.command()
+@clean_errors
+def up(
+    data_dir: Annotated[Path, typer.Option(help="Store, logs and demo keys go here.")] = Path("flockview-demo"),
+    window_seconds: Annotated[float, typer.Option(help="Demo window size in seconds.")] = 10.0,
+    rate: Annotated[float, typer.Option(help="Simulated events per second, all providers together.")] = 300.0,
+    port: Annotated[int, typer.Option(help="Dashboard port.")] = 8501,
+    campaign: Annotated[str | None, typer.Option(help="Injected campaign preset; 'none' for none.")] = "cbrn-bio-lrl",
+    duration: Annotated[float | None, typer.Option(help="Stop by itself after this many seconds.")] = None,
+) -> None:
+    """Run the whole demo: embedded broker, a worker, simulated providers and the dashboard, until Ctrl-C."""
+    from analytics.up import DemoConfig, run_up
+
+    config = DemoConfig(data_dir=data_dir, window_seconds=window_seconds, rate=rate, dashboard_port=port,
+                        campaign=None if campaign in (None, "none") else campaign)
+    run_up(config, typer.echo, duration=duration)
+
+
 def main() -> None:
     app(prog_name="flockview")
 

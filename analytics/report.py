@@ -159,8 +159,8 @@ def _changes_section(current: pd.DataFrame, previous: pd.DataFrame, previous_win
             lines.append(_change_line(category, cur, prev))
     rule = (f"Compared with {previous_window.label()}. A change is called only when the two 95% intervals do not "
             "overlap; overlapping intervals do not show that nothing changed, only that the noise could explain it.")
-    lines.append(f"- {NO_CLEAR_CHANGE} in {steady} other domain(s)." if lines else
-                 f"- {NO_CLEAR_CHANGE} in any of the {steady} domains.")
+    lines.append(f"- {NO_CLEAR_CHANGE.capitalize()} in {steady} other domain(s)." if lines else
+                 f"- {NO_CLEAR_CHANGE.capitalize()} in any of the {steady} domains.")
     return "\n\n".join([head, rule, "\n".join(lines)])
 
 
