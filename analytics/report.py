@@ -139,11 +139,13 @@ def _domains_section(current: pd.DataFrame, previous: pd.DataFrame, previous_win
     return "\n\n".join(parts)
 
 
+def _cell_text(row: pd.Series) -> str:
+    return (f"{value_text(row['value'], row['ci_high'], row['includes_zero'])} "
+            f"({interval_text(row['ci_low'], row['ci_high'])})")
+
+
 def _change_line(category: str, cur: pd.Series, prev: pd.Series) -> str:
-    return (f"- **{category}**: {change_text(cur, prev)}, from {value_text(prev['value'], prev['ci_high'], prev['includes_zero'])} "
-            f"({interval_text(prev['ci_low'], prev['ci_high'])}) to "
-            f"{value_text(cur['value'], cur['ci_high'], cur['includes_zero'])} "
-            f"({interval_text(cur['ci_low'], cur['ci_high'])}).")
+    return f"- **{category}**: {change_text(cur, prev)}, from {_cell_text(prev)} to {_cell_text(cur)}."
 
 
 def _changes_section(current: pd.DataFrame, previous: pd.DataFrame, previous_window: Window | None) -> str:
@@ -198,8 +200,8 @@ def _num(x: float) -> str:
 
 
 def _family_table(releases: pd.DataFrame) -> str:
-    lines = ["| Family | Mechanism | K (cells per actor) | L (events per actor and cell) | Noise scale | ρ | ε | δ |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| Family | Mechanism | K (cells per actor) | L (events per actor and cell) | Noise scale "
+             "| ρ | ε | δ |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     for _, r in releases.sort_values("family").iterrows():
         lines.append(f"| {r['family']} | {r['mechanism']} | {r['bound_k']} | {r['bound_l']} | {_num(r['scale'])} | "
                      f"{_num(r['rho'])} | {_num(r['epsilon'])} | {_num(r['delta'])} |")
@@ -215,8 +217,8 @@ def _spend_lines(ledger: pd.DataFrame, window: Window) -> list[str]:
     return [
         f"- **Spent for this window** (ledger, summed over {len(spent)} families): ρ = {_num(rho)}; "
         f"ε = {_num(float(spent['epsilon'].sum()))}, δ = {_num(float(spent['delta'].sum()))} by adding the "
-        f"families' (ε, δ). zCDP composes more tightly: ρ = {_num(rho)} is (ε = {_num(RhoBudget(rho).epsilon(delta))}, "
-        f"δ = {_num(delta)})-DP.",
+        f"families' (ε, δ). zCDP composes more tightly: ρ = {_num(rho)} is "
+        f"(ε = {_num(RhoBudget(rho).epsilon(delta))}, δ = {_num(delta)})-DP.",
         f"- **Year to date** ({window.start.year}, up to and including this window; ledger, {len(year)} entries): "
         f"ρ = {_num(ytd)}, that is (ε = {_num(RhoBudget(ytd).epsilon(delta))}, δ = {_num(delta)})-DP. "
         "Budgets of different windows add up for an actor active in each of them.",

@@ -14,7 +14,8 @@ Modules:
     errors: ``FlockviewError`` and its subclasses.
 """
 
-from ingest.client import Client
+from typing import TYPE_CHECKING
+
 from ingest.errors import (
     BrokerError,
     ConfigError,
@@ -25,6 +26,19 @@ from ingest.errors import (
 )
 from ingest.events import SCHEMA_VERSION, Event, json_schema, parse_event
 from ingest.registry import ProviderRegistry
+
+if TYPE_CHECKING:
+    from ingest.client import Client
+
+
+def __getattr__(name: str) -> object:
+    # The SDK client pulls in kafka-python; load it on first use, so that the dashboard, which
+    # needs only the contract and taxonomies, never imports Kafka.
+    if name == "Client":
+        from ingest.client import Client
+
+        return Client
+    raise AttributeError(f"module 'ingest' has no attribute {name!r}")
 
 __all__ = [
     "SCHEMA_VERSION",

@@ -23,7 +23,8 @@ FAMILY = "events_by_category"
 WINDOWS_SHOWN = 52
 TOP_OTHER_DOMAINS = 3
 SELECTION_KEY = "overview_domains"
-DANGEROUS = [c.value for c in Category if c in EXTRAORDINARILY_DANGEROUS]
+DOMAIN_ORDER = [c.value for c in Category]
+DANGEROUS = [c for c in DOMAIN_ORDER if Category(c) in EXTRAORDINARILY_DANGEROUS]
 FIRST_RUN_TITLE = "No released data yet"
 
 
@@ -95,7 +96,7 @@ def _chart_section(cells: pd.DataFrame, latest: pd.DataFrame) -> None:
     st.subheader("Released counts over time")
     if SELECTION_KEY not in st.session_state:
         st.session_state[SELECTION_KEY] = _default_domains(latest)
-    chosen = st.multiselect("Danger domains", options=[c.value for c in Category], key=SELECTION_KEY)
+    chosen = st.multiselect("Danger domains", options=DOMAIN_ORDER, key=SELECTION_KEY)
     if not chosen:
         st.info("Pick at least one danger domain to draw.")
         return
@@ -128,7 +129,8 @@ def overview_chart(cells: pd.DataFrame, domains: list[str]) -> alt.LayerChart:
 def latest_table(cells: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:
     """The latest window per domain: released value (a bound when the interval includes zero) and interval.
 
-    Rows run extraordinarily dangerous domains first, then by released value, largest first.
+    Rows run extraordinarily dangerous domains first, then by released value, largest first (ties in
+    taxonomy order).
     """
     starts = sorted(cells["window_start"].unique())
     previous = cells[cells["window_start"] == starts[-2]] if len(starts) > 1 else cells.iloc[0:0]
@@ -138,9 +140,11 @@ def latest_table(cells: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:
         prev = previous.loc[row["category"]] if row["category"] in previous.index else None
         rows.append({"Domain": row["category"], "Extraordinarily dangerous": row["category"] in DANGEROUS,
                      "Released events": row["released"], "95% interval": row["interval"],
-                     "Against previous window": change_text(row, prev), "_value": row["value"]})
-    table = pd.DataFrame(rows).sort_values(["Extraordinarily dangerous", "_value"], ascending=[False, False])
-    return table.drop(columns="_value").reset_index(drop=True)
+                     "Against previous window": change_text(row, prev), "_value": row["value"],
+                     "_order": DOMAIN_ORDER.index(row["category"])})
+    table = pd.DataFrame(rows).sort_values(["Extraordinarily dangerous", "_value", "_order"],
+                                           ascending=[False, False, True])
+    return table.drop(columns=["_value", "_order"]).reset_index(drop=True)
 
 
 def _latest_table_section(cells: pd.DataFrame, latest: pd.DataFrame) -> None:
