@@ -33,7 +33,7 @@ class IngestMetrics:
     def summary(self) -> str:
         rejected = ", ".join(f"{k}={v}" for k, v in sorted(self.rejected.items())) or "none"
         return (f"events_in={self.events_in} duplicates={self.duplicates} late={self.late} "
-                f"dropped_by_bounding={self.dropped_by_bounding} rejected: {rejected}")
+                f"dropped_by_bounding(event x family)={self.dropped_by_bounding} rejected: {rejected}")
 
 
 @dataclass

@@ -101,7 +101,7 @@ class Stack:
         ], dict(os.environ, FLOCKVIEW_WORKER_DATADIR=str(cfg.data_dir / "worker")))
         campaign = ["--campaign", cfg.campaign] if cfg.campaign else []
         self._spawn("simulator", cli + ["simulate", "--bootstrap-servers", bootstrap, "--rate", str(cfg.rate),
-                                        "--seed", str(cfg.seed), *campaign])
+                                        "--seed", str(cfg.seed), "--bad-events", "0.002", *campaign])
         argv, env = dashboard_command(cfg.store, cfg.dashboard_port)
         self._spawn("dashboard", argv, env)
         wait_for_port(cfg.dashboard_port, timeout=60, proc=self.children[-1].proc)

@@ -1,0 +1,47 @@
+"""The docs tell the truth: the README's test command is CI's, every command is documented and has help."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from analytics.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+
+
+def quick_start_commands() -> list[str]:
+    section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```bash\n(.+?)\n```", section, flags=re.S)
+
+
+def test_quick_start_has_exactly_two_commands_and_ci_runs_the_test_one() -> None:
+    commands = quick_start_commands()
+    assert len(commands) == 2 and all("\n" not in c for c in commands)
+    assert commands[0].endswith("flockview up")
+    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert commands[1] in ci_lines
+
+
+def command_names() -> list[str]:
+    names = [c.name or c.callback.__name__ for c in app.registered_commands]  # type: ignore[union-attr]
+    return names + [f"{g.name} {c.name}" for g in app.registered_groups for c in g.typer_instance.registered_commands]
+
+
+@pytest.mark.parametrize("name", command_names())
+def test_every_command_has_help_and_a_docs_entry(name: str) -> None:
+    result = CliRunner().invoke(app, [*name.split(), "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+    assert f"## `flockview {name}`" in (ROOT / "docs" / "cli.md").read_text()
+    assert f"`flockview {name}" in README
+
+
+def test_cli_turns_errors_into_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["report", "weekly", "--store", str(tmp_path / "none.duckdb")])
+    assert result.exit_code == 1
+    assert result.output.strip().startswith("error: ") and "Traceback" not in result.output
