@@ -15,26 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from analytics.errors import FamilySpecError
 from ingest.events import Event
-from ingest.taxonomy import (
-    AccountAgeBucket,
-    Action,
-    Category,
-    DetectionStage,
-    IdentityVerification,
-    Surface,
-    Technique,
-)
+from ingest.taxonomy import ENUM_FIELDS
 
 #: Dimensions with a public key space: their cells are released without key selection.
-PUBLIC_DIMENSIONS: dict[str, type[StrEnum]] = {
-    "category": Category,
-    "detection_stage": DetectionStage,
-    "action": Action,
-    "technique": Technique,
-    "surface": Surface,
-    "identity_verification": IdentityVerification,
-    "account_age_bucket": AccountAgeBucket,
-}
+PUBLIC_DIMENSIONS: dict[str, type[StrEnum]] = ENUM_FIELDS
 
 Cell = tuple[str, ...]
 

@@ -10,13 +10,13 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ingest.errors import SchemaError
 from ingest.taxonomy import (
+    ENUM_FIELDS,
     JURISDICTIONS,
     LANGUAGES,
     AccountAgeBucket,
@@ -88,23 +88,13 @@ class Event(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
-_ENUM_FIELDS: dict[str, type[StrEnum]] = {
-    "category": Category,
-    "technique": Technique,
-    "detection_stage": DetectionStage,
-    "action": Action,
-    "surface": Surface,
-    "identity_verification": IdentityVerification,
-    "account_age_bucket": AccountAgeBucket,
-}
-
 
 def _describe(error: dict[str, Any]) -> str:
     field = ".".join(str(p) for p in error["loc"]) or "event"
     top = str(error["loc"][0]) if error["loc"] else ""
     value = error.get("input")
-    if top in _ENUM_FIELDS and error["type"] == "enum":
-        allowed = ", ".join(m.value for m in _ENUM_FIELDS[top])
+    if top in ENUM_FIELDS and error["type"] == "enum":
+        allowed = ", ".join(m.value for m in ENUM_FIELDS[top])
         return f"{field}: {value!r} is not allowed; allowed values: {allowed}"
     if error["type"] == "missing":
         return f"{field}: required field is missing"

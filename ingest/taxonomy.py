@@ -142,6 +142,17 @@ class AccountAgeBucket(StrEnum):
     OVER_1Y = "gt_365d"
 
 
+#: Event fields whose values come from a public enum taxonomy, keyed by field name.
+ENUM_FIELDS: dict[str, type[StrEnum]] = {
+    "category": Category,
+    "detection_stage": DetectionStage,
+    "action": Action,
+    "technique": Technique,
+    "surface": Surface,
+    "identity_verification": IdentityVerification,
+    "account_age_bucket": AccountAgeBucket,
+}
+
 #: Region buckets for providers that only know a coarse location. "ZZ" is ISO's unknown code.
 REGION_BUCKETS: dict[str, str] = {
     "EU": "European Union (unspecified member)",
