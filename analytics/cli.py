@@ -87,11 +87,21 @@ def report_weekly(
 
 @app.command()
 @clean_errors
-def budget(store: StoreOpt = DEFAULT_STORE) -> None:
-    """Show the privacy budget spent per period and year, and what remains under the default caps."""
+def budget(
+    store: StoreOpt = DEFAULT_STORE,
+    rho_week: Annotated[float, typer.Option(help="The worker's per-period cap (its --rho-week).")] = 0.02,
+    rho_year: Annotated[float, typer.Option(help="The worker's yearly cap (its --rho-year; the demo uses 1000).")] = 1.0,
+) -> None:
+    """Show the privacy budget spent per period and year, and what remains under the caps."""
     from analytics.budget import budget_summary
+    from analytics.privacy import RhoBudget
+    from analytics.release import BudgetPolicy
 
-    typer.echo(budget_summary(store))
+    try:
+        policy = BudgetPolicy(RhoBudget(rho_week), RhoBudget(rho_year))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.echo(budget_summary(store, policy))
 
 
 @app.command()
