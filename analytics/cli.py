@@ -67,7 +67,10 @@ def worker(
     from analytics.settings import WorkerSettings
     from analytics.stream import run_worker
 
-    given = {k: v for k, v in locals().items() if v is not None and k not in {"WorkerSettings", "run_worker"}}
+    options = {"bootstrap_servers": bootstrap_servers, "store": store, "registry": registry, "families": families,
+               "window_seconds": window_seconds, "lateness_seconds": lateness_seconds, "rho_week": rho_week,
+               "rho_year": rho_year, "app_id": app_id}
+    given = {name: value for name, value in options.items() if value is not None}
     run_worker(WorkerSettings(**given))
 
 
