@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analytics.store import ReadOnlyStore
-from ingest.broker import EmbeddedBroker, free_port, wait_for_port
+from ingest.broker import EmbeddedBroker, wait_for_port
 from ingest.errors import FlockviewError
 from ingest.simulate import demo_providers, provider_credentials, registry_toml
 from ingest.topics import ensure_topics

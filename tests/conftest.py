@@ -1,15 +1,22 @@
-"""Shared fixtures: a real embedded broker on a free port, provider credentials."""
+"""Shared fixtures: a real embedded broker on a free port, provider credentials, stores of releases."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from analytics.aggregator import ClosedWindow
+from analytics.families import ReportFamily, load_families
+from analytics.privacy import RhoBudget
+from analytics.release import BudgetPolicy, Releaser
+from analytics.store import Store
+from analytics.windows import Window, window_of
 from ingest.broker import EmbeddedBroker
 from ingest.signing import new_signing_key, public_key_to_text
 
@@ -37,3 +44,36 @@ class ProviderCredentials:
 @pytest.fixture
 def provider() -> ProviderCredentials:
     return ProviderCredentials("acme-ai", new_signing_key(), os.urandom(32))
+
+
+CountsFn = Callable[[ReportFamily, int], list[int]]
+
+
+class StorePopulator:
+    """Releases consecutive windows into a real DuckDB store through the real Releaser (OpenDP noise).
+
+    ``counts(family, i)`` gives the bounded exact counts of window ``i``, aligned to ``family.keys``.
+    """
+
+    def __init__(self, path: Path, size: timedelta, first: datetime, counts: CountsFn) -> None:
+        self.families = load_families()
+        self.releaser = Releaser(Store(path), self.families, BudgetPolicy(rho_year=RhoBudget(100.0)))
+        self.size, self.counts, self.i = size, counts, 0
+        self.next = window_of(first, size)
+
+    def release(self, n: int = 1) -> list[Window]:
+        """Release the next ``n`` windows; returns them oldest first."""
+        released = []
+        for _ in range(n):
+            window = self.next
+            outcomes = self.releaser.release(ClosedWindow(window, {f.name: self.counts(f, self.i) for f in self.families}))
+            assert [o.status for o in outcomes] == ["released"] * len(self.families)
+            released.append(window)
+            self.i, self.next = self.i + 1, Window(window.end, window.end + self.size)
+        return released
+
+
+@pytest.fixture(scope="session")
+def store_populator() -> type[StorePopulator]:
+    """The :class:`StorePopulator` class, for tests that need a store of released windows."""
+    return StorePopulator

@@ -9,14 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analytics.aggregator import ClosedWindow
 from analytics.errors import EmptyStoreError
-from analytics.families import ReportFamily, load_families
+from analytics.families import ReportFamily
 from analytics.privacy import RhoBudget
-from analytics.release import BudgetPolicy, Releaser
 from analytics.report import weekly_report_markdown, write_weekly_report
 from analytics.store import ReadOnlyStore, Store
-from analytics.windows import Window, window_of
+from analytics.windows import Window
 from ingest.taxonomy import Category
 
 WEEK = timedelta(days=7)
@@ -39,23 +37,10 @@ def _counts(family: ReportFamily, i: int) -> list[int]:
     return counts
 
 
-def populate(path: Path, n: int, size: timedelta, first: datetime) -> list[Window]:
-    """Release ``n`` consecutive windows through the real Releaser; returns them oldest first."""
-    store = Store(path)
-    families = load_families()
-    releaser = Releaser(store, families, BudgetPolicy(rho_year=RhoBudget(100.0)))
-    start = window_of(first, size)
-    windows = [Window(start.start + i * size, start.end + i * size) for i in range(n)]
-    for i, window in enumerate(windows):
-        outcomes = releaser.release(ClosedWindow(window, {f.name: _counts(f, i) for f in families}))
-        assert [o.status for o in outcomes] == ["released"] * len(families)
-    return windows
-
-
 @pytest.fixture(scope="module")
-def week_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def week_store(tmp_path_factory: pytest.TempPathFactory, store_populator) -> Path:  # type: ignore[no-untyped-def]
     path = tmp_path_factory.mktemp("report") / "flockview.duckdb"
-    windows = populate(path, 3, WEEK, datetime(2026, 11, 4, tzinfo=UTC))
+    windows = store_populator(path, WEEK, datetime(2026, 11, 4, tzinfo=UTC), _counts).release(3)
     assert [w.label() for w in windows] == ["2026-W45", "2026-W46", "2026-W47"]
     return path
 
@@ -184,9 +169,10 @@ def test_write_weekly_report_writes_the_markdown(week_store: Path, tmp_path: Pat
     assert latest.name == "flockview-report-2026-W47.md"
 
 
-def test_short_demo_windows_are_labelled_by_their_start(tmp_path: Path) -> None:
+def test_short_demo_windows_are_labelled_by_their_start(tmp_path: Path, store_populator) -> None:  # type: ignore[no-untyped-def]
     store = tmp_path / "demo.duckdb"
-    windows = populate(store, 2, timedelta(seconds=10), datetime(2026, 11, 23, 9, 40, 3, tzinfo=UTC))
+    windows = store_populator(store, timedelta(seconds=10), datetime(2026, 11, 23, 9, 40, 3, tzinfo=UTC),
+                              _counts).release(2)
     assert windows[0].label() == "2026-11-23 09:40:00Z"
     report = weekly_report_markdown(store, "2026-11-23 09:40:00Z")
     assert report.startswith("# Flockview weekly policy report: 2026-11-23 09:40:00Z\n")

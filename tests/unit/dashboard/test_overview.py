@@ -12,12 +12,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics.aggregator import ClosedWindow
-from analytics.families import ReportFamily, load_families
-from analytics.privacy import RhoBudget
-from analytics.release import BudgetPolicy, Releaser
+from analytics.families import ReportFamily
 from analytics.store import ReadOnlyStore, Store
-from analytics.windows import Window, window_of
 from ingest.taxonomy import EXTRAORDINARILY_DANGEROUS, Category
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -32,29 +28,10 @@ def _counts(family: ReportFamily, i: int) -> list[int]:
     return [LEVELS.get(key[0], lambda _: 0)(i) for key in family.keys]
 
 
-class Populator:
-    """Releases consecutive windows into a store through the real Releaser."""
-
-    def __init__(self, path: Path, size: timedelta, first: datetime) -> None:
-        self.store = Store(path)
-        self.families = load_families()
-        self.releaser = Releaser(self.store, self.families, BudgetPolicy(rho_year=RhoBudget(100.0)))
-        self.size, self.next, self.i = size, window_of(first, size), 0
-
-    def release(self, n: int = 1) -> Window:
-        for _ in range(n):
-            window, self.i = self.next, self.i + 1
-            outcomes = self.releaser.release(ClosedWindow(window, {f.name: _counts(f, self.i - 1)
-                                                                   for f in self.families}))
-            assert {o.status for o in outcomes} == {"released"}
-            self.next = Window(window.end, window.end + self.size)
-        return window
-
-
 @pytest.fixture(scope="module")
-def week_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def week_store(tmp_path_factory: pytest.TempPathFactory, store_populator) -> Path:  # type: ignore[no-untyped-def]
     path = tmp_path_factory.mktemp("dashboard") / "flockview.duckdb"
-    latest = Populator(path, timedelta(days=7), datetime(2026, 11, 4, tzinfo=UTC)).release(3)
+    latest = store_populator(path, timedelta(days=7), datetime(2026, 11, 4, tzinfo=UTC), _counts).release(3)[-1]
     assert latest.label() == "2026-W47"
     return path
 
@@ -117,7 +94,7 @@ def test_captions_state_the_latest_release_privacy_facts(monkeypatch: pytest.Mon
     assert not at.exception
     release = ReadOnlyStore(week_store).releases("events_by_category").iloc[-1]
     [caption] = [c.value for c in at.caption if c.value.startswith("Privacy of the latest release")]
-    for fact in (f"window 2026-W47", f"mechanism {release['mechanism']}", f"ρ = {release['rho']:.6g}",
+    for fact in ("window 2026-W47", f"mechanism {release['mechanism']}", f"ρ = {release['rho']:.6g}",
                  f"ε = {release['epsilon']:.6g}", f"δ = {release['delta']:.3g}",
                  f"K = {release['bound_k']} cells", f"L = {release['bound_l']} events", release["privacy_unit"]):
         assert fact in caption
@@ -149,13 +126,13 @@ def test_first_run_page_on_missing_or_empty_store(monkeypatch: pytest.MonkeyPatc
     assert store.exists() == (kind == "empty")  # the dashboard never creates the store
 
 
-def test_new_release_appears_on_the_next_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_new_release_appears_on_the_next_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, store_populator) -> None:  # type: ignore[no-untyped-def]
     store = tmp_path / "demo.duckdb"
-    populator = Populator(store, timedelta(seconds=10), datetime(2026, 11, 23, 9, 40, tzinfo=UTC))
-    first = populator.release(2)
+    populator = store_populator(store, timedelta(seconds=10), datetime(2026, 11, 23, 9, 40, tzinfo=UTC), _counts)
+    first = populator.release(2)[-1]
     at = run_app(monkeypatch, store)
     assert f"Latest window: {first.label()}" in _text(at.subheader)
-    second = populator.release()
+    (second,) = populator.release()
     at.run()
     assert not at.exception
     assert f"Latest window: {second.label()}" in _text(at.subheader)
