@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from analytics.bounding import ContributionBounder
 from analytics.families import ReportFamily
-from analytics.windows import Window, window_of
+from analytics.windows import ClosedWindow, Window, window_of
 from ingest.events import Event
 
 log = logging.getLogger(__name__)
@@ -36,20 +36,13 @@ class IngestMetrics:
                 f"dropped_by_bounding(event x family)={self.dropped_by_bounding} rejected: {rejected}")
 
 
-@dataclass
-class ClosedWindow:
-    """Bounded exact counts of one window, aligned to each family's public keys. Never stored."""
-
-    window: Window
-    counts: dict[str, list[int]]
-
 
 class _WindowState:
     __slots__ = ("bounders", "seen")
 
     def __init__(self, families: list[ReportFamily]) -> None:
         self.seen: set[uuid.UUID] = set()
-        self.bounders = {f.name: ContributionBounder(f.bound_k, f.bound_l) for f in families}
+        self.bounders = {f.name: ContributionBounder(f) for f in families}
 
 
 class WindowAggregator:
@@ -83,9 +76,10 @@ class WindowAggregator:
         state.seen.add(event.event_id)
         self._max_event_time = max(self._max_event_time, event.occurred_at)
         for family in self.families:
-            cell = family.cell_of(event)
-            if cell is not None and not state.bounders[family.name].add(event.actor, cell):
-                self.metrics.dropped_by_bounding += 1
+            bounder = state.bounders[family.name]
+            for cell in family.cells_of(event):
+                if not bounder.add(event.actor, cell):
+                    self.metrics.dropped_by_bounding += 1
 
     def watermark(self, now: datetime) -> datetime:
         """Event time up to which windows are complete: the later of the newest event and the clock.
@@ -102,10 +96,7 @@ class WindowAggregator:
         closed = []
         for window in ready:
             state = self._open.pop(window)
-            counts = {}
-            for family in self.families:
-                bounded = state.bounders[family.name].counts
-                counts[family.name] = [bounded.get(key, 0) for key in family.keys]
+            counts = {f.name: {c: n for c, n in state.bounders[f.name].counts.items() if n} for f in self.families}
             closed.append(ClosedWindow(window, counts))
             self._closed_until = max(self._closed_until, window.end)
         return closed

@@ -1,39 +1,46 @@
-"""Contribution bounding: each actor adds at most L events to a cell and touches at most K cells.
+"""Contribution bounding: each actor touches at most K cells and adds a bounded amount to each.
 
-Plain Python, no Kafka or Faust: this is what the release step's sensitivity rests on. Events are
-taken first come, first kept; the excess is dropped and counted as an operational metric.
+Plain Python, no Kafka or Faust: this is what the release step's sensitivity rests on. Cells are
+taken first come, first kept (in the actor's event order, which Kafka keeps per partition); an
+actor's contribution to a cell follows the family's metric (:meth:`ReportFamily.contribution`):
+at most L events for event counts, 0 or 1 for the actor-counting metrics. The excess is dropped
+and counted as an operational metric.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Hashable
+
+from analytics.families import ReportFamily
+from analytics.windows import Cell
 
 
 class ContributionBounder:
-    """Bounded per-cell counts for one report family and one window."""
+    """Bounded per-cell values of one report family in one window."""
 
-    __slots__ = ("bound_k", "bound_l", "contributions", "counts", "dropped")
+    __slots__ = ("contributions", "counts", "dropped", "family")
 
-    def __init__(self, bound_k: int, bound_l: int) -> None:
-        self.bound_k = bound_k
-        self.bound_l = bound_l
-        self.contributions: dict[str, dict[Hashable, int]] = {}
-        self.counts: Counter[Hashable] = Counter()
+    def __init__(self, family: ReportFamily) -> None:
+        self.family = family
+        self.contributions: dict[str, dict[Cell, int]] = {}
+        self.counts: Counter[Cell] = Counter()
         self.dropped = 0
 
-    def add(self, actor: str, cell: Hashable) -> bool:
-        """Count one event of ``actor`` in ``cell``; False if the bounds drop it."""
+    def add(self, actor: str, cell: Cell) -> bool:
+        """Count one qualifying event of ``actor`` in ``cell``; False if the bounds drop it."""
+        family = self.family
         cells = self.contributions.setdefault(actor, {})
         used = cells.get(cell)
         if used is None:
-            if len(cells) >= self.bound_k:
+            if len(cells) >= family.bound_k:
                 self.dropped += 1
                 return False
             used = 0
-        elif used >= self.bound_l:
-            self.dropped += 1
-            return False
+        elif used >= family.saturation:
+            if family.metric == "event_count":
+                self.dropped += 1
+                return False
+            return True  # already counted; further events change nothing
         cells[cell] = used + 1
-        self.counts[cell] += 1
+        self.counts[cell] += family.contribution(used + 1) - family.contribution(used)
         return True

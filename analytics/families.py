@@ -11,16 +11,39 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from analytics.errors import FamilySpecError
+from analytics.windows import Cell
 from ingest.events import Event
-from ingest.taxonomy import ENUM_FIELDS
+from ingest.taxonomy import ENUM_FIELDS, JURISDICTIONS, LANGUAGES, Action
 
-#: Dimensions with a public key space: their cells are released without key selection.
-PUBLIC_DIMENSIONS: dict[str, type[StrEnum]] = ENUM_FIELDS
 
-Cell = tuple[str, ...]
+class EscalationStage(StrEnum):
+    """Stages of the escalation funnel, derived from the action; an actor reaching one reached those before."""
+
+    WARN = "warn"
+    RATE_LIMIT = "rate_limit"
+    SUSPEND_BAN = "suspend_ban"
+
+
+#: The funnel stages an event's action shows the actor has reached (cumulative).
+_STAGES_REACHED: dict[Action, tuple[EscalationStage, ...]] = {
+    Action.WARN: (EscalationStage.WARN,),
+    Action.RATE_LIMIT: (EscalationStage.WARN, EscalationStage.RATE_LIMIT),
+    Action.SUSPEND: tuple(EscalationStage),
+    Action.BAN: tuple(EscalationStage),
+}
+
+#: Dimensions with a public key space, and their keys: their cells are released without key selection.
+PUBLIC_DIMENSIONS: dict[str, tuple[str, ...]] = {
+    **{name: tuple(m.value for m in enum) for name, enum in ENUM_FIELDS.items()},
+    "escalation_stage": tuple(s.value for s in EscalationStage),
+    "jurisdiction": tuple(sorted(JURISDICTIONS)),
+    "language": tuple(sorted(LANGUAGES)),
+}
+
+Metric = Literal["event_count", "distinct_actors", "actors_over_threshold", "escalation_funnel"]
 
 
 class ReportFamily(BaseModel):
@@ -31,10 +54,20 @@ class ReportFamily(BaseModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{1,62}$")
     title: str
     dimensions: tuple[str, ...] = Field(min_length=1)
-    metric: Literal["event_count"] = "event_count"
+    metric: Metric = "event_count"
+    threshold: int | None = Field(None, ge=1, description="actors_over_threshold: qualifying events needed")
+    actions: tuple[Action, ...] = Field((), description="only events with one of these actions count; all if empty")
     bound_k: int = Field(ge=1, le=1000, description="max cells per actor per window")
-    bound_l: int = Field(ge=1, le=10000, description="max events per actor per cell per window")
+    bound_l: int = Field(ge=1, le=10000, description="max events per actor per cell per window (event_count)")
     weight: float = Field(gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _metric_fields(self) -> ReportFamily:
+        if (self.metric == "actors_over_threshold") != (self.threshold is not None):
+            raise ValueError("threshold is required for metric actors_over_threshold, and only for it")
+        if (self.metric == "escalation_funnel") != ("escalation_stage" in self.dimensions):
+            raise ValueError("metric escalation_funnel needs the dimension escalation_stage, and only it may use it")
+        return self
 
     @field_validator("dimensions")
     @classmethod
@@ -47,27 +80,66 @@ class ReportFamily(BaseModel):
         return dims
 
     @property
+    def per_cell_bound(self) -> int:
+        """The most one actor adds to one cell: L for event counts, 1 for the actor-counting metrics."""
+        return self.bound_l if self.metric == "event_count" else 1
+
+    @property
+    def saturation(self) -> int:
+        """Qualifying events per actor and cell after which the actor's contribution stops changing."""
+        if self.metric == "event_count":
+            return self.bound_l
+        return self.threshold if self.metric == "actors_over_threshold" and self.threshold else 1
+
+    @property
     def sensitivity_l2(self) -> float:
-        """L2 sensitivity of the count vector when one actor is added or removed: L·√K."""
-        return self.bound_l * math.sqrt(self.bound_k)
+        """L2 sensitivity of the cell vector when one actor is added or removed: per-cell bound · √K."""
+        return self.per_cell_bound * math.sqrt(self.bound_k)
+
+    def contribution(self, n: int) -> int:
+        """One actor's contribution to a cell in which it has ``n`` qualifying events (before K-bounding)."""
+        if self.metric == "event_count":
+            return min(n, self.bound_l)
+        if self.metric == "actors_over_threshold":
+            return int(n >= (self.threshold or 1))
+        return int(n >= 1)
+
+    def cells_of(self, event: Event) -> tuple[Cell, ...]:
+        """The cells an event counts towards under this family's metric (often one, possibly none)."""
+        if self.actions and event.action not in self.actions:
+            return ()
+        if self.metric == "escalation_funnel":
+            stages = _STAGES_REACHED.get(event.action, ())
+            base = self._values(event, skip="escalation_stage")
+            if base is None:
+                return ()
+            at = self.dimensions.index("escalation_stage")
+            return tuple(base[:at] + (s.value,) + base[at:] for s in stages)
+        cell = self.cell_of(event)
+        return () if cell is None else (cell,)
 
     @cached_property
     def keys(self) -> list[Cell]:
         """Every cell of the public key space, in a fixed order."""
-        return list(itertools.product(*([m.value for m in PUBLIC_DIMENSIONS[d]] for d in self.dimensions)))
+        return list(itertools.product(*(PUBLIC_DIMENSIONS[d] for d in self.dimensions)))
 
     @cached_property
     def key_index(self) -> dict[Cell, int]:
         return {key: i for i, key in enumerate(self.keys)}
 
     def cell_of(self, event: Event) -> Cell | None:
-        """The cell an event falls in, or None if it has no value for one of the dimensions."""
+        """The cell an event falls in by its fields, or None if it has no value for one of the dimensions."""
+        return self._values(event)
+
+    def _values(self, event: Event, skip: str | None = None) -> Cell | None:
         values = []
         for dim in self.dimensions:
+            if dim == skip:
+                continue
             value = getattr(event, dim)
             if value is None:
                 return None
-            values.append(value.value)
+            values.append(value.value if isinstance(value, StrEnum) else str(value))
         return tuple(values)
 
 

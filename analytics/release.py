@@ -14,12 +14,11 @@ from datetime import UTC, datetime
 import duckdb
 import pandas as pd
 
-from analytics.aggregator import ClosedWindow
 from analytics.errors import BudgetExceededError
 from analytics.families import ReportFamily
 from analytics.privacy import GaussianPlan, RhoBudget, draw, plan_gaussian
 from analytics.store import DIMENSION_COLUMNS, Store
-from analytics.windows import Window
+from analytics.windows import ClosedWindow, Window
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +85,8 @@ class Releaser:
                 return ReleaseOutcome(family.name, window, "already_released")
             self._check_caps(con, family, window, plan.rho)
             now = datetime.now(UTC)
-            noisy = draw(plan, closed.counts[family.name])
+            exact = closed.counts.get(family.name, {})
+            noisy = draw(plan, [exact.get(key, 0) for key in family.keys])
             con.execute(
                 "INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [release_id, family.name, window.start, window.end, now, PRIVACY_UNIT, family.metric,

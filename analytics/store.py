@@ -24,11 +24,12 @@ from analytics.errors import StoreError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: Dimensions a family may use; each is a nullable column of ``cells``.
-DIMENSION_COLUMNS = (
+_FIRST_DIMENSION_COLUMNS = (
     "category", "detection_stage", "action", "technique", "surface", "jurisdiction",
     "identity_verification", "account_age_bucket", "language", "model_family",
 )
+#: Dimensions a family may use; each is a nullable column of ``cells``.
+DIMENSION_COLUMNS = (*_FIRST_DIMENSION_COLUMNS, "escalation_stage")
 
 MIGRATIONS: list[str] = [
     # 1: the first schema
@@ -59,7 +60,7 @@ MIGRATIONS: list[str] = [
         family VARCHAR NOT NULL,
         window_start TIMESTAMPTZ NOT NULL,
         window_end TIMESTAMPTZ NOT NULL,
-        {", ".join(f"{c} VARCHAR" for c in DIMENSION_COLUMNS)},
+        {", ".join(f"{c} VARCHAR" for c in _FIRST_DIMENSION_COLUMNS)},
         value DOUBLE NOT NULL,
         ci_low DOUBLE NOT NULL,
         ci_high DOUBLE NOT NULL,
@@ -85,6 +86,17 @@ MIGRATIONS: list[str] = [
         component VARCHAR NOT NULL,
         action VARCHAR NOT NULL,
         detail VARCHAR NOT NULL
+    );
+    """,
+    # 2: the escalation funnel's derived dimension; operational metrics for the data-health view
+    """
+    ALTER TABLE cells ADD COLUMN escalation_stage VARCHAR;
+    CREATE TABLE health (
+        recorded_at TIMESTAMPTZ NOT NULL,
+        worker VARCHAR NOT NULL,
+        metric VARCHAR NOT NULL,
+        label VARCHAR NOT NULL,
+        value DOUBLE NOT NULL
     );
     """,
 ]

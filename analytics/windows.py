@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+
+#: A report cell: one value per dimension of its family, in the family's dimension order.
+Cell = tuple[str, ...]
 
 EPOCH = datetime(1970, 1, 5, tzinfo=UTC)  # a Monday, so week windows run Monday to Monday (UTC)
 
@@ -26,3 +29,15 @@ def window_of(ts: datetime, size: timedelta) -> Window:
     index = (ts - EPOCH).total_seconds() // seconds
     start = EPOCH + timedelta(seconds=index * seconds)
     return Window(start, start + size)
+
+
+@dataclass
+class ClosedWindow:
+    """The hand-off from the stream to the release step: bounded exact counts of one closed window.
+
+    ``counts[family][cell]`` is the family's metric for ``cell`` after contribution bounding; cells
+    absent from the mapping count zero. Never stored, never logged: only the release step reads it.
+    """
+
+    window: Window
+    counts: dict[str, dict[Cell, int]] = field(default_factory=dict)

@@ -11,12 +11,11 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from analytics.aggregator import ClosedWindow
 from analytics.families import ReportFamily, load_families
 from analytics.privacy import RhoBudget
 from analytics.release import BudgetPolicy, Releaser
 from analytics.store import Store
-from analytics.windows import Window, window_of
+from analytics.windows import ClosedWindow, Window, window_of
 from ingest.broker import EmbeddedBroker
 from ingest.signing import new_signing_key, public_key_to_text
 
@@ -66,7 +65,8 @@ class StorePopulator:
         released = []
         for _ in range(n):
             window = self.next
-            outcomes = self.releaser.release(ClosedWindow(window, {f.name: self.counts(f, self.i) for f in self.families}))
+            counts = {f.name: dict(zip(f.keys, self.counts(f, self.i), strict=True)) for f in self.families}
+            outcomes = self.releaser.release(ClosedWindow(window, counts))
             assert [o.status for o in outcomes] == ["released"] * len(self.families)
             released.append(window)
             self.i, self.next = self.i + 1, Window(window.end, window.end + self.size)

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from analytics.aggregator import ClosedWindow, WindowAggregator
+from analytics.aggregator import WindowAggregator
+from analytics.windows import ClosedWindow
 from analytics.families import load_families
 from analytics.release import Releaser
 from analytics.settings import WorkerSettings

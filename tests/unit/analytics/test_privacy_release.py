@@ -9,13 +9,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from analytics.aggregator import ClosedWindow
 from analytics.errors import BudgetExceededError
 from analytics.families import ReportFamily
 from analytics.privacy import RhoBudget, draw, plan_gaussian
 from analytics.release import BudgetPolicy, Releaser
 from analytics.store import ReadOnlyStore, Store
-from analytics.windows import window_of
+from analytics.windows import ClosedWindow, window_of
 
 FAMILY = ReportFamily(name="by_category", title="t", dimensions=("category",), bound_k=2, bound_l=5, weight=1)
 
@@ -47,7 +46,7 @@ def test_empirical_noise_matches_declared_scale_and_coverage() -> None:
 
 
 def closed(window_start: datetime, value: int = 500) -> ClosedWindow:
-    return ClosedWindow(window_of(window_start, timedelta(days=7)), {FAMILY.name: [value] * len(FAMILY.keys)})
+    return ClosedWindow(window_of(window_start, timedelta(days=7)), {FAMILY.name: dict.fromkeys(FAMILY.keys, value)})
 
 
 def test_release_stores_noisy_cells_with_intervals_and_is_idempotent(tmp_path: Path) -> None:
