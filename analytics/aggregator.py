@@ -1,102 +1,212 @@
-"""Windowed, bounded counting: the stream's state, in plain Python.
+"""Windowed, bounded counting of one source partition: the stream's state, in plain Python.
 
-The stream layer feeds verified events in and asks for the windows whose end plus allowed lateness
-the watermark has passed. Exact counts live only here, in memory, and go only to the release step.
+The stream layer feeds verified events in batches and asks for the windows whose end plus allowed
+lateness the watermark has passed. Families are grouped in *lanes* by window kind (a week, or a
+day = a seventh of the configured window). Per lane and window the state is: each active actor's
+compact contribution state (:class:`analytics.bounding.CompactBounds`), the event ids seen (for
+exact duplicate removal, :class:`analytics.seen.SeenIds`) and the bounded counts per cell.
+
+Exact counts live only here, in the worker's private state store, and in the closed-window
+summaries that go to the release step; never in logs or the analyst store.
 """
 
 from __future__ import annotations
 
-import logging
-import uuid
-from collections import Counter
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from analytics.bounding import ContributionBounder
+from analytics.bounding import CompactBounds
 from analytics.families import ReportFamily
-from analytics.windows import ClosedWindow, Window, window_of
+from analytics.gather import window_at
+from analytics.health import IngestMetrics
+from analytics.seen import SeenIds
+from analytics.windows import EPOCH, ClosedWindow, Window
 from ingest.events import Event
 
-log = logging.getLogger(__name__)
+_EVENT_FIELDS = frozenset(Event.model_fields)
+_CACHE_LIMIT = 200_000  # distinct dimension combinations remembered before the cache is reset
+
+
+def actor_key(actor: str) -> bytes:
+    """An actor's key in the state: the first 128 bits of its 256-bit pseudonym."""
+    return bytes.fromhex(actor[:32])
+
+
+def seconds_since_epoch(ts: datetime) -> float:
+    return (ts - EPOCH).total_seconds()
+
+
+class WindowState:
+    """One lane's state for one window."""
+
+    __slots__ = ("actors", "counts", "seen")
+
+    def __init__(self, bounds: CompactBounds) -> None:
+        self.actors: dict[bytes, bytearray] = {}
+        self.seen = SeenIds()
+        self.counts = bounds.new_counts()
+
+
+class Lane:
+    """Families sharing one window size, with their open windows (keyed by window index)."""
+
+    def __init__(self, lane_id: int, families: Sequence[ReportFamily], size: timedelta) -> None:
+        self.lane_id = lane_id
+        self.families = list(families)
+        self.size = size
+        self.size_s = size.total_seconds()
+        self.bounds = CompactBounds(self.families)
+        self.windows: dict[int, WindowState] = {}
+        self.closed_before = -(1 << 62)  # windows with a lower index are closed
+
+    def window(self, index: int) -> Window:
+        return window_at(index, self.size_s)
+
+    def closed(self, index: int) -> ClosedWindow:
+        state = self.windows.get(index)
+        counts = state.counts if state else self.bounds.new_counts()
+        return ClosedWindow(self.window(index), self.bounds.cell_counts(counts))
 
 
 @dataclass
-class IngestMetrics:
-    """Operational counters over all actors; none of them describes an individual."""
+class Delta:
+    """What changed since the last :meth:`WindowAggregator.take_delta`, for the durable state store."""
 
-    events_in: int = 0
-    duplicates: int = 0
-    late: int = 0
-    dropped_by_bounding: int = 0
-    rejected: Counter[str] = field(default_factory=Counter)
+    actors: dict[tuple[int, int], set[bytes]] = field(default_factory=dict)  # (lane, window) -> actors touched
+    new_ids: dict[tuple[int, int], list[bytes]] = field(default_factory=dict)  # (lane, window) -> ids added
+    closed: list[tuple[int, int]] = field(default_factory=list)  # (lane, window) closed
 
-    def summary(self) -> str:
-        rejected = ", ".join(f"{k}={v}" for k, v in sorted(self.rejected.items())) or "none"
-        return (f"events_in={self.events_in} duplicates={self.duplicates} late={self.late} "
-                f"dropped_by_bounding(event x family)={self.dropped_by_bounding} rejected: {rejected}")
+    def __bool__(self) -> bool:
+        return bool(self.actors or self.new_ids or self.closed)
 
 
-
-class _WindowState:
-    __slots__ = ("bounders", "seen")
-
-    def __init__(self, families: list[ReportFamily]) -> None:
-        self.seen: set[uuid.UUID] = set()
-        self.bounders = {f.name: ContributionBounder(f) for f in families}
+def lanes_for(families: Sequence[ReportFamily], week: timedelta) -> list[Lane]:
+    """One lane per window kind in use, longest first: "week" is ``week``, "day" a seventh of it."""
+    sizes = {"week": week, "day": week / 7}
+    kinds = sorted({getattr(f, "window", "week") for f in families}, key=lambda k: -sizes[k].total_seconds())
+    return [Lane(i, [f for f in families if getattr(f, "window", "week") == kind], sizes[kind])
+            for i, kind in enumerate(kinds)]
 
 
 class WindowAggregator:
-    """Tumbling windows on event time, with duplicate removal and contribution bounding."""
+    """Tumbling windows on event time, exact duplicate removal and contribution bounding for one partition.
 
-    def __init__(self, families: list[ReportFamily], window_size: timedelta, lateness: timedelta) -> None:
-        self.families = families
-        self.window_size = window_size
-        self.lateness = lateness
-        self.metrics = IngestMetrics()
-        self._open: dict[Window, _WindowState] = {}
-        self._closed_until = datetime.min.replace(tzinfo=UTC)
-        self._max_event_time = datetime.min.replace(tzinfo=UTC)
+    Args:
+        families: the report families.
+        window_size: the "week" window (a day window is a seventh of it).
+        lateness: how long after a window's end events for it are still accepted.
+        metrics: where aggregate counters go (shared by a worker's partitions).
+    """
+
+    def __init__(self, families: Sequence[ReportFamily], window_size: timedelta, lateness: timedelta,
+                 metrics: IngestMetrics | None = None) -> None:
+        self.families = list(families)
+        self.lateness_s = lateness.total_seconds()
+        self.metrics = metrics or IngestMetrics()
+        self.lanes = lanes_for(self.families, window_size)
+        self.max_event_time = -math.inf  # seconds since EPOCH
+        self.delta = Delta()
+        dims = {d for f in self.families for d in f.dimensions if d in _EVENT_FIELDS}
+        self._attrs = tuple(sorted(dims | {"action"}))
+        self._plans: dict[tuple[object, ...], tuple[tuple[tuple[int, ...], ...], ...]] = {}
 
     @property
     def open_windows(self) -> list[Window]:
-        return sorted(self._open)
+        return sorted(lane.window(i) for lane in self.lanes for i in lane.windows)
 
     def add(self, event: Event) -> None:
-        self.metrics.events_in += 1
-        window = window_of(event.occurred_at, self.window_size)
-        if window.end <= self._closed_until:
-            self.metrics.late += 1
-            return
-        state = self._open.get(window)
-        if state is None:
-            state = self._open[window] = _WindowState(self.families)
-        if event.event_id in state.seen:
-            self.metrics.duplicates += 1
-            return
-        state.seen.add(event.event_id)
-        self._max_event_time = max(self._max_event_time, event.occurred_at)
-        for family in self.families:
-            bounder = state.bounders[family.name]
-            for cell in family.cells_of(event):
-                if not bounder.add(event.actor, cell):
-                    self.metrics.dropped_by_bounding += 1
+        self.add_batch([event])
 
-    def watermark(self, now: datetime) -> datetime:
-        """Event time up to which windows are complete: the later of the newest event and the clock.
+    def add_batch(self, events: Iterable[Event]) -> None:
+        """Count a batch of verified events (in partition order)."""
+        by_window: dict[tuple[int, int], list[tuple[bytes, bytes, tuple[tuple[int, ...], ...]]]] = {}
+        primary = self.lanes[0]
+        events_in = self.metrics.events_in
+        for event in events:
+            events_in[event.provider] += 1
+            t = seconds_since_epoch(event.occurred_at)
+            if t > self.max_event_time:
+                self.max_event_time = t
+            plan = self._plan(event)
+            actor, eid = actor_key(event.actor), event.event_id.bytes
+            for lane in self.lanes:
+                index = int(t // lane.size_s)
+                if index < lane.closed_before:
+                    if lane is primary:
+                        self.metrics.late += 1
+                    continue
+                by_window.setdefault((lane.lane_id, index), []).append((actor, eid, plan[lane.lane_id]))
+        for key, items in by_window.items():
+            self._count_window(key, items)
+
+    def _count_window(self, key: tuple[int, int], items: list[tuple[bytes, bytes, tuple[tuple[int, ...], ...]]]) -> None:
+        lane = self.lanes[key[0]]
+        state = lane.windows.get(key[1])
+        if state is None:
+            state = lane.windows[key[1]] = WindowState(lane.bounds)
+        fresh = state.seen.add_new([eid for _, eid, _ in items])
+        new_ids = self.delta.new_ids.setdefault(key, [])
+        touched = self.delta.actors.setdefault(key, set())
+        bounds, actors, counts = lane.bounds, state.actors, state.counts
+        dropped = [0] * len(lane.families)
+        for (actor, eid, touches), is_new in zip(items, fresh, strict=True):
+            if not is_new:
+                if lane.lane_id == 0:
+                    self.metrics.duplicates += 1
+                continue
+            new_ids.append(eid)
+            actor_state = actors.get(actor)
+            if actor_state is None:
+                actor_state = actors[actor] = bounds.new_state()
+            touched.add(actor)
+            for f, cells in enumerate(touches):
+                if cells:
+                    dropped[f] += bounds.apply_family(actor_state, f, cells, counts[f])
+        for f, n in enumerate(dropped):
+            if n:
+                self.metrics.dropped_by_bounding[lane.families[f].name] += n
+
+    def _plan(self, event: Event) -> tuple[tuple[tuple[int, ...], ...], ...]:
+        """Per lane, per family: the cell indexes the event touches (cached by its dimension values)."""
+        key = tuple(getattr(event, a) for a in self._attrs)
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= _CACHE_LIMIT:
+                self._plans.clear()
+            plan = self._plans[key] = tuple(
+                tuple(tuple(lane.bounds.cell_index(i, c) for c in f.cells_of(event)) for i, f in enumerate(lane.families))
+                for lane in self.lanes)
+        return plan
+
+    def watermark(self, now: datetime) -> float:
+        """Event time (seconds since EPOCH) up to which windows are complete: the newest event or the clock.
 
         Events stamped after ``now`` plus the allowed clock skew are refused before they get here,
         so the wall clock is a safe lower bound for the event time still to come.
         """
-        return max(self._max_event_time, now)
+        return max(self.max_event_time, seconds_since_epoch(now))
 
     def close_ready(self, now: datetime | None = None) -> list[ClosedWindow]:
         """Close and return every window whose end plus allowed lateness the watermark has passed."""
-        mark = self.watermark(now or datetime.now(UTC))
-        ready = sorted(w for w in self._open if w.end + self.lateness <= mark)
-        closed = []
-        for window in ready:
-            state = self._open.pop(window)
-            counts = {f.name: {c: n for c, n in state.bounders[f.name].counts.items() if n} for f in self.families}
-            closed.append(ClosedWindow(window, counts))
-            self._closed_until = max(self._closed_until, window.end)
-        return closed
+        return [closed for _, closed in self.close_ready_by_lane(now)]
+
+    def close_ready_by_lane(self, now: datetime | None = None) -> list[tuple[Lane, ClosedWindow]]:
+        mark = self.watermark(now or datetime.now(UTC)) - self.lateness_s
+        out = []
+        for lane in self.lanes:
+            closed_before = math.floor(mark / lane.size_s)
+            if closed_before <= lane.closed_before:
+                continue
+            for index in sorted(i for i in lane.windows if i < closed_before):
+                out.append((lane, lane.closed(index)))
+                del lane.windows[index]
+                self.delta.closed.append((lane.lane_id, index))
+            lane.closed_before = closed_before
+        return out
+
+    def take_delta(self) -> Delta:
+        delta, self.delta = self.delta, Delta()
+        return delta
+
