@@ -78,14 +78,21 @@ def worker(
 @clean_errors
 def report_weekly(
     store: StoreOpt = DEFAULT_STORE,
-    week: Annotated[str | None, typer.Option(help="Window label, e.g. 2026-W47; default the latest released.")] = None,
-    out: Annotated[Path, typer.Option(help="Folder the report is written to.")] = Path("reports"),
+    week: Annotated[str | None, typer.Option(help="Window label, e.g. 2026-W47 (or '2026-11-23 09:40:10Z' for "
+                                                  "short demo windows); default the latest released.")] = None,
+    fmt: Annotated[list[str] | None, typer.Option(
+        "--format", "-f", help="html, pdf or md; repeat or give a comma list. Default: html and md.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder the report is written to.", envvar="FLOCKVIEW_REPORTS_DIR")]
+    = Path("reports"),
+    allow_partial: Annotated[bool, typer.Option(
+        help="Write the report even if some families were not released for the window.")] = False,
 ) -> None:
-    """Write the Markdown policy report of a released week."""
-    from analytics.report import write_weekly_report
+    """Write the weekly policy report of a released window: summary, charts with 95% bands, privacy statement."""
+    from analytics.reporting.build import write_reports
 
-    path = write_weekly_report(store, out, week=week)
-    typer.echo(f"report written to {path}")
+    written = write_reports(store, out, week=week, formats=fmt, allow_partial=allow_partial)
+    for kind, path in written.items():
+        typer.echo(f"{kind} report written to {path}")
 
 
 @app.command()
