@@ -1,0 +1,394 @@
+"""The SDK's background sender: batch queued events into signed records, deliver them, spool what fails.
+
+One daemon thread per client. Each cycle it takes what ``emit()`` queued, groups the events by
+partition (from the actor pseudonym), cuts each group into records bounded by event count and bytes,
+serialises and signs each record once, and hands it to the transport. A record the broker does not
+acknowledge (after the producer's own retries, within ``delivery_timeout_s``) goes to the disk spool.
+While the broker is down, new records go straight to the spool; the sender probes the broker again
+after an exponential backoff with full jitter, and once a probe succeeds it drains the spool, oldest
+record first, while sending new records as usual.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ingest.errors import FlockviewError
+from ingest.events import canonical_json
+from ingest.spool import Spool, SpooledRecord, SpoolError
+from ingest.transport import SignedRecord, Transport, TransportError
+from ingest.wire import actor_partition_hash, batch_value
+
+log = logging.getLogger("flockview.sdk")
+Item = tuple[int, str]  # (partition hash, canonical JSON of one event)
+_MAX_ITEMS_PER_CYCLE = 100_000
+
+
+class DeliveryError(FlockviewError, RuntimeError):
+    """Events that could not be delivered or kept, reported to ``on_error`` (never raised by ``emit``).
+
+    Attributes:
+        kind: ``queue_full`` (dropped at emit), ``spool_full`` (dropped), ``send_failed`` (spooled, will
+            be retried), ``spool_error`` (the spool could not be written; dropped).
+        events: how many events it concerns.
+    """
+
+    def __init__(self, kind: str, events: int, detail: str) -> None:
+        super().__init__(f"{kind}: {events} event(s): {detail}")
+        self.kind, self.events, self.detail = kind, events, detail
+
+
+@dataclass
+class Counters:
+    """Raw counters, updated under the sender's lock."""
+
+    emitted: int = 0
+    dropped_queue_full: int = 0
+    dropped_spool_full: int = 0
+    dropped_spool_error: int = 0
+    delivered_events: int = 0
+    delivered_records: int = 0
+    send_errors: int = 0
+    spooled_records: int = 0
+    drained_records: int = 0
+
+
+def build_records(items: Sequence[Item], partitions: int, provider: str, key: Ed25519PrivateKey,
+                  max_events: int, max_bytes: int) -> list[SignedRecord]:
+    """Group events by partition and cut them into signed records of at most ``max_events``/``max_bytes``."""
+    groups: dict[int, list[str]] = {}
+    for partition_hash, text in items:
+        part = partition_hash % partitions
+        group = groups.get(part)
+        if group is None:
+            group = groups[part] = []
+        group.append(text)
+    records = []
+    for part, texts in groups.items():
+        chunk: list[str] = []
+        size = 0
+        for text in texts:
+            if chunk and (len(chunk) >= max_events or size + len(text) + 1 > max_bytes):
+                records.append(_sign(part, partitions, provider, key, chunk))
+                chunk, size = [], 0
+            chunk.append(text)
+            size += len(text) + 1
+        if chunk:
+            records.append(_sign(part, partitions, provider, key, chunk))
+    return records
+
+
+def _sign(partition: int, partitions: int, provider: str, key: Ed25519PrivateKey, texts: list[str]) -> SignedRecord:
+    value = batch_value(provider, texts)
+    return SignedRecord(partition, partitions, provider, value, key.sign(value), len(texts))
+
+
+def resplit(record: SpooledRecord, partitions: int, provider: str, key: Ed25519PrivateKey,
+            max_events: int, max_bytes: int) -> list[SignedRecord]:
+    """Re-batch a spooled record for a new partition count, so every actor stays on its partition.
+
+    Only this client's own records are re-signed; any other record keeps its signature and partition.
+    """
+    if record.provider != provider:
+        return [SignedRecord(record.partition % partitions, partitions, record.provider, record.value,
+                             record.signature, len(json.loads(record.value)["events"]))]
+    events = json.loads(record.value)["events"]
+    items = [(actor_partition_hash(e["actor"]), canonical_json(e).decode("utf-8")) for e in events]
+    return build_records(items, partitions, provider, key, max_events, max_bytes)
+
+
+class Health:
+    """Whether the broker is believed up, and when to probe it again (exponential backoff, full jitter)."""
+
+    def __init__(self, first: float, cap: float, rng: random.Random | None = None) -> None:
+        self.first, self.cap = first, cap
+        self.up = True
+        self.failures = 0
+        self.next_probe = 0.0
+        self._rng = rng or random.Random()
+
+    def failed(self, now: float) -> None:
+        self.up = False
+        self.failures += 1
+        ceiling = min(self.cap, self.first * 2 ** min(self.failures - 1, 30))
+        self.next_probe = now + self._rng.uniform(self.first / 2, ceiling)
+
+    def succeeded(self) -> None:
+        self.up, self.failures = True, 0
+
+    def may_send(self, now: float) -> bool:
+        return self.up or now >= self.next_probe
+
+
+class Sender:
+    """Drains a client's queue in a background thread. See the module docstring.
+
+    Args:
+        queue: the deque ``emit()`` appends :data:`Item` to.
+        transport: where records go.
+        spool: the disk spool, or None to drop what cannot be delivered.
+        settings: the client's :class:`ingest.sdk_settings.SDKSettings`.
+        on_error: called with a :class:`DeliveryError` (exceptions it raises are logged).
+        on_space: called after the sender took items off a full queue.
+    """
+
+    def __init__(self, queue: deque[Item], provider: str, key: Ed25519PrivateKey, transport: Transport,
+                 spool: Spool | None, settings: Any, on_error: Callable[[DeliveryError], None] | None,
+                 on_space: Callable[[], None]) -> None:
+        self.queue, self.provider, self.key, self.transport, self.spool = queue, provider, key, transport, spool
+        self.s = settings
+        self.on_error, self.on_space = on_error, on_space
+        self.counters = Counters()
+        self.health = Health(settings.retry_backoff_s, settings.retry_backoff_max_s)
+        self.partitions = settings.partitions
+        self.lock = threading.Condition()
+        self.wake = threading.Event()
+        self.in_flight: dict[int, SignedRecord] = {}
+        self.failed: deque[tuple[SignedRecord, Exception]] = deque()
+        self.busy = False  # holding items taken off the queue
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, name=f"flockview-sdk-{provider}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        linger = self.s.linger_ms / 1000
+        while True:
+            self.wake.wait(linger if not self.failed else 0.01)
+            self.wake.clear()
+            try:
+                done = self._cycle()
+            except Exception:  # a bug: keep the thread alive, the data stays queued or spooled
+                log.exception("this is a bug: the Flockview sender cycle failed")
+                done = False
+                time.sleep(0.1)
+            if done:
+                return
+
+    def _cycle(self) -> bool:
+        """One pass; returns True when stopping and nothing is left to do."""
+        self._spool_failures()
+        while self.queue:
+            items = self._take()
+            try:
+                self._send_items(items)
+            except Exception:  # a bug; keep the events on disk rather than lose them
+                log.exception("this is a bug: sending a batch of %d events failed; spooling it", len(items))
+                self._spool_items(items)
+            finally:
+                with self.lock:
+                    self.busy = False
+            self._spool_failures()
+        self._drain_spool()
+        with self.lock:
+            self.lock.notify_all()
+            return self.stopping and not self.queue and not self.failed
+
+    def _take(self) -> list[Item]:
+        with self.lock:
+            self.busy = True
+        queue, items = self.queue, []
+        pop = queue.popleft
+        try:
+            for _ in range(min(len(queue), _MAX_ITEMS_PER_CYCLE)):
+                items.append(pop())
+        except IndexError:  # pragma: no cover - only this thread pops
+            pass
+        self.on_space()
+        return items
+
+    def _send_items(self, items: list[Item]) -> None:
+        now = time.monotonic()
+        if self.health.may_send(now):
+            self._refresh_partitions()
+        records = build_records(items, self.partitions, self.provider, self.key, self.s.batch_events,
+                                self.s.batch_bytes)
+        for record in records:
+            self._dispatch(record)
+
+    def _refresh_partitions(self) -> None:
+        try:
+            self.partitions = self.transport.connect()
+        except TransportError as exc:
+            self._mark_down(exc)
+
+    def _dispatch(self, record: SignedRecord) -> None:
+        """Send ``record`` if the broker may be up (waiting for an in-flight slot), else spool it."""
+        while True:
+            now = time.monotonic()
+            if not self.health.may_send(now) or (not self.health.up and self.in_flight):
+                self._to_spool(record, None)  # down, or a probe is already out
+                return
+            with self.lock:
+                if len(self.in_flight) < self.s.max_in_flight_records:
+                    self.in_flight[id(record)] = record
+                    break
+                self.lock.wait(0.05)
+        try:
+            self.transport.send(record, lambda exc, r=record: self._done(r, exc))
+        except TransportError as exc:
+            with self.lock:
+                self.in_flight.pop(id(record), None)
+            self._mark_down(exc)
+            self._to_spool(record, exc)
+
+    def _done(self, record: SignedRecord, exc: Exception | None) -> None:
+        """The transport's verdict on a record (called from the producer's I/O thread)."""
+        with self.lock:
+            if self.in_flight.pop(id(record), None) is None:
+                return  # already spooled at close
+            if exc is None:
+                self.counters.delivered_events += record.events
+                self.counters.delivered_records += 1
+                self.counters.drained_records += record.spool_name is not None
+                self.health.succeeded()
+            else:
+                self.counters.send_errors += 1
+                self.failed.append((record, exc))
+            self.lock.notify_all()
+        if exc is None and record.spool_name and self.spool is not None:
+            self.spool.remove(record.spool_name)
+        self.wake.set()
+
+    def _mark_down(self, exc: Exception) -> None:
+        if self.health.up:
+            log.warning("Flockview broker unreachable (%s); spooling records and retrying with backoff", exc)
+            self._report(DeliveryError("broker_unreachable", 0, f"{exc}; records go to the spool until it returns"))
+            forget = getattr(self.transport, "forget_partitions", None)
+            if forget is not None:
+                forget()
+        self.health.failed(time.monotonic())
+
+    def _spool_failures(self) -> None:
+        while self.failed:
+            record, exc = self.failed.popleft()
+            self._mark_down(exc)
+            if record.spool_name is None:  # a spooled record that failed again simply stays in the spool
+                self._to_spool(record, exc)
+
+    def _to_spool(self, record: SignedRecord, exc: Exception | None) -> None:
+        """Keep ``record`` on disk (if it is not there already), or drop and report it."""
+        if record.spool_name is not None:
+            return
+        if self.spool is None or self.spool.max_bytes == 0:
+            self._drop("dropped_spool_full", DeliveryError("spool_full", record.events, "spooling is disabled"))
+            return
+        try:
+            name = self.spool.put(SpooledRecord(record.partition, record.partitions, record.provider,
+                                                record.signature, record.value))
+        except SpoolError as exc_:
+            self._drop("dropped_spool_error", DeliveryError("spool_error", record.events, str(exc_)))
+            return
+        if name is None:
+            self._drop("dropped_spool_full", DeliveryError(
+                "spool_full", record.events, f"the spool {self.spool.directory} holds {self.spool.max_bytes} bytes"))
+            return
+        with self.lock:
+            self.counters.spooled_records += 1
+
+    def _drop(self, counter: str, error: DeliveryError) -> None:
+        with self.lock:
+            setattr(self.counters, counter, getattr(self.counters, counter) + error.events)
+        self._report(error)
+
+    def _report(self, error: DeliveryError) -> None:
+        if self.on_error is None:
+            log.warning("Flockview SDK: %s", error)
+            return
+        try:
+            self.on_error(error)
+        except Exception:  # noqa: BLE001 - a provider's hook must not stop delivery
+            log.exception("the on_error hook raised")
+
+    def _drain_spool(self) -> None:
+        """Send spooled records, oldest first: all free slots when the broker is up, one probe otherwise."""
+        spool = self.spool
+        if spool is None or not len(spool) or self.stopping:
+            return
+        if not self.health.may_send(time.monotonic()) or (not self.health.up and self.in_flight):
+            return
+        self._refresh_partitions()
+        if not self.health.may_send(time.monotonic()):
+            return
+        with self.lock:
+            out = {r.spool_name for r in self.in_flight.values() if r.spool_name}
+            free = self.s.max_in_flight_records - len(self.in_flight) if self.health.up else 1
+        for name in spool.names(exclude=out, limit=max(free, 0)):
+            spooled = spool.read(name)
+            if spooled is None:
+                continue
+            if spooled.partitions == self.partitions:
+                self._dispatch(SignedRecord(spooled.partition, spooled.partitions, spooled.provider, spooled.value,
+                                            spooled.signature, spooled.value.count(b'"event_id"'), name))
+                continue
+            for record in resplit(spooled, self.partitions, self.provider, self.key, self.s.batch_events,
+                                  self.s.batch_bytes):
+                self._to_spool(record, None)  # the re-batched records are on disk before the old one goes
+            spool.remove(name)
+
+    # -- called from the client's threads -------------------------------------------------------
+
+    def idle(self, include_spool: bool) -> bool:
+        """Nothing queued, nothing in flight, nothing failed (and, optionally, nothing spooled)."""
+        spooled = include_spool and self.spool is not None and len(self.spool) > 0
+        return not (self.queue or self.busy or self.in_flight or self.failed or spooled)
+
+    def flush(self, timeout: float | None, include_spool: bool = True) -> bool:
+        """Wait until :meth:`idle`; False if ``timeout`` seconds passed first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self.wake.set()
+        with self.lock:
+            while not self.idle(include_spool):
+                remaining = 0.05 if deadline is None else min(0.05, deadline - time.monotonic())
+                if remaining <= 0:
+                    return False
+                self.lock.wait(remaining)
+                self.wake.set()
+        return True
+
+    def stop(self, timeout: float) -> bool:
+        """Deliver or spool everything, stop the thread and the transport; True if all was delivered."""
+        deadline = time.monotonic() + timeout
+        delivered = self.flush(timeout, include_spool=False)
+        self.stopping = True
+        self.wake.set()
+        self.thread.join(max(0.0, deadline - time.monotonic()))
+        self.transport.close(max(0.1, deadline - time.monotonic()))
+        with self.lock:
+            leftovers, self.in_flight = list(self.in_flight.values()), {}
+        for record in leftovers:
+            self._to_spool(record, None)
+        self._spool_failures()
+        self._spool_queue()
+        if self.spool is not None:
+            self.spool.unlock()
+        return delivered and not leftovers
+
+    def _spool_queue(self) -> None:
+        """At close, whatever is still queued (the sender did not get to it in time) goes to the spool."""
+        items = []
+        while True:
+            try:
+                items.append(self.queue.popleft())
+            except IndexError:
+                break
+        self._spool_items(items)
+
+    def _spool_items(self, items: list[Item]) -> None:
+        if items:
+            for record in build_records(items, self.partitions, self.provider, self.key, self.s.batch_events,
+                                        self.s.batch_bytes):
+                self._to_spool(record, None)
