@@ -190,9 +190,10 @@ class WindowAggregator:
 
     def close_ready(self, now: datetime | None = None) -> list[ClosedWindow]:
         """Close and return every window whose end plus allowed lateness the watermark has passed."""
-        return [closed for _, closed in self.close_ready_by_lane(now)]
+        return [closed for _, _, closed in self.close_ready_by_lane(now)]
 
-    def close_ready_by_lane(self, now: datetime | None = None) -> list[tuple[Lane, ClosedWindow]]:
+    def close_ready_by_lane(self, now: datetime | None = None) -> list[tuple[Lane, int, ClosedWindow]]:
+        """Like :meth:`close_ready`, with each window's lane and index; advances every lane's ``closed_before``."""
         mark = self.watermark(now or datetime.now(UTC)) - self.lateness_s
         out = []
         for lane in self.lanes:
@@ -200,7 +201,7 @@ class WindowAggregator:
             if closed_before <= lane.closed_before:
                 continue
             for index in sorted(i for i in lane.windows if i < closed_before):
-                out.append((lane, lane.closed(index)))
+                out.append((lane, index, lane.closed(index)))
                 del lane.windows[index]
                 self.delta.closed.append((lane.lane_id, index))
             lane.closed_before = closed_before

@@ -39,6 +39,26 @@ class IngestMetrics:
                 f"replayed_records_skipped={self.skipped_replayed} batch_failures={self.batch_failures} "
                 f"rejected: {rejected}")
 
+    def take(self) -> IngestMetrics:
+        """A copy of the counters, which are reset in place (partitions keep a reference to this object)."""
+        snapshot = IngestMetrics(Counter(self.events_in), Counter(self.rejected), Counter(self.dropped_by_bounding),
+                                 self.duplicates, self.late, self.skipped_replayed, self.batch_failures)
+        self.events_in.clear()
+        self.rejected.clear()
+        self.dropped_by_bounding.clear()
+        self.duplicates = self.late = self.skipped_replayed = self.batch_failures = 0
+        return snapshot
+
+    def merge(self, other: IngestMetrics) -> None:
+        """Add ``other``'s counters back (a write that failed)."""
+        self.events_in.update(other.events_in)
+        self.rejected.update(other.rejected)
+        self.dropped_by_bounding.update(other.dropped_by_bounding)
+        self.duplicates += other.duplicates
+        self.late += other.late
+        self.skipped_replayed += other.skipped_replayed
+        self.batch_failures += other.batch_failures
+
     def rows(self) -> list[tuple[str, str, float]]:
         """(metric, label, value) rows of this interval's counters."""
         rows = [("events_in", provider, float(n)) for provider, n in sorted(self.events_in.items())]

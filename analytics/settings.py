@@ -28,11 +28,19 @@ class WorkerSettings(BaseSettings):
     rho_week: float = Field(0.02, gt=0, description="zCDP budget per privacy period (one window), split by weights.")
     rho_year: float = Field(1.0, gt=0, description="zCDP budget cap per calendar year.")
     partitions: int = Field(4, ge=1, description="Partitions of the events topic when the worker creates it.")
-    batch_size: int = Field(1000, ge=1, description="Records processed together.")
+    batch_size: int = Field(2000, ge=1, description="Records processed together.")
     batch_within: float = Field(0.5, gt=0, description="Seconds to wait for a batch to fill.")
     tick_seconds: float = Field(1.0, gt=0, description="How often closed windows are looked for.")
     datadir: Path = Path("flockview-data/worker")
+    state_dir: Path | None = Field(None, description="Per-partition worker state (SQLite, exact and private); "
+                                   "datadir/state when unset. Workers that may take over each other's partitions "
+                                   "must see the same directory.")
+    health_seconds: float = Field(30.0, gt=0, description="How often operational totals go to the store's health table.")
     log_level: str = "info"
+
+    @property
+    def partition_state_dir(self) -> Path:
+        return self.state_dir if self.state_dir is not None else self.datadir / "state"
 
     @property
     def window_size(self) -> timedelta:

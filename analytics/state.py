@@ -18,6 +18,7 @@ import hashlib
 import json
 import math
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 from analytics.aggregator import WindowAggregator, WindowState
@@ -31,7 +32,7 @@ CREATE TABLE IF NOT EXISTS seen (lane REAL NOT NULL, win INTEGER NOT NULL, ids B
 CREATE INDEX IF NOT EXISTS seen_window ON seen (lane, win);
 CREATE TABLE IF NOT EXISTS vocab (lane REAL NOT NULL, family INTEGER NOT NULL, idx INTEGER NOT NULL,
                                   cell TEXT NOT NULL, PRIMARY KEY (lane, family, idx)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, payload BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL);
 """
 
 
@@ -88,8 +89,13 @@ class PartitionStateStore:
             window.seen.extend_known(ids)
         return int(meta.get("offset", -1))
 
-    def commit(self, aggregator: WindowAggregator, offset: int | None, outbox: list[bytes] = ()) -> None:  # type: ignore[assignment]
-        """Write the aggregator's delta, the applied ``offset`` (None: unchanged) and ``outbox`` at once."""
+    def commit(self, aggregator: WindowAggregator, offset: int | None,
+               outbox: Sequence[tuple[str, bytes]] = ()) -> None:
+        """Write the aggregator's delta, the applied ``offset`` (None: unchanged) and ``outbox`` at once.
+
+        ``outbox`` holds (topic, message) pairs to publish after the commit: closed-window summaries
+        and dead letters, so neither is lost nor (after a restart) produced from a different state.
+        """
         delta = aggregator.take_delta()
         lanes = aggregator.lanes
         con = self.con
@@ -113,7 +119,7 @@ class PartitionStateStore:
                 size = lanes[lane_id].size_s
                 con.execute("DELETE FROM actors WHERE lane = ? AND win = ?", (size, win))
                 con.execute("DELETE FROM seen WHERE lane = ? AND win = ?", (size, win))
-            con.executemany("INSERT INTO outbox (payload) VALUES (?)", [(p,) for p in outbox])
+            con.executemany("INSERT INTO outbox (topic, payload) VALUES (?, ?)", list(outbox))
             con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", self._meta_rows(aggregator, offset))
             con.execute("COMMIT")
         except BaseException:
@@ -130,9 +136,9 @@ class PartitionStateStore:
             rows.append(("offset", str(offset)))
         return rows
 
-    def outbox(self) -> list[tuple[int, bytes]]:
-        """Summaries committed but not yet confirmed published, oldest first."""
-        return [(i, bytes(p)) for i, p in self.con.execute("SELECT id, payload FROM outbox ORDER BY id")]
+    def outbox(self) -> list[tuple[int, str, bytes]]:
+        """(id, topic, message) committed but not yet confirmed published, oldest first."""
+        return [(i, t, bytes(p)) for i, t, p in self.con.execute("SELECT id, topic, payload FROM outbox ORDER BY id")]
 
     def ack_outbox(self, ids: list[int]) -> None:
         self.con.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])

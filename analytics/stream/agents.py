@@ -1,18 +1,23 @@
-"""The agent that consumes event records in batches and the timer that closes windows."""
+"""The Faust side of a worker: the batch agent, the window and health timers, and the gathering task."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import faust
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
 
-from analytics.stream.runtime import IncomingRecord, WorkerRuntime
+from analytics.health import write_health
+from analytics.stream.runtime import SUMMARIES_TOPIC, IncomingRecord, WorkerRuntime
+from ingest.topics import EVENTS_TOPIC
 
 log = logging.getLogger("flockview.worker")
-METRICS_EVERY_S = 30.0
+PARTITIONS_REFRESH_S = 10.0
 
 
 def _headers(raw: Mapping[str, bytes] | Sequence[tuple[str, bytes]] | None) -> list[tuple[str, bytes]]:
@@ -26,31 +31,126 @@ def _incoming(event: Any) -> IncomingRecord:
     return IncomingRecord(msg.value, _headers(msg.headers), msg.topic, msg.partition, msg.offset)
 
 
-def register(app: faust.App, events: faust.TopicT, dlq: faust.TopicT, runtime: WorkerRuntime) -> None:
+class Publisher:
+    """Publishes what partitions committed to their outbox (summaries, dead letters), then acks it."""
+
+    def __init__(self, app: faust.App, runtime: WorkerRuntime) -> None:
+        self.app, self.runtime = app, runtime
+        self.lock = asyncio.Lock()
+
+    async def flush(self) -> None:
+        async with self.lock:
+            pending = self.runtime.outbox()
+            if not pending:
+                return
+            sent = []
+            for partition, item, topic, message in pending:
+                future = await self.app.producer.send(topic, None, message, None, None, None)
+                sent.append((partition, item, future))
+            done: dict[int, list[int]] = {}
+            for partition, item, future in sent:
+                await future
+                done.setdefault(partition, []).append(item)
+            for partition, items in done.items():
+                self.runtime.ack(partition, items)
+
+
+def register(app: faust.App, events: faust.TopicT, runtime: WorkerRuntime) -> None:
+    """Wire the agent, timers, rebalance handlers and the gathering task into ``app``."""
     settings = runtime.settings
+    publisher = Publisher(app, runtime)
 
     @app.agent(events, name="flockview-ingest")
     async def ingest(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_within):
             try:
-                dead_letters = runtime.process(_incoming(e) for e in batch)
-            except Exception:  # a bug, not bad input: verification never raises for input
-                log.exception("this is a bug: a batch of %d records failed to process", len(batch))
-                continue
-            for message in dead_letters:
-                await dlq.send(value=message)
+                runtime.process([_incoming(e) for e in batch])
+            except Exception:
+                # Bad input never raises (it goes to the DLQ); this is the state store failing.
+                log.critical("the worker state could not be written; stopping so a restart restores it", exc_info=True)
+                raise
+            await publisher.flush()
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
+        mine = {tp.partition for tp in assigned if tp.topic == EVENTS_TOPIC}
+        runtime.revoke(set(runtime.partitions) - mine)
+        runtime.assign(sorted(mine))
+        await publisher.flush()  # summaries and dead letters a previous owner committed but did not publish
+
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
+        runtime.revoke({tp.partition for tp in revoked if tp.topic == EVENTS_TOPIC})
 
     @app.timer(interval=settings.tick_seconds)
     async def close_windows() -> None:
-        # An exception escaping a Faust timer stops the worker: contain it here.
         try:
-            loop = asyncio.get_running_loop()
-            for closed in runtime.collect_closed():
-                await loop.run_in_executor(None, runtime.release, closed)
-        except Exception:
+            runtime.close_due()
+            await publisher.flush()
+        except Exception:  # an exception escaping a Faust timer stops the worker
             log.exception("closing windows failed")
 
-    @app.timer(interval=METRICS_EVERY_S)
-    async def report_metrics() -> None:
-        log.info("ingest metrics: %s; open windows: %d", runtime.aggregator.metrics.summary(),
-                 len(runtime.aggregator.open_windows))
+    @app.timer(interval=settings.health_seconds)
+    async def report_health() -> None:
+        snapshot, gauges = runtime.metrics.take(), runtime.gauges(_lag(app, runtime))
+        try:
+            await asyncio.get_running_loop().run_in_executor(runtime.store_executor, write_health, runtime.store, settings.app_id,
+                                                             snapshot, gauges)
+            log.info("ingest metrics: %s; open windows: %d", snapshot.summary(), int(gauges["open_windows"]))
+        except Exception:
+            runtime.metrics.merge(snapshot)
+            log.exception("writing health metrics failed; they are kept for the next interval")
+
+    @app.task
+    async def gather_and_release() -> None:
+        try:
+            await _gather_and_release(app, runtime)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.critical("gathering summaries failed; no window will be released by this worker", exc_info=True)
+            raise
+
+
+def _lag(app: faust.App, runtime: WorkerRuntime) -> float | None:
+    try:
+        consumer = app.consumer
+        return float(sum(max(consumer.highwater(TopicPartition(EVENTS_TOPIC, p)) - (w.offset + 1), 0)
+                         for p, w in runtime.partitions.items()))
+    except Exception:  # not known before the first fetch
+        return None
+
+
+async def _gather_and_release(app: faust.App, runtime: WorkerRuntime) -> None:
+    """Read every partition's summaries (from the start: nothing is committed) and release whole windows."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=runtime.settings.bootstrap_servers, group_id=None,
+                                enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    loop = asyncio.get_running_loop()
+    try:
+        tp = TopicPartition(SUMMARIES_TOPIC, 0)
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        partitions: list[int] = []
+        refreshed = 0.0
+        log.info("gathering closed-window summaries from %s", SUMMARIES_TOPIC)
+        while not app.should_stop:
+            for messages in (await consumer.getmany(timeout_ms=500)).values():
+                for message in messages:
+                    runtime.gather(message.value)
+            if time.monotonic() - refreshed > PARTITIONS_REFRESH_S or not partitions:
+                partitions = await _events_partitions(consumer)
+                refreshed = time.monotonic()
+            for closed in runtime.whole_windows(partitions):
+                await loop.run_in_executor(runtime.store_executor, runtime.release, closed)
+    finally:
+        await consumer.stop()
+
+
+async def _events_partitions(consumer: AIOKafkaConsumer) -> list[int]:
+    try:
+        cluster = await consumer._client.fetch_all_metadata()
+    except Exception:
+        log.warning("could not read the partitions of %s; will retry", EVENTS_TOPIC, exc_info=True)
+        return []
+    return sorted(cluster.partitions_for_topic(EVENTS_TOPIC) or ())

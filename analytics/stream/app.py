@@ -5,15 +5,39 @@ from __future__ import annotations
 import logging
 
 import faust
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from analytics.settings import WorkerSettings
 from analytics.stream.agents import register
-from analytics.stream.runtime import WorkerRuntime
-from ingest.topics import DLQ_TOPIC, EVENTS_TOPIC, ensure_topics
+from analytics.stream.runtime import SUMMARIES_TOPIC, ReleaseSink, WorkerRuntime
+from ingest.errors import BrokerError
+from ingest.topics import EVENTS_TOPIC, ensure_topics
+
+log = logging.getLogger("flockview.worker")
 
 
-def build_worker(settings: WorkerSettings) -> tuple[faust.App, WorkerRuntime]:
-    """The Faust app with its topics, agent and window timer, and the runtime they drive."""
+def ensure_summaries_topic(bootstrap_servers: str) -> None:
+    """Create the internal summaries topic (one partition, so every summary is read in order) if missing."""
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="flockview-admin")
+    except KafkaError as exc:
+        raise BrokerError(f"cannot reach the broker at {bootstrap_servers}: {exc}") from None
+    try:
+        if SUMMARIES_TOPIC not in set(admin.list_topics()):
+            try:
+                admin.create_topics([NewTopic(SUMMARIES_TOPIC, 1, 1)])
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        admin.close()
+
+
+def build_worker(settings: WorkerSettings, release_sink: ReleaseSink | None = None) -> tuple[faust.App, WorkerRuntime]:
+    """The Faust app with its agent, timers and gathering task, and the runtime they drive.
+
+    ``release_sink`` replaces the release step; only tests pass one (see :class:`WorkerRuntime`).
+    """
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap_servers}",
@@ -29,20 +53,30 @@ def build_worker(settings: WorkerSettings) -> tuple[faust.App, WorkerRuntime]:
         topic_partitions=settings.partitions,
         key_serializer="raw",
         value_serializer="raw",
+        stream_buffer_maxsize=max(4096, settings.batch_size * 2),
     )
     events = app.topic(EVENTS_TOPIC, key_type=bytes, value_type=bytes, partitions=settings.partitions)
-    dlq = app.topic(DLQ_TOPIC, key_type=bytes, value_type=bytes, partitions=settings.partitions)
-    runtime = WorkerRuntime(settings)
-    register(app, events, dlq, runtime)
+    runtime = WorkerRuntime(settings, release_sink)
+    register(app, events, runtime)
     return app, runtime
 
 
-def run_worker(settings: WorkerSettings) -> None:
-    """Run a worker until SIGINT/SIGTERM: topics are created if missing, then Faust takes over."""
+def prepare(settings: WorkerSettings) -> None:
+    """Logging and topics, before Faust takes over."""
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("kafka", "aiokafka"):  # client chatter drowns the worker's own lines
         logging.getLogger(noisy).setLevel(logging.WARNING)
     ensure_topics(settings.bootstrap_servers, settings.partitions)
-    app, _ = build_worker(settings)
+    ensure_summaries_topic(settings.bootstrap_servers)
+
+
+def run_app(app: faust.App, settings: WorkerSettings) -> None:
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
+
+
+def run_worker(settings: WorkerSettings) -> None:
+    """Run a worker until SIGINT/SIGTERM: topics are created if missing, then Faust takes over."""
+    prepare(settings)
+    app, _ = build_worker(settings)
+    run_app(app, settings)

@@ -1,73 +1,149 @@
-"""The worker's state and steps, kept apart from Faust so they read (and test) as plain Python."""
+"""The worker's state and steps, kept apart from Faust so they read (and test) as plain Python.
+
+A worker owns some partitions of the events topic (:class:`PartitionWorker` each), gathers every
+partition's closed-window summaries (:class:`analytics.gather.Gatherer`) and hands whole windows to
+the release sink: by default the :class:`analytics.release.Releaser`, whose release log in DuckDB,
+keyed by (family, window), makes the release happen once however many workers try.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
-from analytics.aggregator import WindowAggregator
-from analytics.windows import ClosedWindow
 from analytics.families import load_families
+from analytics.gather import Gatherer, Summary
+from analytics.health import IngestMetrics, write_health
 from analytics.release import Releaser
 from analytics.settings import WorkerSettings
 from analytics.store import Store
-from analytics.stream.verify import verify_record
+from analytics.stream.partition import IncomingRecord, PartitionConfig, PartitionWorker
+from analytics.windows import ClosedWindow
 from ingest.registry import ProviderRegistry
+from ingest.topics import DLQ_TOPIC, EVENTS_TOPIC
 
 log = logging.getLogger("flockview.worker")
 
+SUMMARIES_TOPIC = "flockview.summaries.v1"  # internal: exact per-partition counts; workers only
+ReleaseSink = Callable[[ClosedWindow], None]
 
-@dataclass(frozen=True)
-class IncomingRecord:
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes]]
-    topic: str
-    partition: int
-    offset: int
+__all__ = ["SUMMARIES_TOPIC", "IncomingRecord", "ReleaseSink", "WorkerRuntime"]
 
 
 class WorkerRuntime:
-    """Verification, aggregation and release for one worker process."""
+    """Verification, aggregation, durable state and release for one worker process.
 
-    def __init__(self, settings: WorkerSettings) -> None:
+    Args:
+        settings: the worker's settings.
+        release_sink: where whole windows go. Only tests pass one (see ``tests/integration``); a
+            deployed worker always releases through OpenDP into the store, and no setting changes that.
+    """
+
+    def __init__(self, settings: WorkerSettings, release_sink: ReleaseSink | None = None) -> None:
         self.settings = settings
-        self.registry = ProviderRegistry.from_toml(settings.registry)
-        families = load_families(settings.families)
-        self.aggregator = WindowAggregator(families, settings.window_size, settings.lateness)
-        self.releaser = Releaser(Store(settings.store), families, settings.budget_policy)
+        self.metrics = IngestMetrics()
+        self.families = load_families(settings.families)
+        self.config = PartitionConfig(
+            self.families, settings.window_size, settings.lateness, timedelta(seconds=settings.max_clock_skew_seconds),
+            ProviderRegistry.from_toml(settings.registry), self.metrics, DLQ_TOPIC, SUMMARIES_TOPIC)
+        self.store = Store(settings.store)
+        self.releaser = Releaser(self.store, self.families, settings.budget_policy, period=settings.window_size)
+        self.release_sink: ReleaseSink = release_sink or self._release
+        self.partitions: dict[int, PartitionWorker] = {}
+        self.gatherer = Gatherer()
         self.pending: list[ClosedWindow] = []
+        # DuckDB allows one open handle per file and process: every store write goes through this thread.
+        self.store_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flockview-store")
 
-    def process(self, records: Iterable[IncomingRecord]) -> list[bytes]:
-        """Verify and count a batch of records; returns the dead-letter messages to send."""
-        dead_letters = []
+    # --- partitions -------------------------------------------------------------------------------------------
+    def assign(self, partitions: Iterable[int]) -> None:
+        for p in partitions:
+            if p not in self.partitions:
+                self.partitions[p] = PartitionWorker(EVENTS_TOPIC, p, self.settings.partition_state_dir, self.config)
+
+    def revoke(self, partitions: Iterable[int]) -> None:
+        for p in partitions:
+            worker = self.partitions.pop(p, None)
+            if worker is not None:
+                worker.close()
+
+    def process(self, records: Iterable[IncomingRecord], now: datetime | None = None) -> None:
+        """Count a batch; each partition's part is committed with its last offset in one write.
+
+        Records of partitions this worker does not own (revoked while buffered) are left to the new owner.
+        """
+        by_partition: dict[int, list[IncomingRecord]] = {}
         for record in records:
-            verified = verify_record(record.value, record.headers, self.registry, self.max_clock_skew)
-            for rejection in verified.rejections:
-                self.aggregator.metrics.rejected[rejection.reason_code] += 1
-                dead_letters.append(rejection.to_dlq(record.value, record.topic, record.partition, record.offset))
-            for event in verified.events:
-                self.aggregator.add(event)
-        return dead_letters
+            by_partition.setdefault(record.partition, []).append(record)
+        at = now or datetime.now(UTC)
+        for p, part in by_partition.items():
+            worker = self.partitions.get(p)
+            if worker is None:
+                log.warning("skipping %d records of partition %d, which this worker does not own", len(part), p)
+                continue
+            worker.process(part, at)
 
-    @property
-    def max_clock_skew(self) -> timedelta:
-        return timedelta(seconds=self.settings.max_clock_skew_seconds)
+    def close_due(self, now: datetime | None = None) -> None:
+        at = now or datetime.now(UTC)
+        for worker in self.partitions.values():
+            worker.close_due(at)
 
-    def collect_closed(self, now: datetime | None = None) -> list[ClosedWindow]:
-        """Windows ready for release, including any whose release failed before."""
-        self.pending.extend(self.aggregator.close_ready(now or datetime.now(UTC)))
-        ready, self.pending = self.pending, []
+    def outbox(self) -> list[tuple[int, int, str, bytes]]:
+        """(partition, id, topic, message) still to publish, per partition oldest first."""
+        return [(p, i, topic, msg) for p, w in list(self.partitions.items()) for i, topic, msg in w.outbox()]
+
+    def ack(self, partition: int, ids: list[int]) -> None:
+        worker = self.partitions.get(partition)
+        if worker is not None:
+            worker.ack(ids)
+
+    # --- gathering and release ----------------------------------------------------------------------------------
+    def gather(self, message: bytes | None) -> None:
+        try:
+            self.gatherer.add(Summary.decode(message or b""))
+        except (ValueError, KeyError, TypeError) as exc:
+            log.error("ignoring a malformed message on %s: %s", SUMMARIES_TOPIC, exc)
+
+    def whole_windows(self, partitions: Iterable[int]) -> list[ClosedWindow]:
+        """Windows every partition has closed, plus any whose release failed before."""
+        ready, self.pending = self.pending + self.gatherer.ready(partitions), []
         return ready
 
     def release(self, closed: ClosedWindow) -> None:
-        """Release one closed window; on a store failure keep it for the next tick."""
+        """Hand one whole window to the sink; on failure keep it for the next round."""
         try:
-            outcomes = self.releaser.release(closed)
+            self.release_sink(closed)
         except Exception:
             log.exception("releasing window %s failed; will retry", closed.window.label())
             self.pending.append(closed)
-            return
+
+    def _release(self, closed: ClosedWindow) -> None:
+        outcomes = self.releaser.release(closed)
         summary = ", ".join(f"{o.family}={o.status}" for o in outcomes)
         log.info("window %s closed: %s", closed.window.label(), summary)
+
+    # --- health ---------------------------------------------------------------------------------------------------
+    def gauges(self, lag: float | None = None) -> dict[str, float]:
+        gauges = {"open_windows": 0.0, "active_actor_windows": 0.0, "partitions_owned": float(len(self.partitions))}
+        for worker in self.partitions.values():
+            for name, value in worker.gauges().items():
+                gauges[name] += value
+        if lag is not None:
+            gauges["consumer_lag"] = lag
+        return gauges
+
+    def write_health(self, worker_name: str, lag: float | None = None) -> None:
+        """Write this interval's totals to the store's health table and start a new interval.
+
+        Call from the event loop thread; the store write itself may run in an executor via
+        :func:`analytics.health.write_health` with :meth:`IngestMetrics.take`'s snapshot.
+        """
+        snapshot = self.metrics.take()
+        try:
+            write_health(self.store, worker_name, snapshot, self.gauges(lag))
+        except Exception:
+            self.metrics.merge(snapshot)
+            raise
+        log.info("ingest metrics: %s", snapshot.summary())

@@ -1,0 +1,143 @@
+"""One source partition as a worker owns it: its aggregator, its durable state and its offset. No Faust here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from analytics.aggregator import WindowAggregator
+from analytics.families import ReportFamily
+from analytics.gather import Summary
+from analytics.health import IngestMetrics
+from analytics.state import PartitionStateStore
+from analytics.stream.verify import Rejection, verify_record
+from ingest.events import Event
+from ingest.registry import ProviderRegistry
+
+log = logging.getLogger("flockview.worker")
+
+
+@dataclass(frozen=True)
+class IncomingRecord:
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class PartitionConfig:
+    """What every partition of a worker shares."""
+
+    families: list[ReportFamily]
+    window_size: timedelta
+    lateness: timedelta
+    max_clock_skew: timedelta
+    registry: ProviderRegistry
+    metrics: IngestMetrics
+    dlq_topic: str
+    summaries_topic: str
+
+
+class PartitionWorker:
+    """Verification, counting and durable state of one source partition.
+
+    Records at or below the stored offset were applied before a restart and are skipped, so
+    Kafka's at-least-once redelivery changes nothing.
+    """
+
+    def __init__(self, topic: str, partition: int, state_dir: Path, config: PartitionConfig) -> None:
+        self.topic, self.partition, self.config = topic, partition, config
+        self.path = state_dir / f"{topic}-{partition}.sqlite"
+        self.store = PartitionStateStore(self.path)
+        self.aggregator, self.offset = self._restore()
+
+    def _restore(self) -> tuple[WindowAggregator, int]:
+        c = self.config
+        aggregator = WindowAggregator(c.families, c.window_size, c.lateness, c.metrics)
+        offset = self.store.load(aggregator)
+        log.info("partition %s-%d restored at offset %d with %d open windows", self.topic, self.partition, offset,
+                 len(aggregator.open_windows))
+        return aggregator, offset
+
+    def close(self) -> None:
+        self.store.close()
+
+    def process(self, records: Sequence[IncomingRecord], now: datetime) -> None:
+        """Verify and count records (in offset order), then commit state, offset and dead letters at once."""
+        fresh = [r for r in records if r.offset > self.offset]
+        self.config.metrics.skipped_replayed += len(records) - len(fresh)
+        if not fresh:
+            return
+        try:
+            events, dead = self._verify(fresh, now)
+            self.aggregator.add_batch(events)
+        except Exception:
+            log.exception("this is a bug: a batch of %d records of partition %d failed; retrying record by record",
+                          len(fresh), self.partition)
+            self.config.metrics.batch_failures += 1
+            self.aggregator, self.offset = self._restore()  # back to the last commit
+            self._process_one_by_one(fresh, now)
+            return
+        self.store.commit(self.aggregator, fresh[-1].offset, dead)
+        self.offset = fresh[-1].offset
+
+    def _verify(self, records: Sequence[IncomingRecord], now: datetime) -> tuple[list[Event], list[tuple[str, bytes]]]:
+        c = self.config
+        events: list[Event] = []
+        dead: list[tuple[str, bytes]] = []
+        for r in records:
+            verified = verify_record(r.value, r.headers, c.registry, c.max_clock_skew, now)
+            for rejection in verified.rejections:
+                c.metrics.rejected[rejection.reason_code] += 1
+                dead.append((c.dlq_topic, rejection.to_dlq(r.value, r.topic, r.partition, r.offset)))
+            events += verified.events
+        return events, dead
+
+    def _process_one_by_one(self, records: Sequence[IncomingRecord], now: datetime) -> None:
+        for record in records:
+            try:
+                events, dead = self._verify([record], now)
+                self.aggregator.add_batch(events)
+            except Exception as exc:
+                log.exception("record at offset %d of partition %d cannot be processed; it goes to the DLQ",
+                              record.offset, self.partition)
+                self.aggregator, _ = self._restore()
+                rejection = Rejection("processing_error", f"the worker failed on this record: {type(exc).__name__}")
+                self.config.metrics.rejected["processing_error"] += 1
+                dead = [(self.config.dlq_topic, rejection.to_dlq(record.value, record.topic, record.partition,
+                                                                  record.offset))]
+            self.store.commit(self.aggregator, record.offset, dead)
+            self.offset = record.offset
+
+    def close_due(self, now: datetime) -> bool:
+        """Close the windows the watermark has passed; commit their summaries to the outbox. True if any."""
+        before = [lane.closed_before for lane in self.aggregator.lanes]
+        closed = self.aggregator.close_ready_by_lane(now)
+        summaries = []
+        for lane, was in zip(self.aggregator.lanes, before, strict=True):
+            if lane.closed_before == was:
+                continue
+            windows = {index: cw.counts for ln, index, cw in closed if ln is lane}
+            summary = Summary(self.partition, lane.size_s, lane.closed_before, windows)
+            summaries.append((self.config.summaries_topic, summary.encode()))
+        if not summaries:
+            return False
+        self.store.commit(self.aggregator, None, summaries)
+        return True
+
+    def outbox(self) -> list[tuple[int, str, bytes]]:
+        return self.store.outbox()
+
+    def ack(self, ids: list[int]) -> None:
+        self.store.ack_outbox(ids)
+
+    def gauges(self) -> dict[str, float]:
+        lanes = self.aggregator.lanes
+        return {"open_windows": float(sum(len(lane.windows) for lane in lanes)),
+                "active_actor_windows": float(sum(len(w.actors) for lane in lanes for w in lane.windows.values()))}
+
