@@ -1,20 +1,41 @@
-"""The provider-side commands of the ``flockview`` CLI: schema, broker, simulate."""
+"""The provider-side commands of the ``flockview`` CLI: schema, broker, simulate, emit, keys new-provider."""
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from ingest.broker import EmbeddedBroker
+from ingest.errors import FlockviewError
 from ingest.events import json_schema
-from ingest.topics import DEFAULT_PARTITIONS, ensure_topics
+from ingest.topics import DEFAULT_PARTITIONS, EVENTS_TOPIC, ensure_topics
 
 app = typer.Typer(no_args_is_help=True)
+keys_app = typer.Typer(help="Provider keys: signing key pairs and pseudonym secrets.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def one_line_errors(fn: F) -> F:
+    """Flockview errors become ``error: ...`` on stderr and exit code 1 (for commands in sub-groups,
+    which the top-level CLI does not wrap itself)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except FlockviewError as exc:
+            typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 @app.command()
@@ -82,3 +103,67 @@ def simulate(
                       progress=lambda s: typer.echo(f"  sent {s.sent} events ({s.forged} forged)"), progress_interval=10.0)
     typer.echo(f"done: {summary.sent} events sent in {summary.elapsed_s:.0f} s"
                f"{' (interrupted)' if summary.interrupted else ''}")
+
+
+@keys_app.command("new-provider")
+@one_line_errors
+def keys_new_provider(
+    name: Annotated[str, typer.Argument(help="The provider id to register, e.g. acme-ai.")],
+    out: Annotated[Path, typer.Option(help="Where the private credentials go (written with mode 0600).")],
+    force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
+) -> None:
+    """Generate a provider's Ed25519 signing key and pseudonym secret, and print its registry entry.
+
+    The private parts go to --out only; stdout gets the [providers.NAME] entry (public key) that the
+    platform operator adds to the provider registry.
+    """
+    from ingest.keys import ProviderKeys
+
+    keys = ProviderKeys.generate(name)
+    keys.write(out, force=force)
+    typer.echo(f"private credentials written to {out} (mode 0600); keep them secret", err=True)
+    typer.echo(keys.registry_entry(), nl=False)
+
+
+@app.command()
+@one_line_errors
+def emit(
+    file: Annotated[Path, typer.Argument(help="JSONL file: one event per line; user_id is your raw user id.")],
+    credentials: Annotated[Path, typer.Option(help="Credentials file from `flockview keys new-provider`.")],
+    provider: Annotated[str | None, typer.Option(help="Provider id; must match the credentials file.")] = None,
+    bootstrap_servers: Annotated[str, typer.Option(help="Kafka bootstrap servers.")] = "127.0.0.1:9092",
+    topic: Annotated[str, typer.Option(help="The events topic.")] = EVENTS_TOPIC,
+    rejects: Annotated[Path | None, typer.Option(help="Where bad lines go (default FILE.rejects.jsonl).")] = None,
+    spool_dir: Annotated[Path | None, typer.Option(help="The SDK's disk spool (default: per provider and key).")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for delivery at the end.")] = 60.0,
+) -> None:
+    """Import a JSONL file through the SDK: validate each line, pseudonymise, sign and send.
+
+    Bad lines are reported with their line numbers and written to the rejects file; good lines are
+    sent; a summary ends the run. What the broker does not take in time stays in the spool.
+    """
+    from ingest.client import Client
+    from ingest.importer import import_jsonl
+    from ingest.keys import ProviderKeys
+
+    keys = ProviderKeys.load(credentials)
+    if provider is not None and provider != keys.provider:
+        raise FlockviewError(f"--provider {provider!r} does not match the credentials file's provider {keys.provider!r}")
+    rejects = rejects or file.with_name(file.name + ".rejects.jsonl")
+    size = file.stat().st_size if file.is_file() else 0
+    with Client(keys.provider, keys.pseudonym_key, keys.signing_key, bootstrap_servers, topic,
+                spool_dir=spool_dir, on_full="block", block_timeout_s=max(timeout, 1.0)) as client:
+        with typer.progressbar(length=size, label=f"importing {file.name}", file=typer.get_text_stream("stderr")) as bar:
+            summary = import_jsonl(file, client, rejects, progress=bar.update)
+        delivered = client.flush(timeout)
+    for number, reason in summary.errors:
+        typer.echo(f"line {number}: {reason}", err=True)
+    if summary.rejected > len(summary.errors):
+        typer.echo(f"… and {summary.rejected - len(summary.errors)} more; see {rejects}", err=True)
+    typer.echo(f"{summary.lines} lines: {summary.queued} events sent, {summary.rejected} rejected"
+               f"{f' (written to {rejects})' if summary.rejected else ''}, {summary.blank} blank, "
+               f"{summary.dropped} dropped; "
+               + ("all delivered" if delivered else "not all delivered yet: the rest waits in the spool"))
+    if summary.rejected or summary.dropped or not delivered:
+        raise FlockviewError(f"{summary.rejected} line(s) rejected, {summary.dropped} dropped"
+                             f"{'' if delivered else ', delivery incomplete'}")

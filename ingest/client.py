@@ -138,7 +138,7 @@ class Client:
         secret = _secret(secret_value) if secret_value is not None else keys.pseudonym_key  # type: ignore[union-attr]
         self._encoder = EventEncoder(self.provider, secret, s.pseudonym_rotation)
         self._queue: deque[Item] = deque()
-        self._queue_size, self._wake_at = s.queue_size, min(s.batch_events, s.queue_size)
+        self._queue_size, self._wake_at = s.queue_size, s.batch_events
         self._space = threading.Condition()
         self._waiting = 0
         self._emitted = 0
@@ -208,7 +208,8 @@ class Client:
             raise ClientClosedError("emit() after close(): create a new Client")
         queue = self._queue
         if len(queue) >= self._queue_size and not self._wait_for_space():
-            self._sender._drop("dropped_queue_full", DeliveryError(
+            self._sender.wake.set()
+            self._sender.drop("dropped_queue_full", DeliveryError(
                 "queue_full", 1, f"the in-memory queue holds {self._queue_size} events"))
             return False
         queue.append(item)

@@ -211,8 +211,7 @@ class Sender:
         return items
 
     def _send_items(self, items: list[Item]) -> None:
-        now = time.monotonic()
-        if self.health.may_send(now):
+        if not self.stopping and self.health.may_send(time.monotonic()):
             self._refresh_partitions()
         records = build_records(items, self.partitions, self.provider, self.key, self.s.batch_events,
                                 self.s.batch_bytes)
@@ -229,7 +228,7 @@ class Sender:
         """Send ``record`` if the broker may be up (waiting for an in-flight slot), else spool it."""
         while True:
             now = time.monotonic()
-            if not self.health.may_send(now) or (not self.health.up and self.in_flight):
+            if self.stopping or not self.health.may_send(now) or (not self.health.up and self.in_flight):
                 self._to_spool(record, None)  # down, or a probe is already out
                 return
             with self.lock:
@@ -265,7 +264,6 @@ class Sender:
 
     def _mark_down(self, exc: Exception) -> None:
         if self.health.up:
-            log.warning("Flockview broker unreachable (%s); spooling records and retrying with backoff", exc)
             self._report(DeliveryError("broker_unreachable", 0, f"{exc}; records go to the spool until it returns"))
             forget = getattr(self.transport, "forget_partitions", None)
             if forget is not None:
@@ -284,22 +282,22 @@ class Sender:
         if record.spool_name is not None:
             return
         if self.spool is None or self.spool.max_bytes == 0:
-            self._drop("dropped_spool_full", DeliveryError("spool_full", record.events, "spooling is disabled"))
+            self.drop("dropped_spool_full", DeliveryError("spool_full", record.events, "spooling is disabled"))
             return
         try:
             name = self.spool.put(SpooledRecord(record.partition, record.partitions, record.provider,
                                                 record.signature, record.value))
         except SpoolError as exc_:
-            self._drop("dropped_spool_error", DeliveryError("spool_error", record.events, str(exc_)))
+            self.drop("dropped_spool_error", DeliveryError("spool_error", record.events, str(exc_)))
             return
         if name is None:
-            self._drop("dropped_spool_full", DeliveryError(
+            self.drop("dropped_spool_full", DeliveryError(
                 "spool_full", record.events, f"the spool {self.spool.directory} holds {self.spool.max_bytes} bytes"))
             return
         with self.lock:
             self.counters.spooled_records += 1
 
-    def _drop(self, counter: str, error: DeliveryError) -> None:
+    def drop(self, counter: str, error: DeliveryError) -> None:
         with self.lock:
             setattr(self.counters, counter, getattr(self.counters, counter) + error.events)
         self._report(error)
@@ -360,12 +358,19 @@ class Sender:
         return True
 
     def stop(self, timeout: float) -> bool:
-        """Deliver or spool everything, stop the thread and the transport; True if all was delivered."""
+        """Deliver what it can within ``timeout``, spool the rest, stop the thread and the transport.
+
+        Returns True if everything was delivered. After the timeout the thread spools instead of
+        sending; it is given a grace of ``max_block_s`` beyond the timeout, the longest any of its
+        producer calls blocks, so that nothing it holds is left in memory.
+        """
         deadline = time.monotonic() + timeout
         delivered = self.flush(timeout, include_spool=False)
         self.stopping = True
         self.wake.set()
-        self.thread.join(max(0.0, deadline - time.monotonic()))
+        self.thread.join(max(0.0, deadline - time.monotonic()) + 2 * self.s.max_block_s + 1.0)
+        if self.thread.is_alive():
+            log.error("this is a bug: the Flockview sender did not stop; events it holds may be lost")
         self.transport.close(max(0.1, deadline - time.monotonic()))
         with self.lock:
             leftovers, self.in_flight = list(self.in_flight.values()), {}
@@ -375,7 +380,7 @@ class Sender:
         self._spool_queue()
         if self.spool is not None:
             self.spool.unlock()
-        return delivered and not leftovers
+        return delivered and not leftovers and (self.spool is None or len(self.spool) == 0)
 
     def _spool_queue(self) -> None:
         """At close, whatever is still queued (the sender did not get to it in time) goes to the spool."""
