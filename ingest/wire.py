@@ -239,7 +239,11 @@ class EventEncoder:
         if not isinstance(user_id, str) or not user_id:
             raise SchemaError(f"user_id: must be a non-empty string (got {user_id!r})")
         mac = self._week_key(occurred_at or datetime.fromtimestamp(self._clock(), UTC)) if self._weekly else self._hmac
-        return mac.digest(user_id.encode("utf-8"))
+        try:
+            raw = user_id.encode("utf-8")
+        except UnicodeEncodeError:
+            raise SchemaError(f"user_id: {user_id!r} is not valid Unicode text") from None
+        return mac.digest(raw)
 
     def _week_key(self, when: datetime) -> _Hmac:
         year, week, _ = when.astimezone(UTC).isocalendar()
