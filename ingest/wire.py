@@ -15,7 +15,6 @@ assembled from those fragments, so a whole batch is serialised at once and signe
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import re
 import time
@@ -84,13 +83,14 @@ def _code(name: str, value: object, table: Mapping[str, str], what: str) -> str:
 def _score(value: object) -> str:
     if value is None:
         raise SchemaError("score: required field is missing")
-    if type(value) is not float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
+    number = value
+    if type(number) is not float:
+        if isinstance(number, bool) or not isinstance(number, int | float):
             raise SchemaError(f"score: must be a number from 0 to 1 (got {value!r})")
-        value = float(value)
-    if not 0.0 <= value <= 1.0 or math.isnan(value):  # type: ignore[operator]
+        number = float(number) if -2 < number < 2 else 2.0  # huge ints would overflow a float
+    if not 0.0 <= number <= 1.0:  # also refuses NaN
         raise SchemaError(f"score: must be a number from 0 to 1 (got {value!r})")
-    return repr(value)
+    return repr(number)
 
 
 class _Randomness:
