@@ -43,6 +43,13 @@ PUBLIC_DIMENSIONS: dict[str, tuple[str, ...]] = {
     "language": tuple(sorted(LANGUAGES)),
 }
 
+#: Dimensions whose values are free text from the event (no public key space): released only through
+#: DP partition selection, so a value appears only if the thresholded mechanism lets it through.
+OPEN_DIMENSIONS: frozenset[str] = frozenset({"model_family"})
+
+#: A family's window: "week" is one privacy period; "day" a seventh of it, paid from the same weekly share.
+WindowKind = Literal["week", "day"]
+
 Metric = Literal["event_count", "distinct_actors", "actors_over_threshold", "escalation_funnel"]
 
 
@@ -60,6 +67,10 @@ class ReportFamily(BaseModel):
     bound_k: int = Field(ge=1, le=1000, description="max cells per actor per window")
     bound_l: int = Field(ge=1, le=10000, description="max events per actor per cell per window (event_count)")
     weight: float = Field(gt=0, allow_inf_nan=False)
+    window: WindowKind = Field("week", description="week: one privacy period; day: a seventh of it")
+    total: bool = Field(False, description="also release the total over all cells, made consistent with them")
+    year_to_date_weight: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="weight of a continual year-to-date release per category")
 
     @model_validator(mode="after")
     def _metric_fields(self) -> ReportFamily:
@@ -67,14 +78,20 @@ class ReportFamily(BaseModel):
             raise ValueError("threshold is required for metric actors_over_threshold, and only for it")
         if (self.metric == "escalation_funnel") != ("escalation_stage" in self.dimensions):
             raise ValueError("metric escalation_funnel needs the dimension escalation_stage, and only it may use it")
+        if self.total and (self.open_vocabulary or self.metric == "escalation_funnel"):
+            raise ValueError("total needs a public key space and additive cells (not open vocabularies, "
+                             "not the cumulative escalation funnel)")
+        if self.year_to_date_weight is not None and (self.dimensions != ("category",) or self.window != "week"):
+            raise ValueError("year_to_date_weight is supported for weekly families with dimensions ['category'] only")
         return self
 
     @field_validator("dimensions")
     @classmethod
     def _public(cls, dims: tuple[str, ...]) -> tuple[str, ...]:
         for dim in dims:
-            if dim not in PUBLIC_DIMENSIONS:
-                raise ValueError(f"dimension {dim!r} is not supported; public dimensions: {', '.join(PUBLIC_DIMENSIONS)}")
+            if dim not in PUBLIC_DIMENSIONS and dim not in OPEN_DIMENSIONS:
+                raise ValueError(f"dimension {dim!r} is not supported; public dimensions: "
+                                 f"{', '.join(PUBLIC_DIMENSIONS)}; open vocabularies: {', '.join(sorted(OPEN_DIMENSIONS))}")
         if len(set(dims)) != len(dims):
             raise ValueError("dimensions repeat")
         return dims
@@ -92,9 +109,19 @@ class ReportFamily(BaseModel):
         return self.threshold if self.metric == "actors_over_threshold" and self.threshold else 1
 
     @property
+    def open_vocabulary(self) -> bool:
+        """True when a dimension is free text: keys come from the data and need DP partition selection."""
+        return any(d in OPEN_DIMENSIONS for d in self.dimensions)
+
+    @property
     def sensitivity_l2(self) -> float:
-        """L2 sensitivity of the cell vector when one actor is added or removed: per-cell bound · √K."""
-        return self.per_cell_bound * math.sqrt(self.bound_k)
+        """L2 sensitivity of the released vector when one actor is added or removed.
+
+        Per-cell bound · √K for the cells; with a total row, one actor also moves the total by up to
+        K · per-cell bound, so Δ₂ = √(K·b² + (K·b)²).
+        """
+        b, k = self.per_cell_bound, self.bound_k
+        return math.sqrt(k * b * b + (k * b) ** 2) if self.total else b * math.sqrt(k)
 
     def contribution(self, n: int) -> int:
         """One actor's contribution to a cell in which it has ``n`` qualifying events (before K-bounding)."""
@@ -120,7 +147,9 @@ class ReportFamily(BaseModel):
 
     @cached_property
     def keys(self) -> list[Cell]:
-        """Every cell of the public key space, in a fixed order."""
+        """Every cell of the public key space, in a fixed order (empty for open-vocabulary families)."""
+        if self.open_vocabulary:
+            return []
         return list(itertools.product(*(PUBLIC_DIMENSIONS[d] for d in self.dimensions)))
 
     @cached_property

@@ -88,3 +88,27 @@ def plan_gaussian(sensitivity_l2: float, budget: RhoBudget, delta: float = DEFAU
 def draw(plan: GaussianPlan, counts: Sequence[int]) -> list[int]:
     """Noisy counts from OpenDP's discrete Gaussian at the plan's scale."""
     return list(_unit_gaussian(plan.scale)(list(counts)))
+
+
+def interval_half_width(scale: float, alpha: float = DEFAULT_ALPHA) -> float:
+    """Half-width of the (1 - alpha) interval of discrete Gaussian noise at ``scale``, from OpenDP."""
+    return float(dp.discrete_gaussian_scale_to_accuracy(scale, alpha))
+
+
+def consistent_total(parts: Sequence[float], total: float) -> tuple[list[float], float]:
+    """Least-squares projection of noisy parts and a noisy total onto {sum(parts) = total}.
+
+    With equal noise variance on every entry the projection spreads the discrepancy
+    ``r = total - sum(parts)`` evenly: each part gains ``r / (n + 1)`` and the total loses it. Each
+    projected value has variance σ²·n/(n+1). Post-processing only: no budget is spent.
+    """
+    n = len(parts)
+    r = (total - sum(parts)) / (n + 1)
+    return [p + r for p in parts], total - r
+
+
+def non_negative_with_total(parts: Sequence[float], total: float) -> tuple[list[float], float]:
+    """Project onto consistency, clamp parts at zero, and take the total as the sum of the clamped parts."""
+    projected, _ = consistent_total(parts, total)
+    clamped = [max(p, 0.0) for p in projected]
+    return clamped, float(sum(clamped))

@@ -2,7 +2,31 @@
 
 Only noisy, post-processed values land here. DuckDB lets one process write a file, so the worker
 opens the file for each short write transaction and closes it again, and readers (dashboard,
-report) open it read-only per query; both retry while the other holds the lock.
+report) open it read-only per query; both retry while the other holds the lock. A reader therefore
+always sees whole transactions: a release (its ``releases`` row, cells, ledger rows, tree nodes and
+year-to-date line) appears all at once or not at all.
+
+Tables (schema version 3):
+
+* ``releases`` — one row per (family, window): mechanism, bounds, sensitivity, scale, ρ, the (ε, δ)
+  equivalent, the 95% half-width, ``n_cells``; ``threshold`` for partition selection (else NULL);
+  ``window_kind`` "week" or "day".
+* ``cells`` — one row per released cell: the family's dimension columns (others NULL), ``value``
+  (noisy, clamped at 0), ``ci_low``/``ci_high`` (95%), ``includes_zero``, ``mechanism``, ``scale``,
+  ``rho``; ``is_total`` marks a family's total row (all dimension columns NULL; equals the sum of
+  the family's other cells of the window). Open-vocabulary families (``model_family``) have rows
+  only for the keys partition selection released.
+* ``ledger`` — one row per budget charge: ``family`` (or ``family:ytd:L<level>`` for a level of the
+  year-to-date tree), window, ``period``, ``period_start`` (the privacy period the charge counts
+  against), ``year``, ``rho``, ``epsilon``, ``delta``, ``component`` ("cells", "selection",
+  "ytd_level") and the caps in force, ``cap_period`` and ``cap_year``.
+* ``cumulative`` — year-to-date estimates per category by continual release: ``family``, ``year``,
+  ``window_start``/``window_end`` (the week the total runs through), ``category``, ``value``
+  (clamped at 0), ``ci_low``/``ci_high`` (95%), ``includes_zero``, ``mechanism``, ``scale`` (the
+  estimate's standard deviation), ``rho`` (the tree's charge per user-week), ``n_nodes`` (noisy tree
+  nodes summed), ``released_at``.
+* ``tree_nodes`` — the noisy nodes of the year-to-date tree (DP outputs, unclamped).
+* ``audit`` — releases, refusals and other decisions; ``health`` — the worker's operational metrics.
 """
 
 from __future__ import annotations
@@ -97,6 +121,48 @@ MIGRATIONS: list[str] = [
         metric VARCHAR NOT NULL,
         label VARCHAR NOT NULL,
         value DOUBLE NOT NULL
+    );
+    """,
+    # 3: the release engine: caps in force and accounting component on every ledger row; totals;
+    # partition-selection thresholds; the continual (year-to-date) release's tree nodes and estimates
+    """
+    ALTER TABLE ledger ADD COLUMN component VARCHAR DEFAULT 'cells';
+    ALTER TABLE ledger ADD COLUMN period_start TIMESTAMPTZ;
+    ALTER TABLE ledger ADD COLUMN cap_period DOUBLE;
+    ALTER TABLE ledger ADD COLUMN cap_year DOUBLE;
+    UPDATE ledger SET period_start = window_start WHERE period_start IS NULL;
+    ALTER TABLE cells ADD COLUMN is_total BOOLEAN DEFAULT false;
+    ALTER TABLE releases ADD COLUMN threshold DOUBLE;
+    ALTER TABLE releases ADD COLUMN window_kind VARCHAR DEFAULT 'week';
+    CREATE TABLE tree_nodes (
+        family VARCHAR NOT NULL,
+        year INTEGER NOT NULL,
+        level INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        window_start TIMESTAMPTZ NOT NULL,
+        window_end TIMESTAMPTZ NOT NULL,
+        category VARCHAR NOT NULL,
+        value DOUBLE NOT NULL,
+        scale DOUBLE NOT NULL,
+        rho DOUBLE NOT NULL,
+        PRIMARY KEY (family, year, level, idx, category)
+    );
+    CREATE TABLE cumulative (
+        family VARCHAR NOT NULL,
+        year INTEGER NOT NULL,
+        window_start TIMESTAMPTZ NOT NULL,
+        window_end TIMESTAMPTZ NOT NULL,
+        category VARCHAR NOT NULL,
+        value DOUBLE NOT NULL,
+        ci_low DOUBLE NOT NULL,
+        ci_high DOUBLE NOT NULL,
+        includes_zero BOOLEAN NOT NULL,
+        mechanism VARCHAR NOT NULL,
+        scale DOUBLE NOT NULL,
+        rho DOUBLE NOT NULL,
+        n_nodes INTEGER NOT NULL,
+        released_at TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (family, year, window_start, category)
     );
     """,
 ]
@@ -198,3 +264,16 @@ class ReadOnlyStore:
 
     def ledger(self) -> pd.DataFrame:
         return self.query("SELECT * FROM ledger ORDER BY window_start, family")
+
+    def cumulative(self, family: str | None = None, year: int | None = None) -> pd.DataFrame:
+        """Year-to-date estimates per category (empty before the first weekly release with one)."""
+        clauses, params = [], []
+        for column, value in (("family", family), ("year", year)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        tables = self.query("SELECT table_name FROM information_schema.tables WHERE table_name = 'cumulative'")
+        if tables.empty:
+            return pd.DataFrame()
+        return self.query(f"SELECT * FROM cumulative {where} ORDER BY year, window_start, category", params)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -45,13 +45,20 @@ def provider() -> ProviderCredentials:
     return ProviderCredentials("acme-ai", new_signing_key(), os.urandom(32))
 
 
-CountsFn = Callable[[ReportFamily, int], list[int]]
+CountsFn = Callable[[ReportFamily, int], "list[int] | Mapping[tuple[str, ...], int]"]
+
+
+def _open_counts(i: int) -> dict[tuple[str, ...], int]:
+    """Default model-family counts of window ``i``: two common families pass selection, a rare one never does."""
+    return {("acme-large",): 3000 + 100 * i, ("acme-small",): 1200, ("rare-finetune",): 2}
 
 
 class StorePopulator:
     """Releases consecutive windows into a real DuckDB store through the real Releaser (OpenDP noise).
 
     ``counts(family, i)`` gives the bounded exact counts of window ``i``, aligned to ``family.keys``.
+    Open-vocabulary families have no keys: for them ``counts`` may return a mapping of cell to count;
+    a list (aligned to the empty key list) stands for the default model-family counts.
     """
 
     def __init__(self, path: Path, size: timedelta, first: datetime, counts: CountsFn) -> None:
@@ -65,12 +72,20 @@ class StorePopulator:
         released = []
         for _ in range(n):
             window = self.next
-            counts = {f.name: dict(zip(f.keys, self.counts(f, self.i), strict=True)) for f in self.families}
+            counts = {f.name: self._cells(f) for f in self.families}
             outcomes = self.releaser.release(ClosedWindow(window, counts))
             assert [o.status for o in outcomes] == ["released"] * len(self.families)
             released.append(window)
             self.i, self.next = self.i + 1, Window(window.end, window.end + self.size)
         return released
+
+    def _cells(self, family: ReportFamily) -> dict[tuple[str, ...], int]:
+        given = self.counts(family, self.i)
+        if isinstance(given, Mapping):
+            return dict(given)
+        if family.open_vocabulary:
+            return _open_counts(self.i)
+        return dict(zip(family.keys, given, strict=True))
 
 
 @pytest.fixture(scope="session")

@@ -60,24 +60,44 @@ def test_release_stores_noisy_cells_with_intervals_and_is_idempotent(tmp_path: P
     assert len(cells) == 17 and (cells["value"] >= 0).all()
     assert ((cells["ci_low"] <= cells["value"]) & (cells["value"] <= cells["ci_high"])).all()
     assert cells["value"].nunique() > 1  # noise was added: 17 equal true counts do not stay equal
-    assert len(reader.ledger()) == 1 and reader.ledger()["rho"].iloc[0] == pytest.approx(0.02, rel=1e-3)
+    # A week spends min(rho_week, rho_year / 53) = 1/53 so that all 53 weeks of a year fit the yearly cap.
+    ledger = reader.ledger()
+    assert len(ledger) == 1 and ledger["rho"].iloc[0] == pytest.approx(1 / 53, rel=1e-3)
+    assert (ledger["cap_period"].iloc[0], ledger["cap_year"].iloc[0]) == (0.02, 1.0)
+    releases = reader.releases()
+    assert len(releases) == 1 and releases["window_kind"].iloc[0] == "week"
 
 
 def test_refused_release_names_the_numbers_and_changes_nothing(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.duckdb")
-    releaser = Releaser(store, [FAMILY], BudgetPolicy(rho_week=RhoBudget(0.02), rho_year=RhoBudget(0.05)))
+    releaser = Releaser(store, [FAMILY], BudgetPolicy(rho_week=RhoBudget(0.02), rho_year=RhoBudget(1.06)))
+    # A releaser with a larger weekly cap spends 0.02 per week; a second one then finds the cap nearly used.
     start = datetime(2026, 1, 7, tzinfo=UTC)
     for week in range(2):
         assert releaser.release(closed(start + timedelta(weeks=week)))[0].status == "released"
+    tight = Releaser(store, [FAMILY], BudgetPolicy(rho_week=RhoBudget(0.02), rho_year=RhoBudget(0.0405)))
     before = ReadOnlyStore(store.path).query("SELECT (SELECT count(*) FROM ledger), (SELECT count(*) FROM cells)")
-    outcome = releaser.release(closed(start + timedelta(weeks=2)))[0]
+    outcome = tight.release(closed(start + timedelta(weeks=2)))[0]
     assert outcome.status == "refused"
-    assert "requested rho=0.02" in outcome.detail and "remaining rho=0.01" in outcome.detail
-    assert "cap rho=0.05" in outcome.detail
+    assert outcome.detail.endswith(f"requested rho={0.0405 / 53:.6g}, remaining rho=0.0005 of the 2026 yearly "
+                                   "cap rho=0.0405")
     after = ReadOnlyStore(store.path).query("SELECT (SELECT count(*) FROM ledger), (SELECT count(*) FROM cells)")
     assert before.equals(after)
     with duckdb.connect(str(store.path), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM audit WHERE action = 'release_refused'").fetchone()[0] == 1
+
+
+def test_second_family_in_a_full_period_is_refused_by_the_period_cap(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.duckdb")
+    policy = BudgetPolicy(rho_week=RhoBudget(0.02), rho_year=RhoBudget(2.0))
+    week = closed(datetime(2026, 3, 4, tzinfo=UTC))
+    assert Releaser(store, [FAMILY], policy).release(week)[0].status == "released"
+    other = FAMILY.model_copy(update={"name": "by_category_again"})
+    outcome = Releaser(store, [other], policy).release(
+        ClosedWindow(week.window, {other.name: week.counts[FAMILY.name]}))[0]
+    assert outcome.status == "refused"
+    assert outcome.detail.endswith("requested rho=0.02, remaining rho=0 of the per-period cap rho=0.02")
+    assert len(ReadOnlyStore(store.path).releases()) == 1
 
 
 def test_budget_exceeded_error_message() -> None:
