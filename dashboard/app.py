@@ -1,7 +1,8 @@
 """The Streamlit entry point: ``streamlit run dashboard/app.py``.
 
 Wires the views in :mod:`dashboard.views` with ``st.navigation`` and draws the sidebar. The app has
-no authentication of its own and says so on every page.
+no authentication of its own unless OIDC login is configured (:mod:`dashboard.auth`); without it,
+it says so on every page.
 """
 
 from __future__ import annotations
@@ -18,24 +19,50 @@ if importlib.util.find_spec("analytics") is None or importlib.util.find_spec("da
 import streamlit as st  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
+from dashboard.auth import NO_AUTH_NOTICE, gate  # noqa: E402
 from dashboard.settings import DashboardSettings  # noqa: E402
-from dashboard.views import overview  # noqa: E402
-
-NO_AUTH_NOTICE = (
-    "**No authentication.** This dashboard has no login: anyone who can reach its address can read "
-    "every released figure. Serve it on 127.0.0.1, or behind your own access control (VPN, "
-    "authenticating reverse proxy)."
+from dashboard.views import (  # noqa: E402
+    alerts,
+    budget,
+    escalations,
+    explore,
+    health,
+    jurisdictions,
+    overview,
+    surfaces,
+    techniques,
 )
 
 
+def _pages() -> dict[str, list[st.Page]]:
+    trends = [
+        st.Page(overview.render, title="Overview", icon=":material/monitoring:", url_path="overview", default=True),
+        st.Page(explore.render, title="Explore", icon=":material/filter_alt:", url_path="explore"),
+        st.Page(techniques.render, title="Jailbreak techniques", icon=":material/lock_open:", url_path="techniques"),
+        st.Page(jurisdictions.render, title="Jurisdictions", icon=":material/public:", url_path="jurisdictions"),
+        st.Page(surfaces.render, title="Open weights vs hosted", icon=":material/dns:", url_path="surfaces"),
+        st.Page(escalations.render, title="Escalations", icon=":material/stairs:", url_path="escalations"),
+        st.Page(alerts.render, title="Alerts", icon=":material/notifications:", url_path="alerts"),
+    ]
+    if importlib.util.find_spec("dashboard.views.reports") is not None:
+        from dashboard.views import reports
+
+        trends.append(st.Page(reports.render, title="Weekly reports", icon=":material/description:",
+                              url_path="reports"))
+    operations = [
+        st.Page(budget.render, title="Privacy budget", icon=":material/shield:", url_path="budget"),
+        st.Page(health.render, title="Data health", icon=":material/health_and_safety:", url_path="health"),
+    ]
+    return {"Trends": trends, "Privacy and operations": operations}
+
+
 def _sidebar(settings: DashboardSettings) -> None:
-    st.sidebar.warning(NO_AUTH_NOTICE)
     st.sidebar.caption(f"Store (read-only): `{settings.store}`  \nRefresh: every {settings.refresh_seconds} s")
     st.sidebar.caption("Only released, differentially private figures are shown here.")
 
 
 def main() -> None:
-    """Configure the page, draw the sidebar and run the selected view."""
+    """Configure the page, check sign-in, draw the sidebar and run the selected view."""
     st.set_page_config(page_title="Flockview", layout="wide")
     try:
         settings = DashboardSettings()
@@ -43,9 +70,8 @@ def main() -> None:
         st.sidebar.warning(NO_AUTH_NOTICE)
         st.error(f"Invalid FLOCKVIEW_DASHBOARD_* setting:\n\n```\n{exc}\n```")
         st.stop()
-    page = st.navigation([
-        st.Page(overview.render, title="Overview", icon=":material/monitoring:", url_path="overview", default=True),
-    ])
+    gate(settings)
+    page = st.navigation(_pages())
     _sidebar(settings)
     page.run()
 

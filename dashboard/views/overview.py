@@ -12,68 +12,62 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from analytics.errors import StoreError
 from analytics.report import change_text, interval_text, value_text
 from analytics.windows import Window
-from dashboard import data
+from dashboard import data, stats
 from dashboard.settings import DashboardSettings
+from dashboard.views import _common
 from ingest.taxonomy import EXTRAORDINARILY_DANGEROUS, Category
 
 FAMILY = "events_by_category"
+YEAR_TO_DATE_TABLE = "cumulative"
 WINDOWS_SHOWN = 52
 TOP_OTHER_DOMAINS = 3
+TOP_CHANGES = 8
+FALSE_ALARM_RATE = 0.05
 SELECTION_KEY = "overview_domains"
 DOMAIN_ORDER = [c.value for c in Category]
 DANGEROUS = [c for c in DOMAIN_ORDER if Category(c) in EXTRAORDINARILY_DANGEROUS]
-FIRST_RUN_TITLE = "No released data yet"
+FIRST_RUN_TITLE = _common.FIRST_RUN_TITLE
 
 
 def render() -> None:
     """The overview page; its body re-runs every ``refresh_seconds`` to pick up new releases."""
-    settings = DashboardSettings()
-    st.title("Flagged events by danger domain")
-
-    @st.fragment(run_every=settings.refresh_seconds)
-    def live() -> None:
-        _body(settings.store, settings.refresh_seconds)
-
-    live()
+    _common.live("Flagged events by danger domain", _body)
 
 
-def _body(store: Path, refresh_seconds: int) -> None:
-    try:
-        releases = data.load_releases(store)
-        family_releases = releases[releases["family"] == FAMILY] if not releases.empty else releases
-        if family_releases.empty:
-            _first_run(store, refresh_seconds, store_has_releases=not releases.empty)
-            return
-        cells = data.load_cells(store, FAMILY, WINDOWS_SHOWN)
-        ledger = data.load_ledger(store)
-    except StoreError as exc:
-        st.error(f"Cannot read the store: {exc}")
+def _body(store: Path) -> None:
+    releases = data.load_releases(store)
+    family = _pick_family(releases)
+    family_releases = releases[releases["family"] == family]
+    if family_releases.empty:
+        settings = DashboardSettings()
+        _common.first_run(store, settings.refresh_seconds, store_has_releases=True, family=FAMILY)
         return
-    cells = _with_labels(cells)
+    cells = data.load_cells(store, family, WINDOWS_SHOWN)
+    ledger = data.load_ledger(store)
+    cells = _with_labels(stats.released_parts(cells))
     latest = cells[cells["window_start"] == cells["window_start"].max()]
     _chart_section(cells, latest)
     _latest_table_section(cells, latest)
-    _privacy_caption(family_releases.iloc[-1], ledger)
+    _changes_section(cells)
+    _year_to_date_section(store, latest["window_start"].iloc[0])
+    _privacy_caption(family_releases.iloc[-1], ledger, family)
 
 
-def _first_run(store: Path, refresh_seconds: int, *, store_has_releases: bool) -> None:
-    st.subheader(FIRST_RUN_TITLE)
-    where = (f"The store `{store}` holds releases, but none of `{FAMILY}` yet." if store_has_releases else
-             f"The store `{store}` does not exist yet." if not store.exists() else
-             f"The store `{store}` holds no release yet.")
-    st.info(where)
-    st.markdown(
-        "**To see data here:**\n\n"
-        "- On a laptop, run `flockview up`: it starts the embedded broker, a worker and this dashboard.\n"
-        "- Or start a worker yourself, writing to the store this dashboard reads:\n\n"
-        f"  `FLOCKVIEW_WORKER_STORE={store} python -m analytics.stream`\n\n"
-        "- Or point this dashboard at an existing store: `FLOCKVIEW_DASHBOARD_STORE=/path/to/flockview.duckdb`.\n\n"
-        "A window is released once it has closed (its end plus the allowed lateness). "
-        f"This page looks again every {refresh_seconds} s."
-    )
+def daily_families(releases: pd.DataFrame) -> list[str]:
+    """Released families of day windows counting events per danger domain alone."""
+    released = set(releases["family"])
+    return [f.name for f in data.family_catalog().values() if f.name in released and f.window == "day"
+            and f.dimensions == ("category",) and f.metric == "event_count"]
+
+
+def _pick_family(releases: pd.DataFrame) -> str:
+    daily = daily_families(releases)
+    if not daily:
+        return FAMILY
+    kind = st.radio("Windows", ["Weeks", "Days"], horizontal=True, key="overview_window_kind")
+    return daily[0] if kind == "Days" else FAMILY
 
 
 def _with_labels(cells: pd.DataFrame) -> pd.DataFrame:
@@ -149,17 +143,83 @@ def latest_table(cells: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:
 
 def _latest_table_section(cells: pd.DataFrame, latest: pd.DataFrame) -> None:
     st.subheader(f"Latest window: {latest['window'].iloc[0]}")
-    st.dataframe(latest_table(cells, latest), hide_index=True)
+    _common.table(latest_table(cells, latest), f"{FAMILY}-latest", "overview_latest")
     st.caption("A count whose 95% interval includes zero is shown only as an upper bound: it cannot be told "
                "apart from zero. A change is called only when the two windows' intervals do not overlap.")
 
 
-def _privacy_caption(release: pd.Series, ledger: pd.DataFrame) -> None:
+def largest_changes(cells: pd.DataFrame, false_alarm_rate: float = FALSE_ALARM_RATE) -> pd.DataFrame:
+    """Domains whose change from the previous window exceeds the combined noise, largest first.
+
+    Returns:
+        Columns ``Domain``, ``Change``, ``Released now``, ``Released before``, ``Change / noise``; the
+        attribute ``attrs["compared"]`` holds how many domains were compared and ``attrs["threshold"]`` the z.
+    """
+    starts = sorted(cells["window_start"].unique())
+    if len(starts) < 2:
+        return pd.DataFrame()
+    now, before = (stats.aggregate(cells[cells["window_start"] == s], ["category"]) for s in starts[-2:][::-1])
+    compared = stats.changes(now, before, ["category"], false_alarm_rate)
+    flagged = compared[compared["flagged"]].head(TOP_CHANGES)
+    text = {c: r for c, r in zip(cells["category"], cells["released"], strict=True)}
+    out = pd.DataFrame({
+        "Domain": flagged["category"], "Change": [f"{d} of {abs(c):,.0f}" for d, c in
+                                                  zip(flagged["direction"], flagged["change"], strict=True)],
+        "Released now": [text.get(c, "") for c in flagged["category"]],
+        "Released before": [_common.number(v) for v in flagged["previous"]],
+        "Change / noise": [f"{z:+.1f}" for z in flagged["z"]]})
+    out.attrs.update(compared=len(compared), threshold=compared.attrs["threshold"])
+    return out
+
+
+def _changes_section(cells: pd.DataFrame) -> None:
+    st.subheader("Largest changes beyond the noise")
+    changes = largest_changes(cells)
+    if not changes.attrs:
+        st.info("One released window so far: changes appear once a second window is released.")
+        return
+    if changes.empty:
+        st.info(f"No domain changed by more than the noise ({changes.attrs['compared']} compared).")
+    else:
+        _common.table(changes, f"{FAMILY}-changes", "overview_changes")
+    st.caption(f"A change is listed only when it exceeds {changes.attrs['threshold']:.2f} times the combined "
+               f"noise of the two windows, so that if nothing had changed, the chance of any false alarm among "
+               f"the {changes.attrs['compared']} domains compared is at most {FALSE_ALARM_RATE:.0%}.")
+
+
+def year_to_date(store: Path, latest_start: pd.Timestamp) -> pd.DataFrame | None:
+    """The continual year-to-date release of :data:`FAMILY` up to the latest window; None if absent."""
+    rows = data.load_table(store, YEAR_TO_DATE_TABLE, "family = ? AND year = ?", (FAMILY, latest_start.year))
+    if rows is None or rows.empty:
+        return None
+    rows = stats.with_text(rows[rows["window_start"] == rows["window_start"].max()])
+    rows["_order"] = [DOMAIN_ORDER.index(c) if c in DOMAIN_ORDER else len(DOMAIN_ORDER) for c in rows["category"]]
+    rows = rows.sort_values(["value", "_order"], ascending=[False, True])
+    rows.attrs["through"] = _common.window_label(rows["window_start"].iloc[0], rows["window_end"].iloc[0])
+    return rows
+
+
+def _year_to_date_section(store: Path, latest_start: pd.Timestamp) -> None:
+    st.subheader(f"Year to date, {latest_start.year}")
+    rows = year_to_date(store, latest_start)
+    if rows is None:
+        st.info(f"**Not released yet:** year-to-date totals come from the continual release of `{FAMILY}` "
+                f"(table `{YEAR_TO_DATE_TABLE}`), which has no figures for {latest_start.year} in this store.")
+        return
+    shown = rows.rename(columns={"category": "Domain", "released": "Released events, year to date",
+                                 "interval": "95% interval"})[["Domain", "Released events, year to date",
+                                                               "95% interval"]]
+    _common.table(shown, f"{FAMILY}-year-to-date-{latest_start.year}", "overview_ytd")
+    st.caption(f"Through window {rows.attrs['through']}: a continual release (sums of noisy tree nodes), "
+               "not the sum of the weekly figures above, so it spends its own small share of the budget.")
+
+
+def _privacy_caption(release: pd.Series, ledger: pd.DataFrame, family: str) -> None:
     window = Window(release["window_start"].to_pydatetime(), release["window_end"].to_pydatetime())
     year = window.start.year
     ytd = ledger[(ledger["year"] == year) & (ledger["window_start"] <= release["window_start"])]["rho"].sum()
     st.caption(
-        f"Privacy of the latest release ({FAMILY}, window {window.label()}, released "
+        f"Privacy of the latest release ({family}, window {window.label()}, released "
         f"{release['released_at']:%Y-%m-%d %H:%M:%S} UTC): mechanism {release['mechanism']}, "
         f"ρ = {release['rho']:.6g}, equivalent to ε = {release['epsilon']:.6g} at δ = {release['delta']:.3g}; "
         f"bounds K = {release['bound_k']} cells and L = {release['bound_l']} events per actor; "
