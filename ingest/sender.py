@@ -265,10 +265,8 @@ class Sender:
     def _mark_down(self, exc: Exception) -> None:
         if self.health.up:
             self._report(DeliveryError("broker_unreachable", 0, f"{exc}; records go to the spool until it returns"))
-            forget = getattr(self.transport, "forget_partitions", None)
-            if forget is not None:
-                forget()
         self.health.failed(time.monotonic())
+        self.transport.reset()
 
     def _spool_failures(self) -> None:
         while self.failed:

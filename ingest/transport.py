@@ -6,6 +6,7 @@ sender treats a real broker and a provider's unit tests alike.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -47,6 +48,9 @@ class Transport(Protocol):
     def connect(self) -> int:
         """Make sure a connection exists; return the topic's partition count. Raises TransportError."""
 
+    def reset(self) -> None:
+        """Forget the connection after a failure."""
+
     def send(self, record: SignedRecord, done: Done) -> None:
         """Hand ``record`` over; ``done(None)`` on acknowledgement, ``done(exc)`` on failure."""
 
@@ -67,6 +71,9 @@ class MemorySink:
 
     def connect(self) -> int:
         return self.partitions
+
+    def reset(self) -> None:
+        pass
 
     def send(self, record: SignedRecord, done: Done) -> None:
         with self._lock:
@@ -121,17 +128,26 @@ class KafkaTransport:
             raise TransportError(f"broker unreachable: {type(exc).__name__}: {exc}") from None
         return self._partitions
 
-    def forget_partitions(self) -> None:
-        """Look the partition count up again next time (a restarted broker may have recreated the topic)."""
+    def reset(self) -> None:
+        """Drop the producer after a failure: the next attempt starts afresh.
+
+        A restarted broker may have recreated the topic (another partition count) and knows nothing of
+        the old producer's id and sequence numbers, which an idempotent producer would otherwise keep
+        using. Records still in the old producer fail through their callbacks (and are spooled).
+        """
         self._partitions = None
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                producer.close(timeout=0)  # type: ignore[attr-defined]
+            except Exception as exc:  # noqa: BLE001 - it is being discarded anyway
+                log.debug("discarding the Kafka producer: %s", exc)
 
     def _ensure_producer(self) -> object:
         if self._closed:
             raise TransportError("the client is closed")
         if self._producer is None:
-            from kafka import KafkaProducer
-
-            producer = KafkaProducer(**self._options)
+            producer = _producer_class()(**self._options)
             if self._closed:  # close() ran while the producer was being created
                 producer.close(timeout=0)
                 raise TransportError("the client is closed")
@@ -158,3 +174,18 @@ class KafkaTransport:
                 producer.close(timeout=timeout)  # type: ignore[attr-defined]
             except Exception as exc:  # noqa: BLE001 - closing must not raise into close()
                 log.warning("closing the Kafka producer failed: %s", exc)
+
+
+@functools.cache
+def _producer_class() -> type:
+    """KafkaProducer, minus the noise its ``__del__`` makes when its constructor failed (broker down)."""
+    from kafka import KafkaProducer
+
+    class Producer(KafkaProducer):  # type: ignore[misc]
+        def __del__(self) -> None:
+            try:
+                super().__del__()
+            except Exception:  # noqa: BLE001, S110 - a half-built producer has nothing to close
+                pass
+
+    return Producer
