@@ -1,0 +1,238 @@
+"""Every dashboard view through AppTest: a populated store, filters, absent families and empty stores."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analytics.store import ReadOnlyStore, Store
+
+Run = Callable[[Path, str], AppTest]
+VIEWS = ["overview", "explore", "techniques", "jurisdictions", "surfaces", "escalations", "alerts", "budget", "health"]
+
+
+def _text(elements: object) -> str:
+    return "\n".join(str(e.value) for e in elements)  # type: ignore[attr-defined]
+
+
+def _charts(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+
+
+def _downloads(at: AppTest) -> list[str]:
+    return [b.proto.label for b in at.download_button]
+
+
+def _ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, _text(at.error)
+    return at
+
+
+@pytest.fixture
+def store_without(tmp_path: Path, rich_store: Path) -> Callable[..., Path]:
+    """A copy of the rich store with the given families' releases (or whole tables) removed."""
+
+    def make(*families: str, drop_tables: tuple[str, ...] = ()) -> Path:
+        path = tmp_path / "partial.duckdb"
+        shutil.copy(rich_store, path)
+        with Store(path).transaction() as con:
+            for family in families:
+                con.execute("DELETE FROM releases WHERE family = ?", [family])
+                con.execute("DELETE FROM cells WHERE family = ?", [family])
+            for table in drop_tables:
+                con.execute(f"DROP TABLE {table}")
+        return path
+
+    return make
+
+
+@pytest.mark.parametrize("kind", ["missing", "empty"])
+@pytest.mark.parametrize("view", VIEWS)
+def test_every_view_shows_the_first_run_page_on_an_empty_store(run_view: Run, tmp_path: Path, view: str,
+                                                               kind: str) -> None:
+    store = tmp_path / "flockview.duckdb"
+    if kind == "empty":
+        Store(store)
+    at = _ok(run_view(store, view))
+    assert "No released data yet" in _text(at.subheader)
+    assert "flockview up" in _text(at.markdown)
+    assert not _charts(at) and not at.dataframe
+    assert store.exists() == (kind == "empty")
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_every_view_renders_a_populated_store_with_exports(run_view: Run, rich_store: Path, view: str) -> None:
+    at = _ok(run_view(rich_store, view))
+    assert at.title
+    if view != "health" or at.dataframe:
+        assert at.dataframe, f"{view} shows no table"
+        assert {"Download CSV", "Download Parquet"} <= set(_downloads(at))
+
+
+def test_overview_lists_changes_beyond_the_noise_and_year_to_date(run_view: Run, rich_store: Path) -> None:
+    at = _ok(run_view(rich_store, "overview"))
+    changes = at.dataframe[1].value.set_index("Domain")
+    assert {"cbrn.bio", "cyber.malware"} <= set(changes.index)
+    assert changes.loc["cbrn.bio", "Change"].startswith("increase of ")
+    assert changes.loc["cyber.malware", "Change"].startswith("decrease of ")
+    assert "false alarm" in _text(at.caption)
+    ytd = at.dataframe[2].value
+    assert ytd.columns.tolist() == ["Domain", "Released events, year to date", "95% interval"]
+    assert ytd["Domain"].iloc[0] in {"cbrn.bio", "fraud.phishing"}  # the two largest over three weeks
+    assert "Through window 2026-W47" in _text(at.caption)
+
+
+def test_overview_says_when_year_to_date_is_not_released(run_view: Run, store_without: Callable[..., Path]) -> None:
+    at = _ok(run_view(store_without(drop_tables=("cumulative",)), "overview"))
+    assert "Not released yet" in _text(at.info) and "year-to-date" in _text(at.info)
+    assert len(at.dataframe) == 2  # latest window and changes still shown
+
+
+@pytest.mark.parametrize(("view", "family"), [
+    ("techniques", "techniques_by_category"), ("jurisdictions", "events_by_category_jurisdiction"),
+    ("surfaces", "events_by_category_surface"), ("escalations", "escalation_funnel")])
+def test_a_view_without_its_family_says_not_released_yet(run_view: Run, store_without: Callable[..., Path],
+                                                         view: str, family: str) -> None:
+    at = _ok(run_view(store_without(family), view))
+    assert "Not released yet" in _text(at.info) and family in _text(at.info)
+    assert not at.dataframe and not _charts(at)
+
+
+def test_explore_filters_and_groups_a_family(run_view: Run, rich_store: Path) -> None:
+    at = _ok(run_view(rich_store, "explore"))
+    at.selectbox(key="explore_family").set_value("events_by_category_jurisdiction").run()
+    at.multiselect(key="explore_filter_events_by_category_jurisdiction_category").set_value(["cbrn.bio"]).run()
+    at.multiselect(key="explore_group_events_by_category_jurisdiction").set_value(["jurisdiction"]).run()
+    table = _ok(at).dataframe[0].value
+    assert table.columns.tolist() == ["window", "jurisdiction", "released", "ci_low", "ci_high", "includes_zero",
+                                      "value_if_clear", "cells_summed"]
+    latest = table[table["window"] == "2026-W47"].set_index("jurisdiction")
+    assert len(latest) == len(set(latest.index)) > 200  # one row per jurisdiction, cbrn.bio only
+    assert (latest["cells_summed"] == 1).all()
+    assert not latest.loc["DE", "includes_zero"] and 3000 < latest.loc["DE", "value_if_clear"] < 5000
+    assert latest.loc["US", "includes_zero"]  # the US pattern is fraud.phishing, filtered out
+    near_zero = table[table["includes_zero"]]
+    assert near_zero["value_if_clear"].isna().all() and near_zero["released"].str.startswith("≤ ").all()
+    assert set(table["window"]) == {"2026-W45", "2026-W46", "2026-W47"}
+
+
+def test_explore_sums_cells_with_the_summed_noise(run_view: Run, rich_store: Path) -> None:
+    at = _ok(run_view(rich_store, "explore"))
+    at.selectbox(key="explore_family").set_value("events_by_category_surface").run()
+    at.multiselect(key="explore_group_events_by_category_surface").set_value([]).run()
+    table = _ok(at).dataframe[0].value
+    cells = ReadOnlyStore(rich_store).cells("events_by_category_surface")
+    week = cells[cells["window_start"] == cells["window_start"].max()]
+    row = table[table["window"] == "2026-W47"].iloc[0]
+    assert row["cells_summed"] == len(week)
+    half = 1.959964 * (week["scale"] ** 2).sum() ** 0.5
+    assert row["value_if_clear"] == round(week["value"].sum())
+    assert row["ci_high"] == pytest.approx(week["value"].sum() + half, abs=0.1)
+
+
+def test_techniques_heatmap_and_table(run_view: Run, rich_store: Path) -> None:
+    at = _ok(run_view(rich_store, "techniques"))
+    mix, heat = _charts(at)
+    assert mix["mark"]["type"] == "bar" and mix["encoding"]["color"]["field"] == "technique"
+    assert [layer["mark"]["type"] for layer in heat["layer"]] == ["rect", "rect"]
+    table = at.dataframe[0].value
+    assert table.iloc[0][["Domain", "Technique"]].tolist() == ["cbrn.bio", "roleplay"]
+    assert table.iloc[0]["MITRE ATLAS"].startswith("AML.")
+    assert table["Released events"].str.contains("interval includes 0").sum() > 100
+
+
+def test_jurisdictions_map_buckets_table_and_domain_filter(run_view: Run, rich_store: Path) -> None:
+    at = _ok(run_view(rich_store, "jurisdictions"))
+    [chart] = _charts(at)
+    assert [layer["mark"]["type"] for layer in chart["layer"]] == ["rect", "rect", "text"]
+    table = at.dataframe[0].value
+    assert table["Code"].iloc[:3].tolist() == ["US", "DE", "EU"]
+    assert table.set_index("Code").loc["DE", "ISO alpha-3"] == "DEU"
+    assert len(table) == 251  # every ISO 3166 country plus EU and ZZ
+    eu = [m for m in at.metric if m.label.startswith("European Union")]
+    assert eu and not eu[0].value.startswith("≤")
+    at.multiselect(key="jurisdictions_domains").set_value(["cbrn.bio"]).run()
+    table = _ok(at).dataframe[0].value.set_index("Code")
+    assert table.index[0] == "DE" and "interval includes 0" in table.loc["US", "Released events"]
+
+
+def test_surfaces_compare_open_weights_and_hosted(run_view: Run, rich_store: Path) -> None:
+    at = _ok(run_view(rich_store, "surfaces"))
+    table = at.dataframe[0].value.set_index(["Domain", "Surface"])
+    assert table.loc[("cbrn.bio", "open_weights_host"), "Hosted or open weights"] == "open weights"
+    assert table.loc[("cbrn.bio", "api"), "Hosted or open weights"] == "hosted"
+    assert "interval" not in table.loc[("cbrn.bio", "open_weights_host"), "Released events"]
+    lines, bars = _charts(at)
+    assert bars["layer"][0]["encoding"]["yOffset"]["field"] == "hosting"
+
+
+def test_escalations_funnel_in_stage_order(run_view: Run, rich_store: Path) -> None:
+    at = _ok(run_view(rich_store, "escalations"))
+    table = at.dataframe[0].value
+    assert table["Stage"].tolist() == ["warned", "rate-limited", "suspended or banned"]
+    values = [int(v.replace(",", "")) for v in table["Released actors"]]
+    assert values[0] > values[1] > values[2]
+    at.select_slider(key="escalations_window").set_value("2026-W45").run()
+    assert "Funnel, window 2026-W45" in _text(_ok(at).subheader)
+
+
+def test_alerts_flag_changes_beyond_noise_and_state_the_false_alarm_rate(run_view: Run, rich_store: Path) -> None:
+    at = _ok(run_view(rich_store, "alerts"))
+    at.selectbox(key="alerts_rate").set_value("1%").run()
+    statement = _text(_ok(at).markdown)
+    assert "False-alarm rate: 1%" in statement and "cells compared" in statement
+    table = at.dataframe[0].value
+    flagged = set(zip(table["Report family"], table["Cell"], table["Direction"], strict=True))
+    assert {("events_by_category", "cbrn.bio", "increase"), ("events_by_category", "cyber.malware", "decrease")} <= flagged
+    assert ("events_by_category", "fraud.phishing", "increase") not in flagged  # steady at 3000
+    at.multiselect(key="alerts_families").set_value(["escalation_funnel"]).run()
+    assert "0 change(s) flagged" in _text(_ok(at).markdown)  # a steady funnel
+    assert "No change exceeds the noise" in _text(at.success)
+
+
+def test_budget_states_spend_caps_and_the_guarantee(run_view: Run, rich_store: Path) -> None:
+    at = _ok(run_view(rich_store, "budget"))
+    ledger = ReadOnlyStore(rich_store).ledger()
+    years = at.dataframe[0].value
+    assert years["Year"].tolist() == [2026]
+    assert years["ρ spent"].iloc[0] == pytest.approx(ledger["rho"].sum(), abs=1e-6)
+    assert years["ρ remaining"].iloc[0] == pytest.approx(100.0 - ledger["rho"].sum(), abs=1e-6)
+    words = _text(at.markdown)
+    assert "one actor of one provider over one week" in words and "ε =" in words and "OpenDP" in words
+    assert len(at.dataframe[1].value) == len(ledger)
+    assert {m.label for m in at.metric} >= {"ρ spent, period 2026-W47", "ρ remaining, 2026"}
+
+
+def test_health_shows_volumes_rejects_and_gauges(run_view: Run, rich_store: Path) -> None:
+    at = run_view(rich_store, "health")
+    at.radio(key="health_period").set_value("Everything recorded").run()
+    _ok(at)
+    tables = [t.value for t in at.dataframe]
+    volumes = tables[0].set_index("Provider")["Total"]
+    assert volumes.to_dict() == {"acme-ai": 1801.0, "open-host": 600.0}
+    rejects = tables[1].set_index("Reason")["Total"]
+    assert rejects.to_dict() == {"bad_signature": 14.0, "schema": 6.0}
+    gauges = tables[-1].set_index("Gauge")["Latest"]
+    assert gauges["Consumer lag (records)"] == 10.0
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Events in"] == "2,401" and metrics["Late events"] == "10"
+
+
+def test_health_without_metrics_says_so(run_view: Run, store_without: Callable[..., Path]) -> None:
+    at = _ok(run_view(store_without(drop_tables=("health",)), "health"))
+    assert "No health metrics yet" in _text(at.info)
+
+
+def test_parquet_export_round_trips_the_shown_table() -> None:
+    from dashboard.views._common import parquet_bytes
+
+    frame = pd.DataFrame({"window": ["2026-W47"], "released": ["≤ 12 (interval includes 0)"], "ci_high": [12.0]})
+    assert pd.read_parquet(io.BytesIO(parquet_bytes(frame))).equals(frame)
