@@ -13,11 +13,12 @@ summaries that go to the release step; never in logs or the analyst store.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from operator import attrgetter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from analytics.bounding import CompactBounds
+from analytics.bounding import CompactBounds, FamilyLayout, touch
 from analytics.families import ReportFamily
 from analytics.gather import window_at
 from analytics.health import IngestMetrics
@@ -26,7 +27,13 @@ from analytics.windows import EPOCH, ClosedWindow, Window
 from ingest.events import Event
 
 _EVENT_FIELDS = frozenset(Event.model_fields)
-_CACHE_LIMIT = 200_000  # distinct dimension combinations remembered before the cache is reset
+Touches = tuple[tuple[int, "FamilyLayout", tuple[int, ...]], ...]
+_CACHE_LIMIT = 100_000  # distinct dimension values remembered per family before its cache is reset
+
+
+def _inputs(family: ReportFamily) -> tuple[str, ...]:
+    """The event fields ``family.cells_of`` reads: its dimensions that are event fields, and the action."""
+    return tuple(d for d in family.dimensions if d in _EVENT_FIELDS) + ("action",)
 
 
 def actor_key(actor: str) -> bytes:
@@ -60,6 +67,28 @@ class Lane:
         self.bounds = CompactBounds(self.families)
         self.windows: dict[int, WindowState] = {}
         self.closed_before = -(1 << 62)  # windows with a lower index are closed
+        # Families grouped by the event fields their cells depend on; per group a cache from those fields'
+        # values to each member's (family, layout, cell indexes) as ``family.cells_of`` gives them (the
+        # definition: the cache only saves recomputing it).
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for f, family in enumerate(self.families):
+            groups.setdefault(_inputs(family), []).append(f)
+        self.plans: list[tuple[Callable[[Event], object], dict[object, Touches], list[int]]] = [
+            (attrgetter(*inputs), {}, members) for inputs, members in groups.items()]
+
+    def plan(self, g: int, event: Event) -> Touches:
+        """Group ``g``'s touches for ``event``: (family, layout, cells) for each member with cells."""
+        key_of, cache, members = self.plans[g]
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        layouts, cell_index = self.bounds.layouts, self.bounds.cell_index
+        touches = []
+        for f in members:
+            cells = tuple(cell_index(f, c) for c in self.families[f].cells_of(event))
+            if cells:
+                touches.append((f, layouts[f], cells))
+        cache[key_of(event)] = found = tuple(touches)
+        return found
 
     def window(self, index: int) -> Window:
         return window_at(index, self.size_s)
@@ -108,9 +137,6 @@ class WindowAggregator:
         self.lanes = lanes_for(self.families, window_size)
         self.max_event_time = -math.inf  # seconds since EPOCH
         self.delta = Delta()
-        dims = {d for f in self.families for d in f.dimensions if d in _EVENT_FIELDS}
-        self._attrs = tuple(sorted(dims | {"action"}))
-        self._plans: dict[tuple[object, ...], tuple[tuple[tuple[int, ...], ...], ...]] = {}
 
     @property
     def open_windows(self) -> list[Window]:
@@ -121,7 +147,7 @@ class WindowAggregator:
 
     def add_batch(self, events: Iterable[Event]) -> None:
         """Count a batch of verified events (in partition order)."""
-        by_window: dict[tuple[int, int], list[tuple[bytes, bytes, tuple[tuple[int, ...], ...]]]] = {}
+        by_window: dict[tuple[int, int], list[tuple[bytes, bytes, Event]]] = {}
         primary = self.lanes[0]
         events_in = self.metrics.events_in
         for event in events:
@@ -129,19 +155,18 @@ class WindowAggregator:
             t = seconds_since_epoch(event.occurred_at)
             if t > self.max_event_time:
                 self.max_event_time = t
-            plan = self._plan(event)
-            actor, eid = actor_key(event.actor), event.event_id.bytes
+            item = (actor_key(event.actor), event.event_id.bytes, event)
             for lane in self.lanes:
                 index = int(t // lane.size_s)
                 if index < lane.closed_before:
                     if lane is primary:
                         self.metrics.late += 1
                     continue
-                by_window.setdefault((lane.lane_id, index), []).append((actor, eid, plan[lane.lane_id]))
+                by_window.setdefault((lane.lane_id, index), []).append(item)
         for key, items in by_window.items():
             self._count_window(key, items)
 
-    def _count_window(self, key: tuple[int, int], items: list[tuple[bytes, bytes, tuple[tuple[int, ...], ...]]]) -> None:
+    def _count_window(self, key: tuple[int, int], items: list[tuple[bytes, bytes, Event]]) -> None:
         lane = self.lanes[key[0]]
         state = lane.windows.get(key[1])
         if state is None:
@@ -149,9 +174,9 @@ class WindowAggregator:
         fresh = state.seen.add_new([eid for _, eid, _ in items])
         new_ids = self.delta.new_ids.setdefault(key, [])
         touched = self.delta.actors.setdefault(key, set())
-        bounds, actors, counts = lane.bounds, state.actors, state.counts
+        actors, counts, plans = state.actors, state.counts, lane.plans
         dropped = [0] * len(lane.families)
-        for (actor, eid, touches), is_new in zip(items, fresh, strict=True):
+        for (actor, eid, event), is_new in zip(items, fresh, strict=True):
             if not is_new:
                 if lane.lane_id == 0:
                     self.metrics.duplicates += 1
@@ -159,26 +184,19 @@ class WindowAggregator:
             new_ids.append(eid)
             actor_state = actors.get(actor)
             if actor_state is None:
-                actor_state = actors[actor] = bounds.new_state()
+                actor_state = actors[actor] = lane.bounds.new_state()
             touched.add(actor)
-            for f, cells in enumerate(touches):
-                if cells:
-                    dropped[f] += bounds.apply_family(actor_state, f, cells, counts[f])
+            for g, (key_of, cache, _) in enumerate(plans):
+                found = cache.get(key_of(event))
+                if found is None:
+                    found = lane.plan(g, event)
+                for f, layout, cells in found:
+                    for cell in cells:
+                        if touch(actor_state, layout, cell, counts[f]):
+                            dropped[f] += 1
         for f, n in enumerate(dropped):
             if n:
                 self.metrics.dropped_by_bounding[lane.families[f].name] += n
-
-    def _plan(self, event: Event) -> tuple[tuple[tuple[int, ...], ...], ...]:
-        """Per lane, per family: the cell indexes the event touches (cached by its dimension values)."""
-        key = tuple(getattr(event, a) for a in self._attrs)
-        plan = self._plans.get(key)
-        if plan is None:
-            if len(self._plans) >= _CACHE_LIMIT:
-                self._plans.clear()
-            plan = self._plans[key] = tuple(
-                tuple(tuple(lane.bounds.cell_index(i, c) for c in f.cells_of(event)) for i, f in enumerate(lane.families))
-                for lane in self.lanes)
-        return plan
 
     def watermark(self, now: datetime) -> float:
         """Event time (seconds since EPOCH) up to which windows are complete: the newest event or the clock.

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from analytics.families import ReportFamily
 from analytics.windows import Cell
@@ -74,6 +75,19 @@ class FamilyLayout:
     @property
     def end(self) -> int:
         return self.offset + self.slot * self.family.bound_k
+
+    @cached_property
+    def positions(self) -> tuple[int, ...]:
+        return tuple(range(self.offset, self.end, self.slot))
+
+    @cached_property
+    def saturation(self) -> int:
+        return len(self.gains) - 1
+
+    @cached_property
+    def excess(self) -> int:
+        """What touching a saturated cell drops: 1 event for event counts, nothing otherwise."""
+        return 1 if self.drops_excess else 0
 
 
 class CompactBounds:
@@ -145,7 +159,7 @@ class CompactBounds:
     def apply_family(self, state: bytearray, f: int, cells: Sequence[int], counts: defaultdict[int, int]) -> int:
         """Apply one event's cells of family ``f`` to an actor's state and the window's counts; returns drops."""
         layout = self.layouts[f]
-        return sum(_touch(state, layout, cell, counts) for cell in cells)
+        return sum(touch(state, layout, cell, counts) for cell in cells)
 
     def add_state_to(self, state: bytes | bytearray, counts: list[defaultdict[int, int]]) -> None:
         """Add one actor's contributions to ``counts`` (rebuilding a window's counts after a restart)."""
@@ -176,27 +190,37 @@ def _read_count(state: bytes | bytearray, pos: int, count_bytes: int) -> int:
     return used | state[pos + 4] << 8 if count_bytes == 2 else used
 
 
-def _touch(state: bytearray, layout: FamilyLayout, cell: int, counts: defaultdict[int, int]) -> int:
-    """One qualifying event of the actor in ``cell``: 1 if the bounds drop it, else 0."""
-    wide = layout.count_bytes == 2
-    for pos in range(layout.offset, layout.end, layout.slot):
-        used = state[pos + 3] | (state[pos + 4] << 8 if wide else 0)
-        if used == 0:  # a free slot: the actor's next cell (slots fill in order, so the cell is new)
-            state[pos], state[pos + 1], state[pos + 2] = cell & 0xFF, (cell >> 8) & 0xFF, cell >> 16
-            _write_count(state, pos, 1, wide)
+def touch(state: bytearray, layout: FamilyLayout, cell: int, counts: defaultdict[int, int]) -> int:
+    """One qualifying event of the actor in ``cell`` of ``layout``'s family: 1 if the bounds drop it, else 0."""
+    if layout.count_bytes == 2:
+        return _touch_wide(state, layout, cell, counts)
+    b0, b1, b2 = cell & 0xFF, (cell >> 8) & 0xFF, cell >> 16
+    for pos in layout.positions:
+        used = state[pos + 3]
+        if not used:  # a free slot: the actor's next cell (slots fill in order, so the cell is new)
+            state[pos], state[pos + 1], state[pos + 2], state[pos + 3] = b0, b1, b2, 1
             counts[cell] += layout.gains[1]
             return 0
-        if state[pos] | state[pos + 1] << 8 | state[pos + 2] << 16 != cell:
-            continue
-        if used >= len(layout.gains) - 1:  # saturated
-            return 1 if layout.drops_excess else 0
-        _write_count(state, pos, used + 1, wide)
-        counts[cell] += layout.gains[used + 1]
-        return 0
+        if state[pos] == b0 and state[pos + 1] == b1 and state[pos + 2] == b2:
+            if used >= layout.saturation:
+                return layout.excess
+            state[pos + 3] = used + 1
+            counts[cell] += layout.gains[used + 1]
+            return 0
     return 1  # K cells taken by others
 
 
-def _write_count(state: bytearray, pos: int, value: int, wide: bool) -> None:
-    state[pos + 3] = value & 0xFF
-    if wide:
-        state[pos + 4] = value >> 8
+def _touch_wide(state: bytearray, layout: FamilyLayout, cell: int, counts: defaultdict[int, int]) -> int:
+    """:func:`touch` for families whose per-cell counts need two bytes (saturation over 255)."""
+    for pos in layout.positions:
+        used = state[pos + 3] | state[pos + 4] << 8
+        if used and _read_index(state, pos) != cell:
+            continue
+        if not used:
+            state[pos], state[pos + 1], state[pos + 2] = cell & 0xFF, (cell >> 8) & 0xFF, cell >> 16
+        elif used >= layout.saturation:
+            return layout.excess
+        state[pos + 3], state[pos + 4] = (used + 1) & 0xFF, (used + 1) >> 8
+        counts[cell] += layout.gains[used + 1]
+        return 0
+    return 1

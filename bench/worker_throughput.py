@@ -1,0 +1,235 @@
+"""Worker throughput: the Flockview worker vs a naive per-event Faust agent vs raw aiokafka consumption.
+
+Preloads signed multi-event records (skewed simulated traffic from ``ingest.simulate``, one
+provider's events of one partition per record) into the embedded broker, then, on that same topic:
+
+1. raw aiokafka consumption of every record (no parsing: the consumer's limit);
+2. one real worker (``flockview worker`` in a subprocess) counting everything: events/s from its
+   committed offsets, RSS growth per active actor-window from /proc;
+3. a naive Faust agent that verifies each record the same way and updates a table once per event,
+   run for ``--naive-seconds`` (it is far too slow to finish).
+
+Prints the figures and ends with one JSON line. ``--events 100000`` makes a quick run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import zlib
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
+from kafka import KafkaProducer
+
+from analytics.stream.app import ensure_summaries_topic
+from ingest.broker import EmbeddedBroker
+from ingest.events import canonical_json
+from ingest.pseudonym import pseudonymise
+from ingest.records import PROVIDER_HEADER, RECORD_FORMAT, SIGNATURE_HEADER
+from ingest.signing import sign
+from ingest.simulate import Simulator, demo_providers, provider_credentials, registry_toml
+from ingest.topics import EVENTS_TOPIC, ensure_topics
+
+NAIVE_APP = Path(__file__).with_name("naive_faust_agent.py")
+
+
+def preload(bootstrap: str, n_events: int, per_record: int, partitions: int, users: int, seed: int) -> dict[str, int]:
+    """Produce ``n_events`` in signed records; returns records, events and distinct actors."""
+    providers = tuple(replace(p, users=users) for p in demo_providers())
+    creds = provider_credentials([p.name for p in providers], seed)
+    sim = Simulator(providers, creds, None, rate=1000.0, seed=seed)
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    actors: dict[tuple[str, str], str] = {}
+    buffers: dict[tuple[str, int], list[dict[str, object]]] = {}
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, batch_size=1 << 20,
+                             max_request_size=8 << 20)
+    records = 0
+
+    def flush(key: tuple[str, int]) -> None:
+        nonlocal records
+        provider, partition = key
+        value = canonical_json({"format": RECORD_FORMAT, "provider": provider, "events": buffers.pop(key)})
+        headers = [(PROVIDER_HEADER, provider.encode()), (SIGNATURE_HEADER, sign(creds[provider].signing_key, value))]
+        producer.send(EVENTS_TOPIC, value=value, headers=headers, partition=partition)
+        records += 1
+
+    for sim_event in sim.generate(n_events):
+        user = (sim_event.provider, sim_event.user_id)
+        actor = actors.get(user)
+        if actor is None:
+            actor = actors[user] = pseudonymise(creds[sim_event.provider].pseudonym_key, sim_event.user_id)
+        occurred = now - timedelta(seconds=rng.random() * 600)
+        wire = {k: v for k, v in sim_event.fields.items() if v is not None}
+        wire.update(event_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)), occurred_at=occurred.isoformat(),
+                    provider=sim_event.provider, actor=actor, schema_version=1)
+        key = (sim_event.provider, zlib.crc32(actor.encode()) % partitions)
+        buffers.setdefault(key, []).append(wire)
+        if len(buffers[key]) >= per_record:
+            flush(key)
+    for key in list(buffers):
+        flush(key)
+    producer.flush()
+    producer.close()
+    return {"records": records, "events": n_events, "actors": len(actors)}
+
+
+async def raw_consume(bootstrap: str, partitions: int, records: int) -> float:
+    """Seconds aiokafka needs to fetch every record once (values untouched)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                auto_offset_reset="earliest", max_partition_fetch_bytes=8 << 20)
+    await consumer.start()
+    tps = [TopicPartition(EVENTS_TOPIC, p) for p in range(partitions)]
+    consumer.assign(tps)
+    await consumer.seek_to_beginning(*tps)
+    seen, started = 0, time.perf_counter()
+    try:
+        while seen < records:
+            for messages in (await consumer.getmany(timeout_ms=1000, max_records=10_000)).values():
+                seen += len(messages)
+    finally:
+        await consumer.stop()
+    return time.perf_counter() - started
+
+
+def _stored_offsets(state_dir: Path) -> int:
+    import sqlite3
+
+    total = 0
+    for path in state_dir.glob("*.sqlite"):
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            row = con.execute("SELECT value FROM meta WHERE key = 'offset'").fetchone()
+        except sqlite3.OperationalError:
+            row = None
+        finally:
+            con.close()
+        total += int(row[0]) + 1 if row else 0
+    return total
+
+
+def _rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def run_worker(bootstrap: str, workdir: Path, registry: Path, records: int, timeout: float) -> dict[str, float]:
+    """Run one real worker until it has committed every record; returns seconds, records and RSS figures."""
+    env = dict(os.environ, FLOCKVIEW_WORKER_BOOTSTRAP_SERVERS=bootstrap, FLOCKVIEW_WORKER_REGISTRY=str(registry),
+               FLOCKVIEW_WORKER_STORE=str(workdir / "store.duckdb"), FLOCKVIEW_WORKER_DATADIR=str(workdir / "worker"),
+               FLOCKVIEW_WORKER_APP_ID="bench-worker", FLOCKVIEW_WORKER_HEALTH_SECONDS="600")
+    log = (workdir / "worker.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "analytics.cli", "worker"], env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    state = workdir / "worker" / "state"
+    try:
+        deadline = time.monotonic() + timeout
+        while not list(state.glob("*.sqlite")) and time.monotonic() < deadline:  # group join
+            time.sleep(0.05)
+        rss_before = _rss(proc.pid)
+        first, started = _poll_progress(state, 0, deadline)
+        done, ended = first, started
+        while done < records and time.monotonic() < deadline:
+            time.sleep(0.05)
+            done, ended = _stored_offsets(state), time.perf_counter()
+        rss_after = _rss(proc.pid)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if done < records:
+        raise SystemExit(f"error: the worker committed {done} of {records} records in {timeout:.0f} s; see {workdir}")
+    return {"seconds": ended - started, "records": done - first, "rss_before": rss_before, "rss_after": rss_after}
+
+
+def _poll_progress(state: Path, above: int, deadline: float) -> tuple[int, float]:
+    while time.monotonic() < deadline:
+        done = _stored_offsets(state)
+        if done > above:
+            return done, time.perf_counter()
+        time.sleep(0.01)
+    raise SystemExit("error: the worker made no progress")
+
+
+def run_naive(bootstrap: str, workdir: Path, registry: Path, seconds: float) -> dict[str, float]:
+    """Run the naive per-event Faust agent for ``seconds`` after its first event; returns its progress."""
+    progress = workdir / "naive-progress.json"
+    proc = subprocess.Popen([sys.executable, str(NAIVE_APP), bootstrap, str(registry), str(workdir / "naive"),
+                             str(progress)], stdout=(workdir / "naive.log").open("wb"), stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60 + seconds
+        while not progress.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(seconds)
+        figures = json.loads(progress.read_text())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=2_000_000, help="events to preload (default 2M)")
+    parser.add_argument("--events-per-record", type=int, default=50, help="events per signed record")
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--users", type=int, default=150_000, help="simulated users per provider (Zipf skew)")
+    parser.add_argument("--naive-seconds", type=float, default=20.0, help="how long the naive agent runs")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="flockview-bench-"))
+    with EmbeddedBroker(log_path=workdir / "broker.log") as broker:
+        bootstrap = broker.bootstrap_servers
+        ensure_topics(bootstrap, args.partitions)
+        ensure_summaries_topic(bootstrap)
+        registry = workdir / "providers.toml"
+        registry.write_text(registry_toml(provider_credentials([p.name for p in demo_providers()], args.seed)))
+        t0 = time.perf_counter()
+        loaded = preload(bootstrap, args.events, args.events_per_record, args.partitions, args.users, args.seed)
+        print(f"preloaded {loaded['events']:,} events in {loaded['records']:,} records from {loaded['actors']:,} "
+              f"actors in {time.perf_counter() - t0:.1f} s (broker {bootstrap}, {args.partitions} partitions)")
+        per_record = loaded["events"] / loaded["records"]
+        raw_s = asyncio.run(raw_consume(bootstrap, args.partitions, loaded["records"]))
+        raw_eps = loaded["events"] / raw_s
+        print(f"raw aiokafka:  {loaded['records'] / raw_s:>12,.0f} records/s = {raw_eps:>12,.0f} events/s")
+        worker = run_worker(bootstrap, workdir, registry, loaded["records"], timeout=1800)
+        eps = worker["records"] * per_record / worker["seconds"]
+        rss_per_actor = (worker["rss_after"] - worker["rss_before"]) / loaded["actors"]
+        print(f"worker:        {worker['records'] / worker['seconds']:>12,.0f} records/s = {eps:>12,.0f} events/s "
+              f"(RSS {worker['rss_before'] / 2**20:.0f} -> {worker['rss_after'] / 2**20:.0f} MiB, "
+              f"{rss_per_actor:.0f} bytes per active actor-window)")
+        naive = run_naive(bootstrap, workdir, registry, args.naive_seconds)
+        naive_eps = naive["events"] / max(naive["seconds"], 1e-9)
+        print(f"naive Faust:   {naive_eps:>12,.0f} events/s ({naive['events']:,} events in {naive['seconds']:.1f} s, "
+              "one table update per event)")
+    shutil.rmtree(workdir, ignore_errors=True)
+    print(json.dumps({"events_per_s": round(eps), "naive_events_per_s": round(naive_eps),
+                      "raw_consume_per_s": round(raw_eps), "ratio_vs_naive": round(eps / naive_eps, 1),
+                      "fraction_of_raw": round(eps / raw_eps, 3), "rss_bytes_per_active_actor": round(rss_per_actor)}))
+
+
+if __name__ == "__main__":
+    main()
