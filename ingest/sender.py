@@ -75,17 +75,28 @@ def build_records(items: Sequence[Item], partitions: int, provider: str, key: Ed
         group.append(text)
     records = []
     for part, texts in groups.items():
-        chunk: list[str] = []
-        size = 0
-        for text in texts:
-            if chunk and (len(chunk) >= max_events or size + len(text) + 1 > max_bytes):
+        for start in range(0, len(texts), max_events):
+            chunk = texts[start:start + max_events]
+            if sum(map(len, chunk)) + len(chunk) <= max_bytes:  # the usual case, checked at C speed
                 records.append(_sign(part, partitions, provider, key, chunk))
-                chunk, size = [], 0
-            chunk.append(text)
-            size += len(text) + 1
-        if chunk:
-            records.append(_sign(part, partitions, provider, key, chunk))
+            else:
+                records.extend(_sign(part, partitions, provider, key, c) for c in _cut_by_bytes(chunk, max_bytes))
     return records
+
+
+def _cut_by_bytes(texts: list[str], max_bytes: int) -> list[list[str]]:
+    chunks: list[list[str]] = []
+    chunk: list[str] = []
+    size = 0
+    for text in texts:
+        if chunk and size + len(text) + 1 > max_bytes:
+            chunks.append(chunk)
+            chunk, size = [], 0
+        chunk.append(text)
+        size += len(text) + 1
+    if chunk:
+        chunks.append(chunk)
+    return chunks
 
 
 def _sign(partition: int, partitions: int, provider: str, key: Ed25519PrivateKey, texts: list[str]) -> SignedRecord:

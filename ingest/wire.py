@@ -195,9 +195,36 @@ class EventEncoder:
                occurred_at: datetime | None = None, event_id: object = None) -> tuple[int, str]:
         """One event's partition hash (32 bits of the pseudonym) and canonical JSON.
 
+        The common case (now, a fresh id, a float score, no rotation) takes a fast path of plain
+        table lookups; anything else, including any invalid value, takes the checked path, which
+        produces the same bytes or the error that names the field.
+
         Raises:
             SchemaError: a field is missing or invalid; the message names it and what is allowed.
         """
+        if (occurred_at is None and event_id is None and account_age_bucket is None and type(score) is float
+                and 0.0 <= score <= 1.0 and type(user_id) is str and user_id and not self._weekly):
+            try:
+                digest = self._hmac.digest(user_id.encode("utf-8"))
+                tech = "" if technique is None else ',"technique":"' + _TECHNIQUE[technique] + '"'
+                verification = "none" if identity_verification is None else _VERIFICATION[identity_verification]
+                return int.from_bytes(digest[:4], "big"), (
+                    f'{{"action":"{_ACTION[action]}","actor":"{digest.hex()}","category":"{_CATEGORY[category]}",'
+                    f'"detection_stage":"{_STAGE[detection_stage]}","event_id":"{new_event_id()}",'
+                    f'"identity_verification":"{verification}","jurisdiction":"{_JURISDICTION[jurisdiction]}",'
+                    f'"language":"{_LANGUAGE[language]}","model_family":"{self._families[model_family]}",'
+                    f'"occurred_at":"{self._now()}",{self._tail},"score":{score!r},"surface":"{_SURFACE[surface]}"'
+                    f'{tech}}}')
+            except (KeyError, TypeError, UnicodeEncodeError):
+                pass  # the checked path says what is wrong (or fills the model family cache)
+        return self._encode_checked(user_id, surface, model_family, detection_stage, category, action, score,
+                                    jurisdiction, language, technique, identity_verification, account_age_bucket,
+                                    occurred_at, event_id)
+
+    def _encode_checked(self, user_id: object, surface: object, model_family: object, detection_stage: object,
+                        category: object, action: object, score: object, jurisdiction: object, language: object,
+                        technique: object, identity_verification: object, account_age_bucket: object,
+                        occurred_at: datetime | None, event_id: object) -> tuple[int, str]:
         when = self._now() if occurred_at is None else self._when(occurred_at)
         digest = self._pseudonym(user_id, occurred_at)
         opt = ""

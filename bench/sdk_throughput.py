@@ -1,0 +1,133 @@
+"""SDK throughput against the embedded broker, side by side with the naive one-record-per-event producer.
+
+    python bench/sdk_throughput.py            # 1M events through the SDK, 100k through the baseline
+    python bench/sdk_throughput.py --quick    # a smoke run: 50k and 10k
+
+Both runs use the same broker, the same synthetic events and the same process. The SDK run times
+from the first ``emit()`` until ``flush()`` returns (every event acknowledged by the broker) and
+records each ``emit()`` call's duration on the caller's thread. The baseline is what the walking
+skeleton's client did: validate each event with pydantic, sign it, and send it as its own record
+with kafka-python. The last line of output is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaProducer
+
+from ingest.broker import EmbeddedBroker
+from ingest.client import Client
+from ingest.events import parse_event
+from ingest.pseudonym import pseudonymise
+from ingest.records import encode_record
+from ingest.signing import new_signing_key
+from ingest.taxonomy import Category, DetectionStage, Technique
+from ingest.topics import EVENTS_TOPIC, ensure_topics
+
+FIELD_VARIANTS = 512
+
+
+def synthetic_fields(seed: int = 1) -> list[dict[str, Any]]:
+    """A pool of varied, valid events (drawn once, so the runs measure sending, not generation)."""
+    rng = random.Random(seed)
+    return [{
+        "category": rng.choice(list(Category)).value, "detection_stage": rng.choice(list(DetectionStage)).value,
+        "action": rng.choice(("allow", "audit", "warn", "block", "rate_limit")),
+        "surface": rng.choice(("consumer_app", "api", "enterprise")), "model_family": rng.choice(("acme-large", "acme-mini")),
+        "score": round(rng.random(), 3), "technique": rng.choice([None, *(t.value for t in Technique)]),
+        "jurisdiction": rng.choice(("US", "DE", "IN", "BR", "FR", "JP")), "language": rng.choice(("en", "de", "hi", "pt")),
+    } for _ in range(FIELD_VARIANTS)]
+
+
+def percentile(sorted_values: list[int], q: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))] / 1000.0
+
+
+def run_sdk(bootstrap: str, n: int, users: list[str], pool: list[dict[str, Any]], spool: Path) -> dict[str, Any]:
+    key, secret = new_signing_key(), os.urandom(32)
+    client = Client("bench-ai", secret, key, bootstrap, spool_dir=spool, on_full="block", block_timeout_s=30.0)
+    durations = [0] * n
+    clock = time.perf_counter_ns
+    n_users = len(users)
+    start = time.perf_counter()
+    for i in range(n):
+        fields = pool[i & (FIELD_VARIANTS - 1)]
+        t0 = clock()
+        client.emit(user_id=users[i % n_users], **fields)
+        durations[i] = clock() - t0
+    emitted_s = time.perf_counter() - start
+    delivered = client.flush(300)
+    elapsed = time.perf_counter() - start
+    stats = client.stats()
+    client.close()
+    durations.sort()
+    return {"events": n, "seconds": elapsed, "emit_seconds": emitted_s, "all_delivered": delivered,
+            "delivered_events": stats.delivered_events, "records": stats.delivered_records,
+            "dropped": stats.dropped_queue_full + stats.dropped_spool_full, "events_per_s": stats.delivered_events / elapsed,
+            "emit_p50_us": percentile(durations, 0.50), "emit_p99_us": percentile(durations, 0.99),
+            "emit_p999_us": percentile(durations, 0.999)}
+
+
+def run_baseline(bootstrap: str, n: int, users: list[str], pool: list[dict[str, Any]]) -> dict[str, Any]:
+    """The naive producer: one pydantic-validated, signed record per event, sent with kafka-python."""
+    key, secret = new_signing_key(), os.urandom(32)
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, acks=1, client_id="bench-naive")
+    n_users = len(users)
+    start = time.perf_counter()
+    for i in range(n):
+        fields = {k: v for k, v in pool[i & (FIELD_VARIANTS - 1)].items() if v is not None}
+        actor = pseudonymise(secret, users[i % n_users])
+        event = parse_event({**fields, "provider": "bench-naive", "actor": actor, "occurred_at": time.time()})
+        value, headers = encode_record("bench-naive", [event], key)
+        producer.send(EVENTS_TOPIC, key=actor.encode(), value=value, headers=headers)
+    producer.flush(300)
+    elapsed = time.perf_counter() - start
+    producer.close()
+    return {"events": n, "seconds": elapsed, "events_per_s": n / elapsed}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1_000_000, help="events through the SDK")
+    parser.add_argument("--baseline-events", type=int, default=100_000, help="events through the naive producer")
+    parser.add_argument("--users", type=int, default=50_000, help="distinct synthetic user ids")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: 50k SDK events, 10k baseline events")
+    args = parser.parse_args()
+    if args.quick:
+        args.events, args.baseline_events = 50_000, 10_000
+    users = [f"user-{i}@example.org" for i in range(args.users)]
+    pool = synthetic_fields()
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedBroker(log_path=Path(tmp) / "broker.log") as broker:
+        ensure_topics(broker.bootstrap_servers)
+        print(f"embedded broker at {broker.bootstrap_servers}; load average {os.getloadavg()[0]:.1f} "
+              f"on {os.cpu_count()} CPUs")
+        baseline = run_baseline(broker.bootstrap_servers, args.baseline_events, users, pool)
+        sdk = run_sdk(broker.bootstrap_servers, args.events, users, pool, Path(tmp) / "spool")
+        load = os.getloadavg()[0]
+    ratio = sdk["events_per_s"] / baseline["events_per_s"]
+    print(f"{'':28}{'SDK':>14}{'naive baseline':>18}")
+    print(f"{'events':28}{sdk['events']:>14,}{baseline['events']:>18,}")
+    print(f"{'seconds (until acked)':28}{sdk['seconds']:>14.2f}{baseline['seconds']:>18.2f}")
+    print(f"{'events/s':28}{sdk['events_per_s']:>14,.0f}{baseline['events_per_s']:>18,.0f}")
+    print(f"{'records':28}{sdk['records']:>14,}{baseline['events']:>18,}")
+    print(f"SDK: ratio {ratio:.1f}x; emit() p50 {sdk['emit_p50_us']:.1f} µs, p99 {sdk['emit_p99_us']:.1f} µs, "
+          f"p99.9 {sdk['emit_p999_us']:.1f} µs; caller loop {sdk['emit_seconds']:.2f} s; dropped {sdk['dropped']}; "
+          f"all delivered: {sdk['all_delivered']}")
+    print(json.dumps({
+        "events_per_s": round(sdk["events_per_s"]), "baseline_events_per_s": round(baseline["events_per_s"]),
+        "ratio": round(ratio, 2), "emit_p50_us": round(sdk["emit_p50_us"], 2), "emit_p99_us": round(sdk["emit_p99_us"], 2),
+        "events": sdk["events"], "baseline_events": baseline["events"], "delivered_events": sdk["delivered_events"],
+        "dropped": sdk["dropped"], "load_average": round(load, 1),
+    }))
+
+
+if __name__ == "__main__":
+    main()
