@@ -43,7 +43,7 @@ def gate(settings: DashboardSettings) -> None:
                      "`[auth]` section to `.streamlit/secrets.toml` (see docs/analyst-guide.md).")
             st.stop()
         return
-    if not st.user.is_logged_in:
+    if not st.user.get("is_logged_in", False):
         st.title("Flockview")
         st.info("Sign in to see the released figures.")
         if st.button("Sign in", type="primary"):
