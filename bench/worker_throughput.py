@@ -122,6 +122,11 @@ def _stored_offsets(state_dir: Path) -> int:
     return total
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def _rss(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -144,11 +149,12 @@ def run_worker(bootstrap: str, workdir: Path, registry: Path, records: int, time
             time.sleep(0.05)
         rss_before = _rss(proc.pid)
         first, started = _poll_progress(state, 0, deadline)
+        cpu_start = _cpu_seconds(proc.pid)
         done, ended = first, started
         while done < records and time.monotonic() < deadline:
             time.sleep(0.05)
             done, ended = _stored_offsets(state), time.perf_counter()
-        rss_after = _rss(proc.pid)
+        rss_after, cpu = _rss(proc.pid), _cpu_seconds(proc.pid) - cpu_start
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -158,7 +164,8 @@ def run_worker(bootstrap: str, workdir: Path, registry: Path, records: int, time
             proc.wait()
     if done < records:
         raise SystemExit(f"error: the worker committed {done} of {records} records in {timeout:.0f} s; see {workdir}")
-    return {"seconds": ended - started, "records": done - first, "rss_before": rss_before, "rss_after": rss_after}
+    return {"seconds": ended - started, "records": done - first, "rss_before": rss_before, "rss_after": rss_after,
+            "cpu_seconds": cpu}
 
 
 def _poll_progress(state: Path, above: int, deadline: float) -> tuple[int, float]:
@@ -221,14 +228,21 @@ def main() -> None:
         print(f"worker:        {worker['records'] / worker['seconds']:>12,.0f} records/s = {eps:>12,.0f} events/s "
               f"(RSS {worker['rss_before'] / 2**20:.0f} -> {worker['rss_after'] / 2**20:.0f} MiB, "
               f"{rss_per_actor:.0f} bytes per active actor-window)")
+        cpu_eps = worker["records"] * per_record / worker["cpu_seconds"]
+        print(f"               {cpu_eps:>12,.0f} events per CPU-second of the worker process "
+              f"(wall-clock figures suffer when other processes share the cores; load {os.getloadavg()[0]:.1f})")
         naive = run_naive(bootstrap, workdir, registry, args.naive_seconds)
         naive_eps = naive["events"] / max(naive["seconds"], 1e-9)
         print(f"naive Faust:   {naive_eps:>12,.0f} events/s ({naive['events']:,} events in {naive['seconds']:.1f} s, "
               "one table update per event)")
-    shutil.rmtree(workdir, ignore_errors=True)
+    if not os.environ.get("FLOCKVIEW_BENCH_KEEP"):
+        shutil.rmtree(workdir, ignore_errors=True)
+    else:
+        print(f"kept {workdir}")
     print(json.dumps({"events_per_s": round(eps), "naive_events_per_s": round(naive_eps),
                       "raw_consume_per_s": round(raw_eps), "ratio_vs_naive": round(eps / naive_eps, 1),
-                      "fraction_of_raw": round(eps / raw_eps, 3), "rss_bytes_per_active_actor": round(rss_per_actor)}))
+                      "fraction_of_raw": round(eps / raw_eps, 3), "rss_bytes_per_active_actor": round(rss_per_actor),
+                      "worker_events_per_cpu_s": round(cpu_eps)}))
 
 
 if __name__ == "__main__":

@@ -55,14 +55,34 @@ class Publisher:
                 self.runtime.ack(partition, items)
 
 
+class Pace:
+    """Batches, records and the share of time spent processing them, logged every so often."""
+
+    def __init__(self, every_s: float = 10.0) -> None:
+        self.every_s, self.since = every_s, time.perf_counter()
+        self.batches = self.records = 0
+        self.busy = 0.0
+
+    def batch(self, records: int, seconds: float) -> None:
+        self.batches, self.records, self.busy = self.batches + 1, self.records + records, self.busy + seconds
+        elapsed = time.perf_counter() - self.since
+        if elapsed >= self.every_s:
+            log.info("pace: %d batches, %d records in %.1f s, %.0f%% of it processing", self.batches, self.records,
+                     elapsed, 100 * self.busy / elapsed)
+            self.since, self.batches, self.records, self.busy = time.perf_counter(), 0, 0, 0.0
+
+
 def register(app: faust.App, events: faust.TopicT, runtime: WorkerRuntime) -> None:
     """Wire the agent, timers, rebalance handlers and the gathering task into ``app``."""
     settings = runtime.settings
     publisher = Publisher(app, runtime)
 
+    pace = Pace()
+
     @app.agent(events, name="flockview-ingest")
     async def ingest(stream: faust.StreamT) -> None:
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_within):
+            started = time.perf_counter()
             try:
                 runtime.process([_incoming(e) for e in batch])
             except Exception:
@@ -70,6 +90,7 @@ def register(app: faust.App, events: faust.TopicT, runtime: WorkerRuntime) -> No
                 log.critical("the worker state could not be written; stopping so a restart restores it", exc_info=True)
                 raise
             await publisher.flush()
+            pace.batch(len(batch), time.perf_counter() - started)
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
