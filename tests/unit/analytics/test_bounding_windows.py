@@ -3,47 +3,102 @@
 from __future__ import annotations
 
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from analytics.aggregator import WindowAggregator
-from analytics.bounding import ContributionBounder
-from analytics.families import ReportFamily, load_families
-from analytics.windows import window_of
+from analytics.bounding import CompactBounds, ContributionBounder
+from analytics.families import EscalationStage, ReportFamily, load_families
+from analytics.windows import Cell, window_of
 from ingest.events import parse_event
 
+STAGES = [s.value for s in EscalationStage]
 
-def reference_bounded_counts(stream: list[tuple[str, str]], k: int, l: int) -> Counter[str]:
-    """The bounding rule written as plainly as possible: first K cells per actor, first L events per cell."""
-    counts: Counter[str] = Counter()
-    per_actor: dict[str, list[str]] = {}
-    per_actor_cell: Counter[tuple[str, str]] = Counter()
+
+def reference_bounded_values(stream: list[tuple[str, Cell]], family: ReportFamily) -> Counter[Cell]:
+    """The rule written as plainly as possible, for every metric.
+
+    Each actor keeps its first K distinct cells; per kept cell it has n qualifying events and adds
+    min(n, L) for event counts, 1 if n ≥ 1 for distinct actors and the funnel, 1 if n ≥ threshold.
+    """
+    first_cells: dict[str, list[Cell]] = defaultdict(list)
+    events: Counter[tuple[str, Cell]] = Counter()
     for actor, cell in stream:
-        cells = per_actor.setdefault(actor, [])
-        if cell not in cells:
-            if len(cells) == k:
+        if cell not in first_cells[actor]:
+            if len(first_cells[actor]) == family.bound_k:
                 continue
-            cells.append(cell)
-        if per_actor_cell[(actor, cell)] == l:
-            continue
-        per_actor_cell[(actor, cell)] += 1
-        counts[cell] += 1
-    return counts
+            first_cells[actor].append(cell)
+        events[(actor, cell)] += 1
+    values: Counter[Cell] = Counter()
+    for (_, cell), n in events.items():
+        if family.metric == "event_count":
+            values[cell] += min(n, family.bound_l)
+        elif family.metric == "actors_over_threshold":
+            values[cell] += int(n >= (family.threshold or 1))
+        else:
+            values[cell] += 1
+    return +values
 
 
-@given(st.lists(st.tuples(st.sampled_from("abcde"), st.sampled_from("uvwxyz")), max_size=300),
-       st.integers(1, 4), st.integers(1, 5))
-def test_bounder_matches_reference(stream: list[tuple[str, str]], k: int, l: int) -> None:
-    family = ReportFamily(name="ref", title="reference", dimensions=("category",), bound_k=k, bound_l=l, weight=1.0)
-    bounder = ContributionBounder(family)
-    kept = sum(bounder.add(actor, cell) for actor, cell in stream)
-    assert bounder.counts == reference_bounded_counts(stream, k, l)
-    assert kept + bounder.dropped == len(stream)
-    for cells in bounder.contributions.values():
-        assert len(cells) <= k and all(n <= l for n in cells.values())
+def family_for(metric: str, k: int, l: int, threshold: int) -> ReportFamily:
+    dims = ("escalation_stage",) if metric == "escalation_funnel" else ("category",)
+    return ReportFamily(name="ref", title="reference", dimensions=dims, metric=metric, bound_k=k, bound_l=l,
+                        threshold=threshold if metric == "actors_over_threshold" else None, weight=1.0)
+
+
+CATEGORY_CELLS = [("cyber.malware",), ("cbrn.bio",), ("self_harm",), ("fraud.scam",), ("other",)]
+METRICS = ["event_count", "distinct_actors", "actors_over_threshold", "escalation_funnel"]
+
+
+@given(st.sampled_from(METRICS), st.lists(st.tuples(st.sampled_from("abcde"), st.integers(0, 4)), max_size=300),
+       st.integers(1, 4), st.integers(1, 5), st.integers(1, 4))
+def test_both_bounders_match_the_reference_for_every_metric(metric: str, raw: list[tuple[str, int]], k: int, l: int,
+                                                            threshold: int) -> None:
+    family = family_for(metric, k, l, threshold)
+    cells = [(s,) for s in STAGES] if metric == "escalation_funnel" else CATEGORY_CELLS
+    stream = [(actor, cells[i % len(cells)]) for actor, i in raw]
+    expected = reference_bounded_values(stream, family)
+
+    plain = ContributionBounder(family)
+    kept = sum(plain.add(actor, cell) for actor, cell in stream)
+    assert +plain.counts == expected
+    assert kept + plain.dropped == len(stream)
+
+    compact = CompactBounds([family])
+    counts, states = compact.new_counts(), defaultdict(compact.new_state)
+    dropped = sum(compact.apply(states[actor], [(compact.cell_index(0, cell),)], counts) for actor, cell in stream)
+    assert compact.cell_counts(counts)["ref"] == dict(expected)
+    assert dropped == plain.dropped
+    rebuilt = compact.new_counts()
+    for state in states.values():
+        slots = compact.cells_of(state, 0)
+        assert len(slots) <= k and all(n <= family.saturation for n in slots.values())
+        compact.add_state_to(state, rebuilt)
+    assert compact.cell_counts(rebuilt) == compact.cell_counts(counts)
+
+
+def test_compact_bounds_count_past_255_events_per_cell() -> None:
+    family = ReportFamily(name="wide", title="t", dimensions=("category",), bound_k=2, bound_l=300, weight=1.0)
+    compact = CompactBounds([family])
+    counts, state = compact.new_counts(), compact.new_state()
+    malware, bio = compact.cell_index(0, ("cyber.malware",)), compact.cell_index(0, ("cbrn.bio",))
+    drops = [compact.apply(state, [(malware,)], counts) for _ in range(310)] + [compact.apply(state, [(bio,)], counts)]
+    assert sum(drops) == 10 and counts[0][malware] == 300 and counts[0][bio] == 1
+    assert compact.cells_of(state, 0) == {malware: 300, bio: 1}
+
+
+def test_open_vocabulary_cells_are_interned_in_order() -> None:
+    family = ReportFamily(name="models", title="t", dimensions=("model_family",), bound_k=1, bound_l=2, weight=1.0)
+    compact = CompactBounds([family])
+    assert [compact.cell_index(0, (m,)) for m in ("b", "a", "b")] == [0, 1, 0]
+    assert compact.new_vocab == [(0, 0, ("b",)), (0, 1, ("a",))]
+    public = CompactBounds([load_families()[0]])
+    with pytest.raises(RuntimeError, match="this is a bug"):
+        public.cell_index(0, ("no-such-category",))
 
 
 def test_windows_are_aligned_tumbling_weeks_and_seconds() -> None:
@@ -79,7 +134,7 @@ def test_aggregator_bounds_dedupes_and_closes_on_watermark() -> None:
     assert len(closed) == 1
     counts = closed[0].counts["by_category"]
     assert counts[("cyber.malware",)] == 3 and ("cbrn.bio",) not in counts
-    assert agg.metrics.duplicates == 1 and agg.metrics.dropped_by_bounding == 4
+    assert agg.metrics.duplicates == 1 and agg.metrics.dropped_by_bounding == {"by_category": 4}
     agg.add(event(start + timedelta(seconds=3)))  # its window has closed
     assert agg.metrics.late == 1 and agg.open_windows == []
 
@@ -87,4 +142,5 @@ def test_aggregator_bounds_dedupes_and_closes_on_watermark() -> None:
 def test_default_families_load_and_have_public_key_spaces() -> None:
     families = {f.name: f for f in load_families()}
     assert len(families["events_by_category"].keys) == 17
-    assert families["events_by_category_stage_action"].sensitivity_l2 == 3 * 3**0.5
+    stage_action = families["events_by_category_stage_action"]
+    assert stage_action.sensitivity_l2 == pytest.approx(stage_action.bound_l * stage_action.bound_k**0.5)
