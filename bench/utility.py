@@ -160,12 +160,13 @@ def alert_experiment(releaser: Releaser, family: ReportFamily, trials: int,
 
     Alert when the noisy rise exceeds z·√(2σ² + v_prev + v_now): DP noise of both weeks plus Poisson
     week-to-week variation estimated from the noisy values, z Bonferroni-corrected over the 17
-    categories so that false alarms stay ≤ 5% per week across categories.
+    categories at a family-wise 2.5% per week, leaving margin under the 5% target (the variance
+    estimate is itself noisy).
     """
     plan = releaser.plan(family, WEEK).gaussian
     assert plan is not None
     k = len(CATEGORIES)
-    z = NormalDist().inv_cdf(1 - 0.05 / k)
+    z = NormalDist().inv_cdf(1 - 0.025 / k)
 
     def alerts(before: np.ndarray, after: np.ndarray) -> np.ndarray:
         nb = np.array(draw(plan, before.ravel().tolist())).reshape(before.shape)
@@ -297,6 +298,9 @@ def main() -> None:
           f"{side['engine_s_per_week']:.3f} s/week (bounding + noise + ledger + DuckDB)")
     print(f"  OpenDP Polars    median rel. error {side['polars_median_rel_error']:.3%}  "
           f"{side['polars_s_per_week']:.3f} s/week (truncation + noise)")
+    print("  (both keep K = 2 categories and L = 3 events per actor; OpenDP's keep='first' keeps an actor's\n"
+          "   alphabetically first categories, which biases later ones down; keep='sample' fails on a single\n"
+          "   grouping column in opendp 0.16 with polars 1.36.1; the engine keeps cells in arrival order)")
     naive = releaser.plan(by_cat, WEEK).gaussian.half_width * np.sqrt(52)  # type: ignore[union-attr]
     tree = releaser.plan(by_cat, WEEK).continual  # type: ignore[union-attr]
     print(f"year-to-date at week 52: tree ±{tree.plan.half_width * np.sqrt(3):.0f} (3 nodes) vs summing "
