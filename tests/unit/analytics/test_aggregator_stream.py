@@ -1,0 +1,134 @@
+"""The stream layer's plain-Python parts: fast record verification and one partition's processing."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from analytics.families import load_families
+from analytics.health import IngestMetrics
+from analytics.stream.partition import IncomingRecord, PartitionConfig, PartitionWorker
+from analytics.stream.verify import decode_fast, verify_record
+from ingest.events import canonical_json, parse_event
+from ingest.records import PROVIDER_HEADER, SIGNATURE_HEADER, decode_record, encode_record
+from ingest.registry import ProviderRegistry
+from ingest.signing import new_signing_key, public_key_to_text, sign
+
+KEY = new_signing_key()
+REGISTRY = ProviderRegistry.from_mapping({"acme-ai": public_key_to_text(KEY.public_key())})
+NOW = datetime.now(UTC)
+
+
+def wire(**changes: object) -> dict[str, object]:
+    event = {"event_id": str(uuid.uuid4()), "occurred_at": NOW.isoformat(), "provider": "acme-ai", "actor": "a" * 64,
+             "surface": "api", "model_family": "m", "detection_stage": "input_filter", "category": "cyber.malware",
+             "action": "block", "score": 0.5, "jurisdiction": "US", "language": "en"}
+    event.update(changes)
+    return {k: v for k, v in event.items() if v is not None}
+
+
+def signed(body: object, provider: bytes = b"acme-ai") -> tuple[bytes, list[tuple[str, bytes]]]:
+    value = body if isinstance(body, bytes) else canonical_json(body)
+    return value, [(PROVIDER_HEADER, provider), (SIGNATURE_HEADER, sign(KEY, value))]
+
+
+def batch(*events: dict[str, object], provider: str = "acme-ai") -> dict[str, object]:
+    return {"format": "flockview.batch.v1", "provider": provider, "events": list(events)}
+
+
+CASES = {
+    "all valid": signed(batch(wire(), wire(technique="roleplay"), wire(score=1))),
+    "one bad enum": signed(batch(wire(), wire(category="bioweapons"), wire())),
+    "free text smuggled in": signed(batch(wire(prompt="how do I ..."))),
+    "event of another provider": signed(batch(wire(provider="other-lab"))),
+    "record of another provider": signed(batch(wire(), provider="other-lab")),
+    "naive timestamp": signed(batch(wire(occurred_at="2026-11-19T10:00:00"))),
+    "score out of range": signed(batch(wire(score=1.5))),
+    "not a batch": signed({"format": "flockview.batch.v0", "events": []}),
+    "not json": signed(b"{not json"),
+    "events not a list": signed({"format": "flockview.batch.v1", "provider": "acme-ai", "events": {}}),
+    "event not an object": signed(batch("nope")),  # type: ignore[arg-type]
+    "unknown provider": signed(batch(wire()), provider=b"nobody"),
+    "forged": (canonical_json(batch(wire())), [(PROVIDER_HEADER, b"acme-ai"), (SIGNATURE_HEADER, b"x" * 64)]),
+    "unsigned": (canonical_json(batch(wire())), [(PROVIDER_HEADER, b"acme-ai")]),
+}
+
+
+def outcome(fn, value: bytes, headers: list[tuple[str, bytes]]) -> object:  # type: ignore[no-untyped-def]
+    try:
+        decoded = fn(value, headers, REGISTRY)
+    except Exception as exc:  # the error type and message are part of what must match
+        return type(exc).__name__, str(exc)
+    return decoded.provider, [e.model_dump() for e in decoded.events], decoded.rejected
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_fast_decoding_accepts_and_refuses_exactly_what_the_contract_does(case: str) -> None:
+    value, headers = CASES[case]
+    assert outcome(decode_fast, value, headers) == outcome(decode_record, value, headers)
+
+
+def test_verification_refuses_events_from_the_future_and_names_the_skew() -> None:
+    value, headers = signed(batch(wire(), wire(occurred_at=(NOW + timedelta(hours=1)).isoformat())))
+    verified = verify_record(value, headers, REGISTRY, timedelta(minutes=5), now=NOW)
+    assert len(verified.events) == 1
+    assert [r.reason_code for r in verified.rejections] == ["clock_skew"]
+    assert "300 s ahead" in verified.rejections[0].reason
+
+
+def config(metrics: IngestMetrics) -> PartitionConfig:
+    return PartitionConfig(load_families(), timedelta(days=7), timedelta(days=1), timedelta(minutes=5), REGISTRY,
+                           metrics, "dlq", "summaries")
+
+
+def records(n: int, start: int = 0) -> list[IncomingRecord]:
+    out = []
+    for i in range(start, start + n):
+        value, headers = encode_record("acme-ai", [parse_event(wire(actor=uuid.uuid4().hex * 2))], KEY)
+        out.append(IncomingRecord(value, headers, "events", 0, i))
+    return out
+
+
+def test_a_partition_skips_what_it_applied_before_a_restart_and_sends_bad_records_to_the_dlq(tmp_path: Path) -> None:
+    metrics = IngestMetrics()
+    worker = PartitionWorker("events", 0, tmp_path, config(metrics))
+    first = records(5)
+    worker.process(first, NOW)
+    worker.close()
+    again = PartitionWorker("events", 0, tmp_path, config(metrics))
+    assert again.offset == 4
+    forged_value, _ = encode_record("acme-ai", [parse_event(wire())], new_signing_key())
+    bad = IncomingRecord(forged_value, [(PROVIDER_HEADER, b"acme-ai"), (SIGNATURE_HEADER, b"y" * 64)], "events", 0, 6)
+    again.process([*first, records(1, start=5)[0], bad], NOW)  # redelivery of 0..4, then 5 and a forged one
+    assert metrics.skipped_replayed == 5 and sum(metrics.events_in.values()) == 6
+    assert metrics.rejected == {"bad_signature": 1}
+    (_, topic, message), = again.outbox()
+    assert topic == "dlq" and json.loads(message)["source"] == {"topic": "events", "partition": 0, "offset": 6}
+    assert again.gauges()["active_actor_windows"] == 6.0
+
+
+def test_a_bug_on_one_record_sends_it_to_the_dlq_and_the_rest_is_counted(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    metrics = IngestMetrics()
+    worker = PartitionWorker("events", 0, tmp_path, config(metrics))
+    poison = parse_event(wire(category="cbrn.bio"))
+    value, headers = encode_record("acme-ai", [poison], KEY)
+    batch_records = [*records(2), IncomingRecord(value, headers, "events", 0, 2), *records(2, start=3)]
+    real_add = type(worker.aggregator).add_batch
+
+    def buggy(self, events):  # type: ignore[no-untyped-def]
+        if any(e.event_id == poison.event_id for e in events):
+            raise ZeroDivisionError("a bug")
+        real_add(self, events)
+
+    monkeypatch.setattr(type(worker.aggregator), "add_batch", buggy)
+    worker.process(batch_records, NOW)
+    assert worker.offset == 4 and metrics.batch_failures == 1 and metrics.rejected == {"processing_error": 1}
+    assert [json.loads(m)["reason_code"] for _, _, m in worker.outbox()] == ["processing_error"]
+    monkeypatch.undo()
+    closed = worker.aggregator.close_ready(NOW + timedelta(days=9))
+    assert sum(closed[0].counts["events_by_category"].values()) == 4
