@@ -32,10 +32,39 @@ CATEGORY_USERS = {"cyber.malware": 300, "fraud.phishing": 170, "cbrn.bio": 60, "
 EVENTS_PER_USER = 2
 
 
+# The families this test checks, spelled out so the test does not follow changes to the shipped set.
+FAMILIES_TOML = """
+[[family]]
+name = "events_by_category"
+title = "Flagged events by danger domain"
+dimensions = ["category"]
+bound_k = 2
+bound_l = 5
+weight = 2.0
+
+[[family]]
+name = "events_by_category_stage_action"
+title = "Flagged events by domain, detection stage and action"
+dimensions = ["category", "detection_stage", "action"]
+bound_k = 3
+bound_l = 3
+weight = 1.0
+
+[[family]]
+name = "techniques_by_category"
+title = "Jailbreak techniques by domain"
+dimensions = ["category", "technique"]
+bound_k = 2
+bound_l = 3
+weight = 1.0
+"""
+
+
 def start_worker(broker: EmbeddedBroker, tmp_path: Path, registry: Path) -> subprocess.Popen[bytes]:
+    (tmp_path / "families.toml").write_text(FAMILIES_TOML)
     cmd = [sys.executable, "-m", "analytics.cli", "worker", "--bootstrap-servers", broker.bootstrap_servers,
            "--store", str(tmp_path / "store.duckdb"), "--registry", str(registry), "--window-seconds", "6",
-           "--lateness-seconds", "1"]
+           "--lateness-seconds", "1", "--families", str(tmp_path / "families.toml")]
     env = dict(os.environ, FLOCKVIEW_WORKER_DATADIR=str(tmp_path / "worker"), FLOCKVIEW_WORKER_TICK_SECONDS="0.5")
     return subprocess.Popen(cmd, env=env, stdout=(tmp_path / "worker.log").open("wb"), stderr=subprocess.STDOUT)
 
