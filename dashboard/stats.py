@@ -3,7 +3,8 @@
 Pure pandas, no Streamlit. Every input is a released (noisy, post-processed) cell carrying its noise
 ``scale`` (the standard deviation of the discrete Gaussian it was released with). Adding released
 cells is post-processing, so it spends no budget; the noise of a sum has variance ``Σ scale²``, and
-its 95% interval uses the normal approximation of that sum.
+its 95% interval uses the normal approximation of that sum, made conservative for the clamping of
+released cells at zero (see :func:`aggregate`).
 
 Changes are flagged only when they exceed the combined noise of the two figures compared: the
 difference of two independent releases has standard deviation ``sqrt(s₁² + s₀²)``; a change is
@@ -34,10 +35,15 @@ def released_parts(cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def aggregate(cells: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Sum released cells per window and ``by`` columns, with the sum's noise and 95% interval.
+    """Sum released cells per window and ``by`` columns, with the sum's noise and a conservative 95% interval.
 
-    A group of one cell keeps the interval it was released with; a larger group gets
-    ``sum ± 1.96 · sqrt(Σ scale²)``, clamped at zero like every released interval.
+    A group of one cell keeps the interval it was released with. For a larger group: released cells
+    are clamped at zero, which lifts cells whose true count is zero, so a sum of many such cells
+    would look clearly positive. The interval therefore takes its lower end from the parts that are
+    clear of zero only, with the noise of all parts (``Σ clear values − 1.96 · sqrt(Σ scale²)``: the
+    other parts are at least zero, and the wider noise also covers a part that looks clear by
+    chance), and its upper end from all parts (``Σ values + 1.96 · sqrt(Σ scale²)``; clamping only
+    ever raised them). ``sd`` is ``sqrt(Σ scale²)``, the noise of the unclamped sum.
 
     Args:
         cells: Released cells with ``value``, ``ci_low``, ``ci_high``, ``includes_zero`` and ``scale``.
@@ -52,17 +58,20 @@ def aggregate(cells: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     if cells.empty:
         return pd.DataFrame(columns=columns)
     work = cells[keys + ["value", "ci_low", "ci_high", "includes_zero"]].copy()
+    clear = ~work["includes_zero"].astype(bool)
     work["var"] = cells["scale"].astype(float) ** 2
+    work["clear_value"] = work["value"].where(clear, 0.0)
     grouped = work.groupby(keys, dropna=False, sort=True)
     out = grouped.agg(value=("value", "sum"), var=("var", "sum"), n_cells=("value", "size"),
+                      clear_value=("clear_value", "sum"),
                       ci_low=("ci_low", "first"), ci_high=("ci_high", "first"),
                       includes_zero=("includes_zero", "first")).reset_index()
     out["sd"] = np.sqrt(out["var"])
     many = out["n_cells"] > 1
-    half = Z95 * out["sd"]
-    out.loc[many, "ci_low"] = (out["value"] - half).clip(lower=0)[many]
-    out.loc[many, "ci_high"] = (out["value"] + half).clip(lower=0)[many]
-    out.loc[many, "includes_zero"] = (out["value"] - half <= 0)[many]
+    low = out["clear_value"] - Z95 * out["sd"]
+    out.loc[many, "ci_low"] = low.clip(lower=0)[many]
+    out.loc[many, "ci_high"] = (out["value"] + Z95 * out["sd"])[many]
+    out.loc[many, "includes_zero"] = (low <= 0)[many]
     out["includes_zero"] = out["includes_zero"].astype(bool)
     return out[columns]
 

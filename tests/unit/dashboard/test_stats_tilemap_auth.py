@@ -33,9 +33,19 @@ def test_aggregate_keeps_a_single_cells_interval_and_widens_sums() -> None:
     total = stats.aggregate(cells, []).iloc[0]
     sd = math.sqrt(3) * 10
     assert total["value"] == 155 and total["sd"] == pytest.approx(sd) and total["n_cells"] == 3
-    assert total["ci_low"] == pytest.approx(155 - stats.Z95 * sd)
+    # The lower end counts only the parts clear of zero (c2 = 5 is not), with all parts' noise.
+    assert total["ci_low"] == pytest.approx(150 - stats.Z95 * sd)
     assert total["ci_high"] == pytest.approx(155 + stats.Z95 * sd)
     assert not total["includes_zero"]
+
+
+def test_a_sum_of_clamped_zero_cells_is_never_called_clear() -> None:
+    # Thirty cells whose true count is zero, released clamped at zero: each lifted to about 0.4 sigma.
+    rng = np.random.default_rng(3)
+    cells = _cells(list(np.maximum(rng.normal(0, 10, 30), 0)))
+    total = stats.aggregate(cells, []).iloc[0]
+    assert total["value"] > stats.Z95 * total["sd"]  # the naive interval would have excluded zero
+    assert total["includes_zero"] and total["ci_low"] == 0
 
 
 def test_aggregate_never_counts_a_released_total_twice() -> None:
