@@ -191,19 +191,21 @@ class Sender:
 
     def _cycle(self) -> bool:
         """One pass; returns True when stopping and nothing is left to do."""
-        self._spool_failures()
-        while self.queue:
-            items = self._take()
-            try:
-                self._send_items(items)
-            except Exception:  # a bug; keep the events on disk rather than lose them
-                log.exception("this is a bug: sending a batch of %d events failed; spooling it", len(items))
-                self._spool_items(items)
-            finally:
-                with self.lock:
-                    self.busy = False
+        while True:
             self._spool_failures()
-        self._drain_spool()
+            if self.queue:
+                items = self._take()
+                try:
+                    self._send_items(items)
+                except Exception:  # a bug; keep the events on disk rather than lose them
+                    log.exception("this is a bug: sending a batch of %d events failed; spooling it", len(items))
+                    self._spool_items(items)
+                finally:
+                    with self.lock:
+                        self.busy = False
+            self._drain_spool()  # between batches too, so a steady stream does not starve the spool
+            if not self.queue:
+                break
         with self.lock:
             self.lock.notify_all()
             return self.stopping and not self.queue and not self.failed
@@ -244,9 +246,11 @@ class Sender:
                 return
             with self.lock:
                 if len(self.in_flight) < self.s.max_in_flight_records:
+                    record.sent_at = now
                     self.in_flight[id(record)] = record
                     break
                 self.lock.wait(0.05)
+            self._unblock(now)
         try:
             self.transport.send(record, lambda exc, r=record: self._done(r, exc))
         except TransportError as exc:
@@ -254,6 +258,16 @@ class Sender:
                 self.in_flight.pop(id(record), None)
             self._mark_down(exc)
             self._to_spool(record, exc)
+
+    def _unblock(self, now: float) -> None:
+        """While waiting for a slot: handle failures, and give up on a producer that stopped answering."""
+        if self.failed:
+            self._spool_failures()
+            return
+        with self.lock:
+            oldest = min((r.sent_at for r in self.in_flight.values()), default=now)
+        if now - oldest > self.s.delivery_timeout_s + 10:
+            self._mark_down(TransportError(f"no answer from the producer for {now - oldest:.0f} s"))
 
     def _done(self, record: SignedRecord, exc: Exception | None) -> None:
         """The transport's verdict on a record (called from the producer's I/O thread)."""
@@ -274,10 +288,16 @@ class Sender:
         self.wake.set()
 
     def _mark_down(self, exc: Exception) -> None:
+        now = time.monotonic()
         if self.health.up:
             self._report(DeliveryError("broker_unreachable", 0, f"{exc}; records go to the spool until it returns"))
-        self.health.failed(time.monotonic())
+        elif now < self.health.next_probe:
+            return  # a record sent before the outage was noticed: no new information, no longer backoff
+        self.health.failed(now)
         self.transport.reset()
+        with self.lock:  # what the discarded producer held will never be reported on: spool it (at least once)
+            stranded, self.in_flight = list(self.in_flight.values()), {}
+            self.failed.extend((record, exc) for record in stranded)
 
     def _spool_failures(self) -> None:
         while self.failed:

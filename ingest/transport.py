@@ -38,6 +38,7 @@ class SignedRecord:
     signature: bytes
     events: int
     spool_name: str | None = None  # set when the record is (also) in the disk spool
+    sent_at: float = 0.0  # monotonic time it was handed to the transport
 
     @property
     def headers(self) -> Headers:
