@@ -175,7 +175,8 @@ class Client:
             return None
         public = self._signing_key.public_key().public_bytes_raw()
         spool = Spool(s.spool_dir or default_spool_dir(self.provider, public), s.spool_max_bytes)
-        spool.lock()
+        if spool.directory.is_dir():
+            spool.lock()  # it may hold records from an earlier run: this client drains them
         return spool
 
     # -- the caller's side ----------------------------------------------------------------------

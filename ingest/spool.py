@@ -108,8 +108,11 @@ class Spool:
         Raises:
             SpoolError: another live client (in this or another process) holds the spool.
         """
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._lock_fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise SpoolError(f"cannot use the spool directory {self.directory}: {exc}") from None
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -131,7 +134,13 @@ class Spool:
         return len(self._sizes)
 
     def put(self, record: SpooledRecord) -> str | None:
-        """Write ``record`` durably; returns its name, or None when the spool is full."""
+        """Write ``record`` durably; returns its name, or None when the spool is full.
+
+        Raises:
+            SpoolError: the directory cannot be written, or another client holds it.
+        """
+        if self._lock_fd is None:
+            self.lock()  # claimed on first use, so a client that never spools leaves no directory
         data = record.encode()
         with self._lock:
             if self.bytes + len(data) > self.max_bytes:
