@@ -35,7 +35,8 @@ from ingest.events import Event, parse_event
 from ingest.keys import ProviderKeys
 from ingest.pseudonym import check_secret
 from ingest.sdk_settings import SDKSettings, default_spool_dir
-from ingest.sender import DeliveryError, Item, Sender
+from ingest.batching import Item
+from ingest.sender import DeliveryError, Sender
 from ingest.signing import load_private_key
 from ingest.spool import Spool
 from ingest.transport import KafkaTransport, MemorySink, Transport

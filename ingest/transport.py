@@ -105,7 +105,8 @@ class KafkaTransport:
             "bootstrap_servers": bootstrap_servers, "client_id": client_id, "acks": "all",
             "compression_type": None if compression == "none" else compression,
             "linger_ms": 5, "batch_size": 1 << 20, "max_request_size": 1 << 20,
-            "max_block_ms": int(max_block_s * 1000), "bootstrap_timeout_ms": int(max_block_s * 1000), "request_timeout_ms": int(min(delivery_timeout_s / 2, 30) * 1000),
+            "max_block_ms": int(max_block_s * 1000), "bootstrap_timeout_ms": int(max_block_s * 1000),
+            "request_timeout_ms": int(min(delivery_timeout_s / 2, 30) * 1000),
             "delivery_timeout_ms": int(delivery_timeout_s * 1000), "retries": 1 << 30,
             "retry_backoff_ms": 100, "reconnect_backoff_max_ms": 2000,
         }

@@ -10,7 +10,8 @@ import pytest
 
 from ingest.records import decode_record
 from ingest.registry import ProviderRegistry
-from ingest.sender import Health, build_records, resplit
+from ingest.batching import build_records, resplit
+from ingest.sender import Health
 from ingest.signing import new_signing_key, public_key_to_text
 from ingest.spool import Spool, SpooledRecord, SpoolError
 from ingest.wire import EventEncoder, actor_partition_hash
