@@ -7,7 +7,15 @@ Modules:
     signing: Ed25519 keys and signatures.
     records: the signed Kafka record format (a batch of events per record).
     registry: registered providers and their public keys.
-    client: the SDK ``Client``.
+    client: the SDK ``Client`` (validate, pseudonymise, queue); see docs/provider-guide.md.
+    wire: the SDK's fast validation and canonical encoding of one event.
+    batching: events cut into signed records per partition.
+    sender: the SDK's background sender (delivery, retries with backoff, spooling).
+    transport: where records go: Kafka, or memory in the SDK's test mode.
+    spool: the SDK's crash-safe, bounded disk spool.
+    sdk_settings: the SDK's settings (``FLOCKVIEW_SDK_*``).
+    keys: a provider's credentials file (signing key and pseudonym secret).
+    importer: JSONL import through the SDK (``flockview emit``).
     topics: topic names and creation.
     broker: the embedded Tansu broker.
     simulate: synthetic providers for demos, tests and benchmarks.

@@ -2,10 +2,13 @@
 
 value   = canonical JSON ``{"format": "flockview.batch.v1", "provider": ..., "events": [...]}``
 headers = ``fv-provider`` (provider id), ``fv-sig`` (Ed25519 signature of the value bytes)
-key     = the actor pseudonym (so an actor's events stay on one partition)
+key     = none; the SDK sends each record to an explicit partition, the first 32 bits of the actor
+          pseudonym modulo the partition count, so every event in a record, and every event of an
+          actor, belongs to that partition (see :mod:`ingest.batching`)
 
-The SDK may put one or many events of one provider in a record; the worker verifies the signature
-once per record, then validates each event against contract v1.
+The SDK puts many events of one provider in a record (:mod:`ingest.wire` writes the same canonical
+bytes as :func:`encode_record`, faster); the worker verifies the signature once per record, then
+validates each event against contract v1.
 """
 
 from __future__ import annotations
