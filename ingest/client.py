@@ -63,6 +63,7 @@ class Stats:
     dropped_spool_error: int
     send_errors: int
     spooled_records: int
+    spooled_events: int
     drained_records: int
     spool_records: int
     spool_bytes: int
@@ -286,7 +287,7 @@ class Client:
                 delivered_events=c.delivered_events, delivered_records=c.delivered_records,
                 dropped_queue_full=c.dropped_queue_full, dropped_spool_full=c.dropped_spool_full,
                 dropped_spool_error=c.dropped_spool_error, send_errors=c.send_errors,
-                spooled_records=c.spooled_records, drained_records=c.drained_records,
+                spooled_records=c.spooled_records, spooled_events=c.spooled_events, drained_records=c.drained_records,
                 spool_records=len(spool) if spool else 0, spool_bytes=spool.bytes if spool else 0,
                 broker_up=sender.health.up)
 

@@ -57,6 +57,7 @@ class Counters:
     delivered_records: int = 0
     send_errors: int = 0
     spooled_records: int = 0
+    spooled_events: int = 0
     drained_records: int = 0
 
 
@@ -267,6 +268,7 @@ class Sender:
             return
         with self.lock:
             self.counters.spooled_records += 1
+            self.counters.spooled_events += record.events
 
     def drop(self, counter: str, error: DeliveryError) -> None:
         with self.lock:

@@ -141,20 +141,39 @@ PROVIDER_SCRIPT = textwrap.dedent("""
                     action="suspend", surface="consumer_app", model_family="acme-chat", score=0.91,
                     jurisdiction="BR", language="pt")
     open(out, "w").write(json.dumps(ids))
-    # No close(): the atexit hook must put what the dead broker did not take into the spool.
+    if sys.argv[6] == "kill":  # wait until everything is on disk, say so, and wait for SIGKILL
+        import time
+        while client.stats().spooled_events < len(ids):
+            time.sleep(0.05)
+        print("spooled", flush=True)
+        time.sleep(600)
+    # Otherwise no close(): the atexit hook must put what the dead broker did not take into the spool.
 """)
 
 
-def test_the_spool_survives_a_provider_process_restart(provider, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def run_provider(script: Path, provider, bootstrap: str, spool: Path, out: Path, mode: str) -> None:  # type: ignore[no-untyped-def]
+    argv = [sys.executable, str(script), provider.pseudonym_key.hex(), private_key_to_text(provider.signing_key),
+            bootstrap, str(spool), str(out), mode]
+    if mode == "exit":
+        done = subprocess.run(argv, capture_output=True, timeout=120)
+        assert done.returncode == 0, done.stderr.decode()[-2000:]
+        return
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"spooled"
+    finally:
+        proc.kill()  # kill -9: no atexit, no close
+        proc.wait(30)
+
+
+@pytest.mark.parametrize("mode", ["exit", "kill"])
+def test_the_spool_survives_a_provider_process_restart(provider, tmp_path: Path, mode: str) -> None:  # type: ignore[no-untyped-def]
     dead = EmbeddedBroker(log_path=tmp_path / "broker.log")  # a free port nothing listens on yet
     spool, out = tmp_path / "spool", tmp_path / "ids.json"
     script = tmp_path / "provider.py"
     script.write_text(PROVIDER_SCRIPT)
-    done = subprocess.run([sys.executable, str(script), provider.pseudonym_key.hex(),
-                           private_key_to_text(provider.signing_key), dead.bootstrap_servers, str(spool), str(out)],
-                          capture_output=True, timeout=120)
-    assert done.returncode == 0, done.stderr.decode()[-2000:]
-    assert list(spool.glob("*.rec")), "the provider process exited without spooling"
+    run_provider(script, provider, dead.bootstrap_servers, spool, out, mode)
+    assert list(spool.glob("*.rec")), "the provider process ended without spooling"
     ids = json.loads(out.read_text())
 
     with dead as broker:
