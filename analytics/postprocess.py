@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from analytics.families import ReportFamily
@@ -32,13 +33,12 @@ def _frame(family: ReportFamily, release_id: str, window: Window, keys: Sequence
     rows: dict[str, list[object]] = {c: [None] * len(keys) for c in DIMENSION_COLUMNS}
     for d, dim in enumerate(family.dimensions):
         rows[dim] = [None if key is None else key[d] for key in keys]
+    v, h = np.asarray(values, dtype=float), np.asarray(half, dtype=float)
     frame = pd.DataFrame({
         "release_id": release_id, "family": family.name, "window_start": window.start,
         "window_end": window.end, **rows,
-        "value": [float(max(v, 0.0)) for v in values],
-        "ci_low": [float(max(v - h, 0.0)) for v, h in zip(values, half, strict=True)],
-        "ci_high": [float(max(v + h, 0.0)) for v, h in zip(values, half, strict=True)],
-        "includes_zero": [bool(v - h <= 0) for v, h in zip(values, half, strict=True)],
+        "value": np.maximum(v, 0.0), "ci_low": np.maximum(v - h, 0.0), "ci_high": np.maximum(v + h, 0.0),
+        "includes_zero": v - h <= 0,
         "mechanism": mechanism, "scale": scale, "rho": rho,
         "is_total": [key is None for key in keys],
     })

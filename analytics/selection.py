@@ -54,6 +54,7 @@ class ThresholdPlan:
         return self.bound_k, math.ceil(self.per_cell_bound * math.sqrt(self.bound_k)), self.per_cell_bound
 
 
+@lru_cache(maxsize=512)
 def _measurement(scale: float, threshold: int) -> dp.Measurement:
     domain = dp.map_domain(dp.atom_domain(T=str), dp.atom_domain(T=int))
     metric = dp.l02inf_distance(dp.absolute_distance(T=int))

@@ -245,6 +245,70 @@ def release_100k(policy: BudgetPolicy, rng: np.random.Generator, repeats: int) -
     return len(values), full, bare
 
 
+def release_years(families: list[ReportFamily], policy: BudgetPolicy, years: int, weeks: int,
+                  rng: np.random.Generator) -> tuple[Releaser, pd.DataFrame, int, pd.DataFrame, list[pd.DataFrame]]:
+    """Simulate and release ``years`` x ``weeks``; returns the releaser, cells beside truth, release count, YTD."""
+    truth: list[dict[str, object]] = []
+    weekly: list[pd.DataFrame] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Path(tmp) / "bench.duckdb"
+        releaser = Releaser(Store(store), families, policy, period=WEEK)
+        release_s = sum(run_year(releaser, families, 2026 + y, weeks, rng, truth, weekly) for y in range(years))
+        joined = joined_cells(store, families, truth)
+        n_releases = int(ReadOnlyStore(store).query("SELECT count(*) AS n FROM releases")["n"].iloc[0])
+        ytd = ReadOnlyStore(store).cumulative("events_by_category")
+    print(f"\nreleases: {n_releases} ({len(joined)} cells) in {release_s:.1f} s")
+    metrics = {f.name: f.metric for f in families}
+    joined["metric_is_count"] = joined["family"].map(metrics).isin(["event_count", "distinct_actors"])
+    return releaser, joined, n_releases, ytd, weekly
+
+
+def report_accuracy(releaser: Releaser, families: list[ReportFamily], joined: pd.DataFrame, n_releases: int,
+                    weekly: list[pd.DataFrame]) -> tuple[float, float, float]:
+    """Print errors by cell size, coverage, bounding and the plans; returns coverage (events, all) and median."""
+    table, median_ge_1000 = error_table(joined)
+    hit = (joined["ci_low"] <= joined["truth"]) & (joined["truth"] <= joined["ci_high"])
+    coverage, coverage_all = float(hit[joined["truth"] > 0].mean()), float(hit.mean())
+    print("median relative error by true cell size (event and actor counts):")
+    for bucket, value in table.items():
+        print(f"  {bucket:>12}: {value:.3%}")
+    print(f"95% interval coverage over {n_releases} releases: {coverage:.4f} on {int((joined['truth'] > 0).sum())} "
+          f"cells with events; {coverage_all:.4f} on all {len(joined)} cells (an interval clamped at 0 always "
+          "covers a true 0 unless the noise exceeds +half-width: 97.5%)")
+    counted = [f for f in families if f.metric == "event_count" and not f.open_vocabulary]
+    kept = {f.name: sum(sum(bounded_counts(w, f).values()) for w in weekly[:4]) for f in counted}
+    exact = sum(len(w) for w in weekly[:4])
+    print("events kept by bounding (first 4 weeks): " + ", ".join(f"{n} {k / exact:.1%}" for n, k in kept.items()))
+    for family in families:
+        plan = releaser.plan(family, WEEK)
+        main_plan = plan.gaussian or plan.threshold
+        assert main_plan is not None
+        print(f"  {family.name:<34} sigma={main_plan.scale:8.2f}  rho={main_plan.rho:.5f}  ±{main_plan.half_width:.0f}")
+    return coverage, coverage_all, median_ge_1000
+
+
+def report_side_by_side(releaser: Releaser, by_cat: ReportFamily, weekly: list[pd.DataFrame], n: int,
+                        ytd: pd.DataFrame) -> dict[str, float]:
+    """Print the year-to-date figures and the engine beside OpenDP's Polars API."""
+    last = ytd[ytd["window_start"] == ytd["window_start"].max()]
+    plan = releaser.plan(by_cat, WEEK)
+    assert plan.gaussian is not None and plan.continual is not None
+    print(f"year-to-date (binary tree): {len(ytd)} estimates; latest median ±"
+          f"{(last['ci_high'] - last['value']).median():.0f} from {int(last['n_nodes'].max())} nodes; at week 52: "
+          f"±{plan.continual.plan.half_width * np.sqrt(3):.0f} (3 nodes) vs summing 52 weekly releases "
+          f"±{plan.gaussian.half_width * np.sqrt(52):.0f}")
+    side = compare_polars(releaser, by_cat, weekly, n)
+    print(f"\nevents_by_category, {n} weeks, same rho, vs exact counts of cells >= 1,000:")
+    print(f"  release engine   median rel. error {side['engine_median_rel_error']:.3%}  "
+          f"{side['engine_s_per_week']:.3f} s/week (bounding + noise + ledger + DuckDB)")
+    print(f"  OpenDP Polars    median rel. error {side['polars_median_rel_error']:.3%}  "
+          f"{side['polars_s_per_week']:.3f} s/week (truncation + noise)")
+    print("  (both keep K = 2 categories and L = 3 events per actor; OpenDP's keep='first' keeps an actor's\n"
+          "   alphabetically first categories, which biases later ones down; keep='sample' fails on a single\n"
+          "   grouping column in opendp 0.16 with polars 1.36.1; the engine keeps cells in arrival order)")
+    return side
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 8 weeks, small experiments")
@@ -255,66 +319,22 @@ def main() -> None:
     families, policy = load_families(), BudgetPolicy()
     print(f"utility benchmark: {years} simulated year(s) of {weeks} weeks, {len(families)} default families, "
           f"default budget (rho_week={policy.rho_week.rho}, rho_year={policy.rho_year.rho})")
-    truth: list[dict[str, object]] = []
-    weekly: list[pd.DataFrame] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        store = Path(tmp) / "bench.duckdb"
-        releaser = Releaser(Store(store), families, policy, period=WEEK)
-        release_s = sum(run_year(releaser, families, 2026 + y, weeks, rng, truth, weekly) for y in range(years))
-        joined = joined_cells(store, families, truth)
-        n_releases = int(ReadOnlyStore(store).query("SELECT count(*) AS n FROM releases")["n"].iloc[0])
-        ytd = ReadOnlyStore(store).cumulative("events_by_category")
-    metrics = {f.name: f.metric for f in families}
-    joined["metric_is_count"] = joined["family"].map(metrics).isin(["event_count", "distinct_actors"])
-    table, median_ge_1000 = error_table(joined)
-    hit = (joined["ci_low"] <= joined["truth"]) & (joined["truth"] <= joined["ci_high"])
-    coverage, coverage_all = float(hit[joined["truth"] > 0].mean()), float(hit.mean())
-    print(f"\nreleases: {n_releases} ({len(joined)} cells) in {release_s:.1f} s")
-    print("median relative error by true cell size (event and actor counts):")
-    for bucket, value in table.items():
-        print(f"  {bucket:>12}: {value:.3%}")
-    print(f"95% interval coverage over {n_releases} releases: {coverage:.4f} on {int((joined['truth'] > 0).sum())} "
-          f"cells with events; {coverage_all:.4f} on all {len(joined)} cells (an interval clamped at 0 always "
-          "covers a true 0 unless the noise exceeds +half-width: 97.5%)")
-    kept = {f.name: sum(sum(bounded_counts(w, f).values()) for w in weekly[:4]) for f in families
-            if f.metric == "event_count"}
-    exact = {f.name: sum(int(w["category"].notna().sum()) for w in weekly[:4]) for f in families
-             if f.metric == "event_count"}
-    print("events kept by bounding (first 4 weeks): " + ", ".join(
-        f"{name} {kept[name] / exact[name]:.1%}" for name in kept if not name.endswith("model_family")))
-    for name, plan in ((f.name, releaser.plan(f, WEEK)) for f in families):
-        main_plan = plan.gaussian or plan.threshold
-        print(f"  {name:<34} sigma={main_plan.scale:8.2f}  rho={main_plan.rho:.5f}  ±{main_plan.half_width:.0f}")
+    releaser, joined, n_releases, ytd, weekly = release_years(families, policy, years, weeks, rng)
+    coverage, coverage_all, median_ge_1000 = report_accuracy(releaser, families, joined, n_releases, weekly)
     by_cat = next(f for f in families if f.name == "events_by_category")
-    last = ytd[ytd["window_start"] == ytd["window_start"].max()]
-    print(f"year-to-date (binary tree): {len(ytd)} estimates; latest median ±{(last['ci_high'] - last['value']).median():.0f}"
-          f" from {int(last['n_nodes'].max())} nodes")
     power, false_alarm, z = alert_experiment(releaser, by_cat, trials, rng)
     print(f"\nweek-over-week alert (z={z:.2f}, {trials} trials): power {power:.3f} for +30% on 2,000/week; "
           f"false alarms {false_alarm:.3f} per week across {len(CATEGORIES)} categories")
-    side = compare_polars(releaser, by_cat, weekly, polars_weeks)
-    print(f"\nevents_by_category, {polars_weeks} weeks, same rho, vs exact counts of cells >= 1,000:")
-    print(f"  release engine   median rel. error {side['engine_median_rel_error']:.3%}  "
-          f"{side['engine_s_per_week']:.3f} s/week (bounding + noise + ledger + DuckDB)")
-    print(f"  OpenDP Polars    median rel. error {side['polars_median_rel_error']:.3%}  "
-          f"{side['polars_s_per_week']:.3f} s/week (truncation + noise)")
-    print("  (both keep K = 2 categories and L = 3 events per actor; OpenDP's keep='first' keeps an actor's\n"
-          "   alphabetically first categories, which biases later ones down; keep='sample' fails on a single\n"
-          "   grouping column in opendp 0.16 with polars 1.36.1; the engine keeps cells in arrival order)")
-    naive = releaser.plan(by_cat, WEEK).gaussian.half_width * np.sqrt(52)  # type: ignore[union-attr]
-    tree = releaser.plan(by_cat, WEEK).continual  # type: ignore[union-attr]
-    print(f"year-to-date at week 52: tree ±{tree.plan.half_width * np.sqrt(3):.0f} (3 nodes) vs summing "
-          f"52 weekly releases ±{naive:.0f}")
+    side = report_side_by_side(releaser, by_cat, weekly, polars_weeks, ytd)
     n_cells, full, bare = release_100k(policy, rng, 1 if args.quick else 3)
     print(f"\n{n_cells:,} cells: release (ledger + DuckDB) {full:.3f} s, bare OpenDP draws {bare:.3f} s "
           f"({full / bare:.2f}x)")
     print(json.dumps({
-        "coverage": round(coverage, 4), "coverage_all_cells": round(coverage_all, 4), "median_rel_error_ge_1000": round(median_ge_1000, 5),
-        "alert_power": power, "alert_false_alarm": false_alarm,
-        "release_100k_cells_s": round(full * 100_000 / n_cells, 4), "opendp_draw_100k_s": round(bare * 100_000 / n_cells, 4),
-        "releases": n_releases, "polars_median_rel_error": round(side["polars_median_rel_error"], 5),
-        "engine_median_rel_error": round(side["engine_median_rel_error"], 5),
-        "polars_s_per_week": round(side["polars_s_per_week"], 4), "engine_s_per_week": round(side["engine_s_per_week"], 4),
+        "coverage": round(coverage, 4), "coverage_all_cells": round(coverage_all, 4),
+        "median_rel_error_ge_1000": round(median_ge_1000, 5), "alert_power": power, "alert_false_alarm": false_alarm,
+        "release_100k_cells_s": round(full * 100_000 / n_cells, 4),
+        "opendp_draw_100k_s": round(bare * 100_000 / n_cells, 4), "releases": n_releases,
+        **{k: round(v, 5) for k, v in side.items()},
     }))
 
 

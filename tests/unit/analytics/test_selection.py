@@ -26,11 +26,11 @@ def test_threshold_meets_the_stated_delta_and_budget() -> None:
 
 def test_absent_and_single_actor_keys_are_never_released() -> None:
     # Counts of at most L = 3 are what one actor alone can produce; the mechanism lets such a key through
-    # with probability at most delta = 1e-7, so over 2,000 rounds of 50 keys (1e5 trials) we expect none.
+    # with probability at most delta = 1e-7, so over 250 rounds of 400 keys (1e5 trials) we expect none.
     plan = plan_threshold(1, 3, RhoBudget(0.001), delta=1e-7)
-    rare = {(f"solo-{i}",): 1 + i % 3 for i in range(50)}
+    rare = {(f"solo-{i}",): 1 + i % 3 for i in range(400)}
     common = {("acme-large",): 20 * plan.threshold}
-    for _ in range(2000):
+    for _ in range(250):
         released = select(plan, {**rare, **common, ("absent",): 0})
         assert set(released) == {("acme-large",)}
 
