@@ -42,6 +42,8 @@ def clean_errors(fn: F) -> F:
 
 for command in ingest_cli.app.registered_commands:
     app.command(command.name)(clean_errors(command.callback))  # type: ignore[arg-type]
+for group in ingest_cli.app.registered_groups:  # e.g. `flockview keys new-provider`; errors handled inside
+    app.add_typer(group.typer_instance, name=group.name)
 
 StoreOpt = Annotated[Path, typer.Option("--store", help="The DuckDB store.", envvar="FLOCKVIEW_STORE")]
 DEFAULT_STORE = Path("flockview-data/flockview.duckdb")
