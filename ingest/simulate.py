@@ -545,12 +545,13 @@ class Simulator:
         try:
             for p in self.providers:
                 cred = self.credentials[p.name]
+                # No disk spool: demo keys derive from a seed, so a spool left by one demo would replay into the next.
                 clients[(p.name, False)] = Client(p.name, cred.pseudonym_key, cred.signing_key,
-                                                  str(self.bootstrap_servers), topic=self.topic)
+                                                  str(self.bootstrap_servers), topic=self.topic, spool_max_bytes=0)
                 if self.bad_events > 0:
                     foreign = Ed25519PrivateKey.from_private_bytes(_derive(self.seed, p.name, "forged"))
                     clients[(p.name, True)] = Client(p.name, cred.pseudonym_key, foreign,
-                                                     str(self.bootstrap_servers), topic=self.topic)
+                                                     str(self.bootstrap_servers), topic=self.topic, spool_max_bytes=0)
         except BaseException:
             self._close(clients)
             raise
