@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import random
@@ -45,6 +46,7 @@ from ingest.simulate import Simulator, demo_providers, provider_credentials, reg
 from ingest.topics import EVENTS_TOPIC, ensure_topics
 
 NAIVE_APP = Path(__file__).with_name("naive_faust_agent.py")
+TEMPLATES = 250_000
 
 
 def preload(bootstrap: str, n_events: int, per_record: int, partitions: int, users: int, seed: int) -> dict[str, int]:
@@ -68,16 +70,29 @@ def preload(bootstrap: str, n_events: int, per_record: int, partitions: int, use
         producer.send(EVENTS_TOPIC, value=value, headers=headers, partition=partition)
         records += 1
 
-    for sim_event in sim.generate(n_events):
+    # The simulator is slow (pure Python per event): take up to TEMPLATES of its events and cycle
+    # through them with fresh ids and times, which keeps its skew across actors and fields.
+    templates = []
+    for sim_event in sim.generate(min(n_events, TEMPLATES)):
         user = (sim_event.provider, sim_event.user_id)
         actor = actors.get(user)
         if actor is None:
             actor = actors[user] = pseudonymise(creds[sim_event.provider].pseudonym_key, sim_event.user_id)
+        fields = {k: v for k, v in sim_event.fields.items() if v is not None}
+        templates.append(dict(fields, provider=sim_event.provider, actor=actor, schema_version=1))
+    # Each pass over the templates stands for other users (a derived pseudonym per pass), so events per
+    # actor keep the simulator's distribution instead of growing with the number of passes.
+    cycle_actor: dict[tuple[str, int], str] = {}
+    for i in range(n_events):
+        template, cycle = templates[i % len(templates)], i // len(templates)
+        actor = cycle_actor.get((template["actor"], cycle))
+        if actor is None:
+            actor = cycle_actor[(template["actor"], cycle)] = (
+                template["actor"] if cycle == 0 else hashlib.sha256(f"{template['actor']}/{cycle}".encode()).hexdigest())
         occurred = now - timedelta(seconds=rng.random() * 600)
-        wire = {k: v for k, v in sim_event.fields.items() if v is not None}
-        wire.update(event_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)), occurred_at=occurred.isoformat(),
-                    provider=sim_event.provider, actor=actor, schema_version=1)
-        key = (sim_event.provider, zlib.crc32(actor.encode()) % partitions)
+        wire = dict(template, actor=actor, event_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                    occurred_at=occurred.isoformat())
+        key = (template["provider"], zlib.crc32(actor.encode()) % partitions)
         buffers.setdefault(key, []).append(wire)
         if len(buffers[key]) >= per_record:
             flush(key)
@@ -85,7 +100,7 @@ def preload(bootstrap: str, n_events: int, per_record: int, partitions: int, use
         flush(key)
     producer.flush()
     producer.close()
-    return {"records": records, "events": n_events, "actors": len(actors)}
+    return {"records": records, "events": n_events, "actors": len(cycle_actor)}
 
 
 async def raw_consume(bootstrap: str, partitions: int, records: int) -> float:

@@ -113,14 +113,7 @@ def register(app: faust.App, events: faust.TopicT, runtime: WorkerRuntime) -> No
 
     @app.timer(interval=settings.health_seconds)
     async def report_health() -> None:
-        snapshot, gauges = runtime.metrics.take(), runtime.gauges(_lag(app, runtime))
-        try:
-            await asyncio.get_running_loop().run_in_executor(runtime.store_executor, write_health, runtime.store, settings.app_id,
-                                                             snapshot, gauges)
-            log.info("ingest metrics: %s; open windows: %d", snapshot.summary(), int(gauges["open_windows"]))
-        except Exception:
-            runtime.metrics.merge(snapshot)
-            log.exception("writing health metrics failed; they are kept for the next interval")
+        await _report_health(app, runtime)
 
     @app.task
     async def gather_and_release() -> None:
@@ -131,6 +124,18 @@ def register(app: faust.App, events: faust.TopicT, runtime: WorkerRuntime) -> No
         except Exception:
             log.critical("gathering summaries failed; no window will be released by this worker", exc_info=True)
             raise
+
+
+async def _report_health(app: faust.App, runtime: WorkerRuntime) -> None:
+    """Write this interval's totals and the gauges to the store (in the store thread); keep them on failure."""
+    snapshot, gauges = runtime.metrics.take(), runtime.gauges(_lag(app, runtime))
+    try:
+        await asyncio.get_running_loop().run_in_executor(runtime.store_executor, write_health, runtime.store,
+                                                         runtime.settings.app_id, snapshot, gauges)
+        log.info("ingest metrics: %s; open windows: %d", snapshot.summary(), int(gauges["open_windows"]))
+    except Exception:
+        runtime.metrics.merge(snapshot)
+        log.exception("writing health metrics failed; they are kept for the next interval")
 
 
 def _lag(app: faust.App, runtime: WorkerRuntime) -> float | None:

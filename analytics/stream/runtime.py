@@ -9,13 +9,13 @@ keyed by (family, window), makes the release happen once however many workers tr
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from analytics.families import load_families
 from analytics.gather import Gatherer, Summary
-from analytics.health import IngestMetrics, write_health
+from analytics.health import IngestMetrics
 from analytics.release import Releaser
 from analytics.settings import WorkerSettings
 from analytics.store import Store
@@ -133,17 +133,3 @@ class WorkerRuntime:
         if lag is not None:
             gauges["consumer_lag"] = lag
         return gauges
-
-    def write_health(self, worker_name: str, lag: float | None = None) -> None:
-        """Write this interval's totals to the store's health table and start a new interval.
-
-        Call from the event loop thread; the store write itself may run in an executor via
-        :func:`analytics.health.write_health` with :meth:`IngestMetrics.take`'s snapshot.
-        """
-        snapshot = self.metrics.take()
-        try:
-            write_health(self.store, worker_name, snapshot, self.gauges(lag))
-        except Exception:
-            self.metrics.merge(snapshot)
-            raise
-        log.info("ingest metrics: %s", snapshot.summary())
