@@ -38,9 +38,14 @@ class BudgetPolicy:
         """What each period spends: its cap, or less so that every period of a year fits the yearly cap.
 
         A calendar year holds up to ``ceil(366 days / period)`` period starts (53 weeks), so the spend is
-        ``min(rho_week, rho_year / that)``: with the defaults 1.0 / 53 = 0.018868 per week.
+        ``min(rho_week, rho_year / that)``: with the defaults 1.0 / 53 = 0.018868 per week. Periods
+        shorter than a day (the demo's seconds-long windows) spend the full ``rho_week``: spreading a
+        yearly cap over millions of windows would drown them in noise; the yearly cap then simply ends
+        releases after ``rho_year / rho_week`` windows, as ``flockview up`` says.
         """
         periods = math.ceil(timedelta(days=366) / period)
+        if period < timedelta(days=1):
+            return self.rho_week
         return RhoBudget(min(self.rho_week.rho, self.rho_year.rho / periods))
 
 

@@ -94,3 +94,11 @@ def test_budget_summary_shows_spend_remaining_and_caps(tmp_path: Path) -> None:
     text = budget_summary(store.path)
     assert "2026  0.01887    0.9811     1          1" in text
     assert "2026-W50                   1     0.01887    0.001132   0.02" in text
+
+
+def test_weekly_spend_fits_a_year_and_demo_windows_spend_the_period_cap() -> None:
+    policy = BudgetPolicy()
+    assert policy.period_spend(WEEK).rho == pytest.approx(1 / 53)
+    assert policy.period_spend(DAY).rho == pytest.approx(1 / 366)
+    assert policy.period_spend(timedelta(seconds=10)) == policy.rho_week
+    assert BudgetPolicy(RhoBudget(0.02), RhoBudget(2.0)).period_spend(WEEK).rho == 0.02
