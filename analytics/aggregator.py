@@ -41,8 +41,13 @@ def actor_key(actor: str) -> bytes:
     return bytes.fromhex(actor[:32])
 
 
+_EPOCH_TS = EPOCH.timestamp()
+
+
 def seconds_since_epoch(ts: datetime) -> float:
-    return (ts - EPOCH).total_seconds()
+    """Seconds from :data:`analytics.windows.EPOCH` to ``ts`` (aware). Microsecond times stay far from
+    rounding across a window boundary, so window indexes agree with :func:`analytics.windows.window_of`."""
+    return ts.timestamp() - _EPOCH_TS
 
 
 class WindowState:

@@ -144,3 +144,13 @@ def test_default_families_load_and_have_public_key_spaces() -> None:
     assert len(families["events_by_category"].keys) == 17
     stage_action = families["events_by_category_stage_action"]
     assert stage_action.sensitivity_l2 == pytest.approx(stage_action.bound_l * stage_action.bound_k**0.5)
+
+
+@given(st.sampled_from([1.0, 3.5, 7.0, 86400.0, 604800.0]), st.integers(0, 10**7), st.integers(-2, 2))
+def test_the_aggregators_window_index_agrees_with_window_of_at_boundaries(size: float, k: int, micros: int) -> None:
+    from analytics.aggregator import seconds_since_epoch
+    from analytics.windows import EPOCH
+
+    ts = EPOCH + timedelta(seconds=size * k, microseconds=micros)
+    index = int(seconds_since_epoch(ts) // size)
+    assert window_of(ts, timedelta(seconds=size)).start == EPOCH + timedelta(seconds=index * size)
