@@ -41,7 +41,7 @@ def _family_table(facts: PrivacyFacts) -> Table:
     for _, r in facts.releases.iterrows():
         rows.append((f"`{r['family']}`", str(r["mechanism"]), str(r["bound_k"]), str(r["bound_l"]), num(r["scale"]),
                      num(r["rho"]), num(r["epsilon"]), num(r["delta"])))
-    return Table(("Family", "Mechanism", "K (cells per actor)", "L (per actor and cell)", "Noise σ", "ρ", "ε", "δ"),
+    return Table(("Family", "Mechanism", "K", "L", "Noise σ", "ρ", "ε", "δ"),
                  tuple(rows), (2, 3, 4, 5, 6, 7))
 
 
@@ -63,5 +63,8 @@ def methodology_section(report: WeeklyReport) -> Section:
         *_spend_bullets(facts, report.label),
     ]
     return Section("methodology", "Methodology and privacy", (
-        Bullets(tuple(bullets)), _family_table(facts),
+        Bullets(tuple(bullets)),
+        Paragraph("Per family: K = cells per actor, L = events per actor and cell, σ = the noise's standard "
+                  "deviation, and the family's ρ with its own (ε, δ)."),
+        _family_table(facts),
         Paragraph("**What these numbers cannot tell.**"), Bullets(LIMITS)))

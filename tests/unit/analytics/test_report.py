@@ -268,7 +268,8 @@ def test_privacy_statement_states_the_ledger_spend(week_store: Path, report: str
     for _, release in mine.iterrows():
         row = _row(section, f"`{release['family']}`")
         assert row[1:4] == [release["mechanism"], str(release["bound_k"]), str(release["bound_l"])]
-        assert row[5:] == [f"{release['rho']:.6g}", f"{release['epsilon']:.6g}", f"{release['delta']:.6g}"]
+        assert row[4:] == [f"{release['scale']:.6g}", f"{release['rho']:.6g}", f"{release['epsilon']:.6g}",
+                           f"{release['delta']:.6g}"]
     assert f"**Privacy unit:** {releases['privacy_unit'].iloc[0]}." in section
     assert "**What these numbers cannot tell.**" in section
     assert f"ρ = {rho:.6g}" in _section(report, "Summary")
