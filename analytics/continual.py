@@ -149,14 +149,10 @@ class ContinualRelease:
 
     def _complete(self, con: duckdb.DuckDBPyConnection, year: int, node: Node, seen: set[int]) -> bool:
         """Whether every leaf is in the state, or provably empty (never released: no events that week)."""
-        level, idx = node
-        for leaf in range(idx << level, (idx + 1) << level):
-            if leaf not in seen:
-                start = self.layout.span(year, (0, leaf)).start
-                if con.execute("SELECT 1 FROM releases WHERE family = ? AND window_start = ?",
-                               [self.family, start]).fetchall():
-                    return False
-        return True
+        span = self.layout.span(year, node)
+        released = con.execute("SELECT window_start FROM releases WHERE family = ? AND window_start >= ? "
+                               "AND window_start < ?", [self.family, span.start, span.end]).fetchall()
+        return all(self.layout.leaf(Window(start, start + self.layout.period))[1] in seen for (start,) in released)
 
     def _write_node(self, con: duckdb.DuckDBPyConnection, year: int, node: Node, noisy: list[int]) -> None:
         span = self.layout.span(year, node)
@@ -166,30 +162,44 @@ class ContinualRelease:
               self.plan.rho] for c, v in zip(self.categories, noisy, strict=True)],
         )
 
-    def _node_values(self, con: duckdb.DuckDBPyConnection, year: int, node: Node) -> tuple[dict[str, float], int]:
-        """Noisy sums over a node's span and how many noisy nodes they add; falls back to the children."""
-        rows = con.execute("SELECT category, value FROM tree_nodes WHERE family = ? AND year = ? AND level = ? "
-                           "AND idx = ?", [self.family, year, *node]).fetchall()
-        if rows:
-            return {c: v for c, v in rows}, 1
+    def _node_values(self, stored: Mapping[Node, dict[str, float]], ancestors: set[Node],
+                     node: Node) -> tuple[dict[str, float], int]:
+        """Noisy sums over a node's span and how many noisy nodes they add; falls back to the children.
+
+        Only nodes with a stored descendant are descended into, so a missing high node (a year that began
+        before the first release, or lost state) costs O(levels), not one look-up per leaf.
+        """
+        if node in stored:
+            return stored[node], 1
         level, idx = node
-        if level == 0:
-            return {}, 0  # a week with no release had no events
+        if level == 0 or node not in ancestors:
+            return {}, 0  # nothing released under this node: no events in its weeks
         total: dict[str, float] = {}
         used = 0
         for child in ((level - 1, 2 * idx), (level - 1, 2 * idx + 1)):
-            values, n = self._node_values(con, year, child)
+            values, n = self._node_values(stored, ancestors, child)
             used += n
             for c, v in values.items():
                 total[c] = total.get(c, 0.0) + v
         return total, used
 
+    def _stored_nodes(self, con: duckdb.DuckDBPyConnection, year: int) -> tuple[dict[Node, dict[str, float]], set[Node]]:
+        """Every stored noisy node of the year, and every node above one of them."""
+        stored: dict[Node, dict[str, float]] = {}
+        for level, idx, category, value in con.execute(
+                "SELECT level, idx, category, value FROM tree_nodes WHERE family = ? AND year = ?",
+                [self.family, year]).fetchall():
+            stored.setdefault((level, idx), {})[category] = value
+        ancestors = {(up, idx >> (up - level)) for level, idx in stored for up in range(level + 1, self.layout.levels)}
+        return stored, ancestors
+
     def _write_estimate(self, con: duckdb.DuckDBPyConnection, year: int, index: int, window: Window,
                         now: datetime) -> None:
         sums: dict[str, float] = {}
         n_nodes = 0
+        stored, ancestors = self._stored_nodes(con, year)
         for node in self.layout.prefix(index):
-            values, n = self._node_values(con, year, node)
+            values, n = self._node_values(stored, ancestors, node)
             n_nodes += n
             for c, v in values.items():
                 sums[c] = sums.get(c, 0.0) + v
