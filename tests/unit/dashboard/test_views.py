@@ -96,6 +96,33 @@ def test_overview_says_when_year_to_date_is_not_released(run_view: Run, store_wi
     assert len(at.dataframe) == 2  # latest window and changes still shown
 
 
+def test_overview_offers_day_windows_when_a_daily_family_is_released(
+        run_view: Run, store_without: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    from analytics.families import ReportFamily, load_families
+    from dashboard import data
+
+    daily = ReportFamily(name="events_by_category_daily", title="Flagged events by danger domain, per day",
+                         dimensions=("category",), bound_k=2, bound_l=5, weight=1.0, window="day")
+    monkeypatch.setattr(data, "family_catalog", lambda: {**{f.name: f for f in load_families()}, daily.name: daily})
+    path = store_without()
+    with Store(path).transaction() as con:  # three day windows made from the latest week's cells
+        for d in range(3):
+            shift = f"window_start + INTERVAL {d} DAY"
+            moved = (f"REPLACE ('{daily.name}' AS family, {shift} AS window_start, "
+                     f"{shift} + INTERVAL 1 DAY AS window_end")
+            con.execute(f"INSERT INTO releases SELECT * {moved}, release_id || '-d{d}' AS release_id, "
+                        "'day' AS window_kind) FROM releases WHERE family = 'events_by_category' AND "
+                        "window_start = (SELECT max(window_start) FROM releases WHERE family = 'events_by_category')")
+            con.execute(f"INSERT INTO cells SELECT * {moved}, release_id || '-d{d}' AS release_id) FROM cells "
+                        "WHERE family = 'events_by_category' AND window_start = "
+                        "(SELECT max(window_start) FROM cells WHERE family = 'events_by_category')")
+    at = _ok(run_view(path, "overview"))
+    assert "Latest window: 2026-W47" in _text(at.subheader)
+    at.radio(key="overview_window_kind").set_value("Days").run()
+    assert "Latest window: 2026-11-18 00:00:00Z" in _text(_ok(at).subheader)
+    assert any(c.value.startswith(f"Privacy of the latest release ({daily.name}") for c in at.caption)
+
+
 @pytest.mark.parametrize(("view", "family"), [
     ("techniques", "techniques_by_category"), ("jurisdictions", "events_by_category_jurisdiction"),
     ("surfaces", "events_by_category_surface"), ("escalations", "escalation_funnel")])
