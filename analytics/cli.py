@@ -122,13 +122,15 @@ def dashboard(
     store: StoreOpt = DEFAULT_STORE,
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
     address: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    reports: Annotated[Path | None, typer.Option(
+        help="Folder of weekly policy reports to list (default: ./reports).", envvar="FLOCKVIEW_REPORTS_DIR")] = None,
 ) -> None:
     """Serve the analysts' Streamlit dashboard (read-only on the store)."""
     import os
 
     from analytics.up import dashboard_command
 
-    argv, env = dashboard_command(store, port, address)
+    argv, env = dashboard_command(store, port, address, reports=reports)
     typer.echo(f"dashboard on http://{address}:{port} reading {store}")
     os.execvpe(argv[0], argv, env)
 

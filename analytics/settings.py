@@ -36,6 +36,9 @@ class WorkerSettings(BaseSettings):
                                    "datadir/state when unset. Workers that may take over each other's partitions "
                                    "must see the same directory.")
     health_seconds: float = Field(30.0, gt=0, description="How often operational totals go to the store's health table.")
+    reports_dir: Path | None = Field(None, description="Write the weekly policy report here whenever a window is "
+                                     "fully released (the dashboard's FLOCKVIEW_REPORTS_DIR); off when unset.")
+    report_formats: str = Field("html,md", description="Formats of automatic reports: html, md, pdf (comma list).")
     log_level: str = "info"
 
     @property

@@ -170,7 +170,9 @@ MIGRATIONS: list[str] = [
 
 def _is_lock_error(exc: Exception) -> bool:
     text = str(exc).lower()
-    return "lock" in text or "conflicting" in text or "being used" in text
+    # "different configuration": in one process (the worker's report thread), a read-only connection
+    # can't open while a write transaction holds the file; like another process's lock, it passes.
+    return any(s in text for s in ("lock", "conflicting", "being used", "different configuration"))
 
 
 def with_retry(fn: Callable[[], T], what: str, timeout: float = 30.0) -> T:

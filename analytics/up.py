@@ -30,7 +30,8 @@ class StackError(FlockviewError, RuntimeError):
     """A part of the demo stack failed to start or died."""
 
 
-def dashboard_command(store: Path, port: int, address: str = "127.0.0.1") -> tuple[list[str], dict[str, str]]:
+def dashboard_command(store: Path, port: int, address: str = "127.0.0.1",
+                      reports: Path | None = None) -> tuple[list[str], dict[str, str]]:
     """The argv and environment that serve the Streamlit dashboard on ``address:port``."""
     spec = importlib.util.find_spec("dashboard")  # locate, not import: the dashboard is its own process
     if spec is None or spec.origin is None:
@@ -38,7 +39,10 @@ def dashboard_command(store: Path, port: int, address: str = "127.0.0.1") -> tup
     app_path = Path(spec.origin).parent / "app.py"
     argv = [sys.executable, "-m", "streamlit", "run", str(app_path), "--server.port", str(port),
             "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
-    return argv, dict(os.environ, FLOCKVIEW_DASHBOARD_STORE=str(store))
+    env = dict(os.environ, FLOCKVIEW_DASHBOARD_STORE=str(store))
+    if reports is not None:
+        env["FLOCKVIEW_REPORTS_DIR"] = str(reports)
+    return argv, env
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,10 @@ class DemoConfig:
     @property
     def store(self) -> Path:
         return self.data_dir / "flockview.duckdb"
+
+    @property
+    def reports(self) -> Path:
+        return self.data_dir / "reports"
 
 
 @dataclass
@@ -98,11 +106,12 @@ class Stack:
             "worker", "--bootstrap-servers", bootstrap, "--store", str(cfg.store), "--registry", str(registry),
             "--window-seconds", str(cfg.window_seconds), "--lateness-seconds", str(cfg.lateness_seconds),
             "--rho-year", str(cfg.rho_year), "--app-id", "flockview-demo-worker",
-        ], dict(os.environ, FLOCKVIEW_WORKER_DATADIR=str(cfg.data_dir / "worker")))
+        ], dict(os.environ, FLOCKVIEW_WORKER_DATADIR=str(cfg.data_dir / "worker"),
+                FLOCKVIEW_WORKER_REPORTS_DIR=str(cfg.reports)))
         campaign = ["--campaign", cfg.campaign] if cfg.campaign else []
         self._spawn("simulator", cli + ["simulate", "--bootstrap-servers", bootstrap, "--rate", str(cfg.rate),
                                         "--seed", str(cfg.seed), "--bad-events", "0.002", *campaign])
-        argv, env = dashboard_command(cfg.store, cfg.dashboard_port)
+        argv, env = dashboard_command(cfg.store, cfg.dashboard_port, reports=cfg.reports)
         self._spawn("dashboard", argv, env)
         wait_for_port(cfg.dashboard_port, timeout=60, proc=self.children[-1].proc)
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from analytics.families import load_families
 from analytics.gather import Gatherer, Summary
 from analytics.health import IngestMetrics
 from analytics.release import Releaser
+from analytics.reporting.auto import generate_if_week_released
 from analytics.settings import WorkerSettings
 from analytics.store import Store
 from analytics.stream.partition import IncomingRecord, PartitionConfig, PartitionWorker
@@ -49,13 +50,18 @@ class WorkerRuntime:
             self.families, settings.window_size, settings.lateness, timedelta(seconds=settings.max_clock_skew_seconds),
             ProviderRegistry.from_toml(settings.registry), self.metrics, DLQ_TOPIC, SUMMARIES_TOPIC)
         self.store = Store(settings.store)
-        self.releaser = Releaser(self.store, self.families, settings.budget_policy, period=settings.window_size)
+        # The year-to-date tree's exact partial sums are private worker state, kept beside the partitions'.
+        self.releaser = Releaser(self.store, self.families, settings.budget_policy, period=settings.window_size,
+                                 tree_state=settings.partition_state_dir / "continual-state.json")
         self.release_sink: ReleaseSink = release_sink or self._release
         self.partitions: dict[int, PartitionWorker] = {}
         self.gatherer = Gatherer()
         self.pending: list[ClosedWindow] = []
         # DuckDB allows one open handle per file and process: every store write goes through this thread.
         self.store_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flockview-store")
+        # Reports are written beside releasing, so a slow report never holds up the next release.
+        self.report_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flockview-report")
+        self._report_running: Future[object] | None = None
 
     # --- partitions -------------------------------------------------------------------------------------------
     def assign(self, partitions: Iterable[int]) -> None:
@@ -123,6 +129,17 @@ class WorkerRuntime:
         outcomes = self.releaser.release(closed)
         summary = ", ".join(f"{o.family}={o.status}" for o in outcomes)
         log.info("window %s closed: %s", closed.window.label(), summary)
+        reports = self.settings.reports_dir
+        if reports is not None and closed.window.end - closed.window.start == self.settings.window_size:
+            if self._report_running is not None and not self._report_running.done():
+                # Only with demo-sized windows: a week-long window never closes while its predecessor's
+                # report is still being written. The dashboard and `report weekly` still cover it.
+                log.info("report of window %s skipped: the previous one is still being written", closed.window.label())
+                return
+            # Never raises; writes only once every family of the window is released, and only once.
+            self._report_running = self.report_executor.submit(
+                generate_if_week_released, self.settings.store, closed.window, reports,
+                self.settings.report_formats.split(","))
 
     # --- health ---------------------------------------------------------------------------------------------------
     def gauges(self, lag: float | None = None) -> dict[str, float]:

@@ -47,3 +47,6 @@ def test_up_runs_the_stack_and_leaves_nothing_running(tmp_path: Path) -> None:
     assert releases["window_start"].nunique() >= 2
     worker_log = (tmp_path / "logs" / "worker.log").read_text()
     assert "Traceback" not in worker_log and "released events_by_category" in worker_log
+    reports = sorted((tmp_path / "reports").glob("*.html"))  # the worker writes one per released window
+    assert reports, worker_log[-3000:]
+    assert "Flockview weekly policy report" in reports[0].read_text()
