@@ -7,12 +7,19 @@ Modules:
     families: declarative report families (``families.toml``).
     windows: tumbling windows on event time.
     bounding: per-actor contribution bounds (K cells, L events per cell).
-    aggregator: windowed, bounded, de-duplicated counting.
+    seen: exact duplicate-id memory per window.
+    aggregator: windowed, bounded, de-duplicated counting for one partition.
+    state: the worker's private per-partition state (SQLite, with the source offset).
+    gather: closed-window summaries of all partitions joined into whole windows.
+    health: operational totals for the dashboard's data-health page.
     privacy: ``RhoBudget`` and the OpenDP discrete Gaussian.
-    release: the release step and the budget caps (``Releaser``, ``BudgetPolicy``).
-    store: the DuckDB store (``Store`` writer, ``ReadOnlyStore`` reader).
-    budget: the ledger summary behind ``flockview budget``.
-    report: the weekly policy report.
+    selection: DP partition selection for open vocabularies (OpenDP Gaussian threshold).
+    continual: year-to-date totals by binary-tree continual release.
+    postprocess: non-negativity and totals consistent with their parts (no budget cost).
+    release: the release step (``Releaser``).
+    budget: ``BudgetPolicy``, the ledger and the summary behind ``flockview budget``.
+    store: the DuckDB store (``Store`` writer, ``ReadOnlyStore`` reader) and its migrations.
+    reporting: the weekly policy report (HTML, Markdown, PDF); ``report`` keeps the old entry points.
     settings: ``WorkerSettings``.
     stream: the Faust worker.
     up: the demo stack behind ``flockview up``.
