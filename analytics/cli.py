@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
 from ingest import cli as ingest_cli
-from ingest.errors import FlockviewError
-
-F = TypeVar("F", bound=Callable[..., Any])
+from ingest.cli import clean_errors
 
 app = typer.Typer(
     name="flockview",
@@ -24,20 +20,6 @@ app = typer.Typer(
 )
 report_app = typer.Typer(help="Policy reports built from released (noisy) data only.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
-
-
-def clean_errors(fn: F) -> F:
-    """Turn Flockview errors into one line on stderr and exit code 1, without a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except FlockviewError as exc:
-            typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 for command in ingest_cli.app.registered_commands:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analytics.store import ReadOnlyStore
-from ingest.broker import EmbeddedBroker, wait_for_port
+from ingest.broker import EmbeddedBroker, terminate, wait_for_port
 from ingest.errors import FlockviewError
 from ingest.simulate import demo_providers, provider_credentials, registry_toml
 from ingest.topics import ensure_topics
@@ -124,14 +124,8 @@ class Stack:
     def stop(self, grace: float = 15.0) -> None:
         """Stop children newest first (SIGTERM, then SIGKILL after ``grace``), then the broker."""
         for child in reversed(self.children):
-            if child.proc.poll() is None:
-                child.proc.send_signal(signal.SIGTERM)
-                try:
-                    child.proc.wait(timeout=grace)
-                except subprocess.TimeoutExpired:
-                    self.echo(f"{child.name} did not stop within {grace:.0f} s; killing it")
-                    child.proc.kill()
-                    child.proc.wait()
+            if not terminate(child.proc, grace):
+                self.echo(f"{child.name} did not stop within {grace:.0f} s; killed it")
         if self.broker is not None:
             self.broker.stop()
 

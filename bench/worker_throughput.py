@@ -21,7 +21,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from aiokafka.structs import TopicPartition
 from kafka import KafkaProducer
 
 from analytics.stream.app import ensure_summaries_topic
-from ingest.broker import EmbeddedBroker
+from ingest.broker import EmbeddedBroker, terminate
 from ingest.events import canonical_json
 from ingest.pseudonym import pseudonymise
 from ingest.records import PROVIDER_HEADER, RECORD_FORMAT, SIGNATURE_HEADER
@@ -171,12 +170,7 @@ def run_worker(bootstrap: str, workdir: Path, registry: Path, records: int, time
             done, ended = _stored_offsets(state), time.perf_counter()
         rss_after, cpu = _rss(proc.pid), _cpu_seconds(proc.pid) - cpu_start
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc, grace=30)
     if done < records:
         raise SystemExit(f"error: the worker committed {done} of {records} records in {timeout:.0f} s; see {workdir}")
     return {"seconds": ended - started, "records": done - first, "rss_before": rss_before, "rss_after": rss_after,
@@ -204,12 +198,7 @@ def run_naive(bootstrap: str, workdir: Path, registry: Path, seconds: float) -> 
         time.sleep(seconds)
         figures = json.loads(progress.read_text())
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc, grace=30)
     return figures
 
 

