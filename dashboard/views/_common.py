@@ -10,6 +10,7 @@ import io
 from collections.abc import Callable
 from pathlib import Path
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -123,3 +124,21 @@ def table(frame: pd.DataFrame, name: str, key: str) -> None:
     """Show ``frame`` and offer it for download as CSV and Parquet."""
     st.dataframe(frame, hide_index=True, width="stretch")
     export(frame, name, key)
+
+
+def band_lines(frame: pd.DataFrame, series: str, series_title: str, domain: list[str], *, value_title: str,
+               height: int = 300, extra_tooltips: tuple[alt.Tooltip, ...] = ()) -> alt.LayerChart:
+    """Released values over time, one line per ``series`` value, each over its 95% interval band.
+
+    ``frame`` needs ``window_start``, ``value``, ``ci_low``, ``ci_high`` and the ``released`` and
+    ``interval`` labels (:func:`dashboard.stats.with_text`).
+    """
+    base = alt.Chart(frame).encode(
+        x=alt.X("window_start:T", title="Window start (UTC)", scale=alt.Scale(type="utc")),
+        color=alt.Color(f"{series}:N", title=series_title, scale=alt.Scale(domain=domain)))
+    band = base.mark_area(opacity=0.2).encode(y=alt.Y("ci_low:Q", title=f"{value_title} (95% interval)"),
+                                              y2="ci_high:Q")
+    tooltip = [alt.Tooltip(f"{series}:N", title=series_title), *extra_tooltips,
+               alt.Tooltip("released:N", title=value_title), alt.Tooltip("interval:N", title="95% interval")]
+    line = base.mark_line(point=True).encode(y="value:Q", tooltip=tooltip)
+    return (band + line).properties(height=height)

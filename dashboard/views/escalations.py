@@ -29,7 +29,8 @@ def _body(store: Path) -> None:
     cells = stats.with_text(stats.released_parts(data.load_cells(store, FAMILY, WINDOWS_SHOWN)))
     cells["stage"] = [STAGE_NAMES.get(s, s) for s in cells["escalation_stage"]]
     st.subheader("Actors per stage over time")
-    st.altair_chart(_lines(cells), width="stretch")
+    st.altair_chart(_common.band_lines(cells, "stage", "Stage", [STAGE_NAMES[s] for s in STAGES],
+                                       value_title="Released actors"), width="stretch")
     window = _common.pick_window(_common.windows_of(releases), "escalations_window")
     one = cells[cells["window_start"] == window["window_start"]]
     st.subheader(f"Funnel, window {window['label']}")
@@ -39,19 +40,6 @@ def _body(store: Path) -> None:
                "noise, so a later stage can come out above an earlier one when both are small. "
                + _common.ZERO_NOTE)
     _common.table(funnel_table(one), f"{FAMILY}-{window['label']}", "escalations")
-
-
-def _lines(cells: pd.DataFrame) -> alt.LayerChart:
-    names = [STAGE_NAMES[s] for s in STAGES]
-    base = alt.Chart(cells).encode(
-        x=alt.X("window_start:T", title="Window start (UTC)", scale=alt.Scale(type="utc")),
-        color=alt.Color("stage:N", title="Stage", scale=alt.Scale(domain=names)))
-    band = base.mark_area(opacity=0.2).encode(y=alt.Y("ci_low:Q", title="Released actors (95% interval)"),
-                                              y2="ci_high:Q")
-    line = base.mark_line(point=True).encode(y="value:Q", tooltip=[
-        alt.Tooltip("stage:N", title="Stage"), alt.Tooltip("released:N", title="Released actors"),
-        alt.Tooltip("interval:N", title="95% interval")])
-    return (band + line).properties(height=300)
 
 
 def funnel(cells: pd.DataFrame) -> alt.LayerChart:

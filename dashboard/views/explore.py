@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -82,14 +81,8 @@ def _chart(grouped: pd.DataFrame, group: list[str]) -> None:
     latest = frame[frame["window_start"] == frame["window_start"].max()]
     top = list(latest.sort_values("value", ascending=False)["series"].head(MAX_LINES))
     frame = frame[frame["series"].isin(top)]
-    base = alt.Chart(frame).encode(
-        x=alt.X("window_start:T", title="Window start (UTC)", scale=alt.Scale(type="utc")),
-        color=alt.Color("series:N", title=" · ".join(group) or "Series", scale=alt.Scale(domain=top)))
-    band = base.mark_area(opacity=0.15).encode(y=alt.Y("ci_low:Q", title="Released (95% interval)"), y2="ci_high:Q")
-    line = base.mark_line(point=True).encode(
-        y="value:Q", tooltip=[alt.Tooltip("series:N", title="Group"), alt.Tooltip("released:N", title="Released"),
-                              alt.Tooltip("interval:N", title="95% interval")])
-    st.altair_chart((band + line).properties(height=340), width="stretch")
+    st.altair_chart(_common.band_lines(frame, "series", " · ".join(group) or "Group", top, value_title="Released",
+                                       height=340), width="stretch")
     shown = f"the {len(top)} largest groups in the latest window" if len(top) == MAX_LINES else "every group"
     st.caption(f"Lines: released sums; bands: 95% intervals. Drawn: {shown}. {_common.ZERO_NOTE}")
 

@@ -108,16 +108,8 @@ def overview_chart(cells: pd.DataFrame, domains: list[str]) -> alt.LayerChart:
     """
     columns = ["window_start", "category", "value", "ci_low", "ci_high", "window", "released", "interval"]
     frame = cells.loc[cells["category"].isin(domains), columns]
-    base = alt.Chart(frame).encode(
-        x=alt.X("window_start:T", title="Window start (UTC)", scale=alt.Scale(type="utc")),
-        color=alt.Color("category:N", title="Domain", scale=alt.Scale(domain=domains)),
-    )
-    band = base.mark_area(opacity=0.2).encode(
-        y=alt.Y("ci_low:Q", title="Released events (95% interval)"), y2="ci_high:Q")
-    tooltip = [alt.Tooltip("category:N", title="Domain"), alt.Tooltip("window:N", title="Window"),
-               alt.Tooltip("released:N", title="Released events"), alt.Tooltip("interval:N", title="95% interval")]
-    line = base.mark_line(point=True).encode(y="value:Q", tooltip=tooltip)
-    return (band + line).properties(height=380)
+    return _common.band_lines(frame, "category", "Domain", domains, value_title="Released events", height=380,
+                              extra_tooltips=(alt.Tooltip("window:N", title="Window"),))
 
 
 def latest_table(cells: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:

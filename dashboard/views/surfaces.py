@@ -36,7 +36,8 @@ def _body(store: Path) -> None:
     cells = cells.assign(hosting=[hosting_of(s) for s in cells["surface"]])
     st.subheader("Over time")
     over_time = stats.with_text(stats.aggregate(cells, ["hosting"]))
-    st.altair_chart(_lines(over_time), width="stretch")
+    st.altair_chart(_common.band_lines(over_time, "hosting", "Surface", HOSTING_ORDER, value_title="Released events"),
+                    width="stretch")
     st.subheader("By danger domain")
     window = _common.pick_window(_common.windows_of(releases), "surfaces_window")
     one = cells[cells["window_start"] == window["window_start"]]
@@ -45,18 +46,6 @@ def _body(store: Path) -> None:
     st.caption(f"Window {window['label']}. Hosted: consumer apps, APIs and enterprise deployments; open weights: "
                "hosts of open-weights models. Whiskers: 95% intervals. " + _common.ZERO_NOTE)
     _common.table(surface_table(stats.with_text(one)), f"{FAMILY}-{window['label']}", "surfaces")
-
-
-def _lines(frame: pd.DataFrame) -> alt.LayerChart:
-    base = alt.Chart(frame).encode(
-        x=alt.X("window_start:T", title="Window start (UTC)", scale=alt.Scale(type="utc")),
-        color=alt.Color("hosting:N", title="Surface", scale=alt.Scale(domain=HOSTING_ORDER)))
-    band = base.mark_area(opacity=0.2).encode(y=alt.Y("ci_low:Q", title="Released events (95% interval)"),
-                                              y2="ci_high:Q")
-    line = base.mark_line(point=True).encode(y="value:Q", tooltip=[
-        alt.Tooltip("hosting:N", title="Surface"), alt.Tooltip("released:N", title="Released"),
-        alt.Tooltip("interval:N", title="95% interval")])
-    return (band + line).properties(height=300)
 
 
 def domain_bars(frame: pd.DataFrame) -> alt.LayerChart:
