@@ -35,12 +35,11 @@ from ingest.events import Event, parse_event
 from ingest.keys import ProviderKeys
 from ingest.pseudonym import check_secret
 from ingest.sdk_settings import SDKSettings, default_spool_dir
-from ingest.batching import Item
 from ingest.sender import DeliveryError, Sender
 from ingest.signing import load_private_key
 from ingest.spool import Spool
 from ingest.transport import KafkaTransport, MemorySink, Transport
-from ingest.wire import EventEncoder
+from ingest.wire import EventEncoder, QueueItem
 
 __all__ = ["Client", "ClientClosedError", "DeliveryError", "Stats"]
 
@@ -139,7 +138,7 @@ class Client:
             raise ConfigError("pseudonym_key: required (argument, FLOCKVIEW_SDK_PSEUDONYM_KEY or a credentials file)")
         secret = _secret(secret_value) if secret_value is not None else keys.pseudonym_key  # type: ignore[union-attr]
         self._encoder = EventEncoder(self.provider, secret, s.pseudonym_rotation)
-        self._queue: deque[Item] = deque()
+        self._queue: deque[QueueItem] = deque()
         self._queue_size, self._wake_at = s.queue_size, s.batch_events
         self._space = threading.Condition()
         self._waiting = 0
@@ -148,6 +147,7 @@ class Client:
         self.sink: MemorySink | None = MemorySink(partitions=s.partitions) if not s.send else None
         self._sender = Sender(self._queue, self.provider, self._signing_key, self._transport(s),
                               self._spool(s), s, on_error, self._freed)
+        self._wake = self._sender.wake
         self._sender.start()
         atexit.register(self._atexit)
 
@@ -197,28 +197,35 @@ class Client:
             SchemaError: a field is missing or invalid; the message names it and the allowed values.
             ClientClosedError: the client is closed.
         """
-        item = self._encoder.encode(user_id, surface, model_family, detection_stage, category, action, score,
-                                    jurisdiction, language, technique, identity_verification, account_age_bucket,
-                                    occurred_at, event_id)
+        item = self._encoder.queue_item(user_id, surface, model_family, detection_stage, category, action, score,
+                                        jurisdiction, language, technique, identity_verification, account_age_bucket,
+                                        occurred_at, event_id)
+        queue = self._queue
+        if len(queue) < self._queue_size and not self._closed:  # the common case, inlined
+            queue.append(item)
+            self._emitted += 1
+            if len(queue) >= self._wake_at and not self._wake.is_set():
+                self._wake.set()
+            return True
         return self._put(item)
 
     def emit_dict(self, fields: dict[str, Any]) -> bool:
         """:meth:`emit` for a dict with the same keys (unknown keys raise SchemaError); used by the importer."""
-        return self._put(self._encoder.encode_mapping(fields))
+        return self._put(self._encoder.queue_mapping(fields))
 
-    def _put(self, item: Item) -> bool:
+    def _put(self, item: QueueItem) -> bool:
         if self._closed:
             raise ClientClosedError("emit() after close(): create a new Client")
         queue = self._queue
         if len(queue) >= self._queue_size and not self._wait_for_space():
-            self._sender.wake.set()
+            self._wake.set()
             self._sender.drop("dropped_queue_full", DeliveryError(
                 "queue_full", 1, f"the in-memory queue holds {self._queue_size} events"))
             return False
         queue.append(item)
         self._emitted += 1
-        if len(queue) >= self._wake_at:
-            self._sender.wake.set()
+        if len(queue) >= self._wake_at and not self._wake.is_set():
+            self._wake.set()
         return True
 
     def _wait_for_space(self) -> bool:

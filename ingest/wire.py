@@ -1,12 +1,18 @@
-"""The SDK's fast path: validate one event against contract v1 and write its canonical JSON directly.
+"""The SDK's wire format: validate one event against contract v1, queue it, write its canonical JSON.
 
 Building a pydantic model per event costs tens of microseconds; a provider's request path cannot
-afford that. :class:`EventEncoder` checks each field against frozen lookup tables built from the same
-taxonomies and patterns as :class:`ingest.events.Event`, and formats the event's canonical JSON
-(sorted keys, no spaces, exactly the bytes :func:`ingest.events.canonical_json` would write) with one
-f-string. Every value it writes is a table entry, a validated pattern or a number, so nothing needs
-escaping. The test suite checks with hypothesis that whatever it accepts ``parse_event`` accepts too,
-byte for byte, and that whatever it refuses raises :class:`ingest.errors.SchemaError` naming the field.
+afford that. :meth:`EventEncoder.queue_item` checks each field with one lookup in a frozen table built
+from the same taxonomies and patterns as :class:`ingest.events.Event`, computes the HMAC pseudonym, and
+returns a tuple of the validated JSON fragments plus the clock reading; the raw user id is not kept.
+The background sender turns queued tuples into each event's canonical JSON with :func:`render` (sorted
+keys, no spaces, exactly the bytes :func:`ingest.events.canonical_json` would write), drawing the
+events' UUIDs in bulk and formatting ``occurred_at`` there, off the caller's thread. Every value it
+writes is a table entry, a validated pattern, a hex digest or a number, so nothing needs escaping.
+
+Anything unusual (a given ``occurred_at`` or ``event_id``, a non-float score, weekly rotation, or any
+invalid value) takes the checked path, which writes the same bytes at once or raises
+:class:`ingest.errors.SchemaError` naming the field and what is allowed. The test suite checks with
+hypothesis that whatever either path accepts ``parse_event`` accepts too, byte for byte.
 
 A record (:func:`batch_value`) is the canonical JSON of ``{"events": [...], "format": ..., "provider": ...}``
 assembled from those fragments, so a whole batch is serialised at once and signed once.
@@ -18,9 +24,10 @@ import hashlib
 import os
 import re
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Union
 
 from ingest.errors import ConfigError, SchemaError
 from ingest.events import MODEL_FAMILY_PATTERN, PROVIDER_ID_PATTERN
@@ -56,6 +63,19 @@ _VERIFICATION = _table(IdentityVerification)
 _AGE = _table(AccountAgeBucket)
 _JURISDICTION = _table(JURISDICTIONS)
 _LANGUAGE = _table(LANGUAGES)
+# Optional fields as the fragments written in their sorted-key place (absent: nothing, or the default).
+_AGE_FRAGMENT = {None: "", **{v: f'"account_age_bucket":"{v}",' for v in _AGE}}
+_TECHNIQUE_FRAGMENT = {None: "", **{v: f',"technique":"{v}"' for v in _TECHNIQUE}}
+_VERIFICATION_OR_DEFAULT = {None: str(IdentityVerification.NONE), **_VERIFICATION}
+
+#: A ready event: (partition hash, canonical JSON).
+Item = tuple[int, str]
+#: What ``emit()`` queues: (HMAC digest, clock reading or ``occurred_at`` text, event id or None for a
+#: fresh one, then the validated fragments in sorted-key order: account_age_bucket, action, category,
+#: detection_stage, identity_verification, jurisdiction, language, model_family, score, surface,
+#: technique). :func:`render` writes the event's JSON from it.
+Pending = tuple[bytes, Union[float, str], Union[str, None], str, str, str, str, str, str, str, str, float, str, str]
+QueueItem = Union[Item, Pending]
 
 
 def _bad_enum(name: str, value: object, table: Mapping[str, str]) -> SchemaError:
@@ -80,7 +100,7 @@ def _code(name: str, value: object, table: Mapping[str, str], what: str) -> str:
         raise SchemaError(f"{name}: {value!r} is not {what}") from None
 
 
-def _score(value: object) -> str:
+def _score(value: object) -> float:
     if value is None:
         raise SchemaError("score: required field is missing")
     number = value
@@ -90,37 +110,34 @@ def _score(value: object) -> str:
         number = float(number) if -2 < number < 2 else 2.0  # huge ints would overflow a float
     if not 0.0 <= number <= 1.0:  # also refuses NaN
         raise SchemaError(f"score: must be a number from 0 to 1 (got {value!r})")
-    return repr(number)
+    return number
 
 
-class _Randomness:
-    """os.urandom bytes drawn 64 KiB at a time (one system call per 4096 ids), refilled after a fork."""
-
-    CHUNK = 16 * 4096
-
-    def __init__(self) -> None:
-        self.buf, self.pos = b"", self.CHUNK
-        os.register_at_fork(after_in_child=self.reset)
-
-    def reset(self) -> None:
-        self.buf, self.pos = b"", self.CHUNK  # a child must never repeat its parent's ids
-
-    def take16(self) -> bytes:
-        pos = self.pos
-        if pos >= self.CHUNK:
-            self.buf, pos = os.urandom(self.CHUNK), 0
-        self.pos = pos + 16
-        return self.buf[pos:pos + 16]
+_HEX_TO_VARIANT = bytes.maketrans(b"0123456789abcdef", b"89ab89ab89ab89ab")  # RFC 4122: top bits 10
+_DASHES = (8, 13, 18, 23)
 
 
-_random = _Randomness()
-_VARIANT = "89ab" * 4  # RFC 4122 variant: the top two bits of this nibble are 10
+def uuid4_block(n: int) -> str:
+    """``n`` random (version 4) UUIDs in canonical text form, back to back (36 characters each).
 
-
-def new_event_id() -> str:
-    """A random (version 4) UUID in its canonical text form, without building a ``uuid.UUID``."""
-    h = _random.take16().hex()
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[int(h[16], 16)]}{h[17:20]}-{h[20:]}"
+    Drawn with one ``os.urandom`` call and laid out column by column with strided slice assignments,
+    so the cost per id is a few C-level byte copies instead of building a ``uuid.UUID``.
+    """
+    hexed = os.urandom(16 * n).hex().encode("ascii")  # 32 hex digits per id
+    out = bytearray(36 * n)
+    digit = 0
+    for column in range(36):
+        if column in _DASHES:
+            out[column::36] = b"-" * n
+            continue
+        if column == 14:
+            out[column::36] = b"4" * n  # version 4 (the random digit here is dropped)
+        elif column == 19:
+            out[column::36] = hexed[digit::32].translate(_HEX_TO_VARIANT)
+        else:
+            out[column::36] = hexed[digit::32]
+        digit += 1
+    return out.decode("ascii")
 
 
 class _Hmac:
@@ -145,7 +162,7 @@ _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 
 def _event_id(value: object) -> str:
     if value is None:
-        return new_event_id()
+        return str(uuid.uuid4())
     text = str(value).lower()
     if not _UUID_RE.fullmatch(text):
         raise SchemaError(f"event_id: {value!r} is not a UUID")
@@ -161,8 +178,14 @@ def format_time(ts: datetime) -> str:
     return f"{base}.{ts.microsecond:06d}Z" if ts.microsecond else f"{base}Z"
 
 
+def time_text(clock: float) -> str:
+    """``occurred_at`` of a clock reading (seconds since the epoch), rounded to the microsecond as
+    :meth:`datetime.fromtimestamp` rounds it."""
+    return format_time(datetime.fromtimestamp(clock, UTC))
+
+
 class EventEncoder:
-    """Validates, pseudonymises and serialises one provider's events.
+    """Validates and pseudonymises one provider's events (see the module docstring).
 
     Args:
         provider: the registered provider id.
@@ -181,75 +204,89 @@ class EventEncoder:
         self.provider = provider
         self._secret = secret
         self._hmac = _Hmac(secret)
+        self._inner, self._outer = self._hmac.inner, self._hmac.outer
         self._weekly = rotation == "weekly"
         self._week_keys: dict[tuple[int, int], _Hmac] = {}
         self._clock = clock
-        self._second = -1
-        self._second_text = ""
         self._families: dict[str, str] = {}
-        self._tail = f'"provider":"{provider}","schema_version":1'
 
-    def encode(self, user_id: object, surface: object, model_family: object, detection_stage: object,
-               category: object, action: object, score: object, jurisdiction: object, language: object,
-               technique: object = None, identity_verification: object = None, account_age_bucket: object = None,
-               occurred_at: datetime | None = None, event_id: object = None) -> tuple[int, str]:
-        """One event's partition hash (32 bits of the pseudonym) and canonical JSON.
+    def queue_item(self, user_id: object, surface: object, model_family: object, detection_stage: object,
+                   category: object, action: object, score: object, jurisdiction: object, language: object,
+                   technique: object = None, identity_verification: object = None, account_age_bucket: object = None,
+                   occurred_at: datetime | None = None, event_id: object = None) -> Pending:
+        """Validate and pseudonymise one event: what ``emit()`` queues (:func:`render` writes its JSON).
 
-        The common case (now, a fresh id, a float score, no rotation) takes a fast path of plain
-        table lookups; anything else, including any invalid value, takes the checked path, which
-        produces the same bytes or the error that names the field.
+        The common case (now, a fresh id, a float score, no rotation) costs the HMAC and one table
+        lookup per field; anything else, including any invalid value, takes the checked path, which
+        yields the same tuple or the error that names the field.
 
         Raises:
             SchemaError: a field is missing or invalid; the message names it and what is allowed.
         """
-        if (occurred_at is None and event_id is None and account_age_bucket is None and type(score) is float
-                and 0.0 <= score <= 1.0 and type(user_id) is str and user_id and not self._weekly):
+        if (occurred_at is None and event_id is None and type(score) is float and 0.0 <= score <= 1.0
+                and type(user_id) is str and user_id and not self._weekly):
             try:
-                digest = self._hmac.digest(user_id.encode("utf-8"))
-                tech = "" if technique is None else ',"technique":"' + _TECHNIQUE[technique] + '"'
-                verification = "none" if identity_verification is None else _VERIFICATION[identity_verification]
-                return int.from_bytes(digest[:4], "big"), (
-                    f'{{"action":"{_ACTION[action]}","actor":"{digest.hex()}","category":"{_CATEGORY[category]}",'
-                    f'"detection_stage":"{_STAGE[detection_stage]}","event_id":"{new_event_id()}",'
-                    f'"identity_verification":"{verification}","jurisdiction":"{_JURISDICTION[jurisdiction]}",'
-                    f'"language":"{_LANGUAGE[language]}","model_family":"{self._families[model_family]}",'
-                    f'"occurred_at":"{self._now()}",{self._tail},"score":{score!r},"surface":"{_SURFACE[surface]}"'
-                    f'{tech}}}')
+                inner = self._inner.copy()
+                inner.update(user_id.encode())
+                outer = self._outer.copy()
+                outer.update(inner.digest())
+                return (outer.digest(), self._clock(), None, _AGE_FRAGMENT[account_age_bucket], _ACTION[action],
+                        _CATEGORY[category], _STAGE[detection_stage], _VERIFICATION_OR_DEFAULT[identity_verification],
+                        _JURISDICTION[jurisdiction], _LANGUAGE[language], self._families[model_family], score,
+                        _SURFACE[surface], _TECHNIQUE_FRAGMENT[technique])
             except (KeyError, TypeError, UnicodeEncodeError):
                 pass  # the checked path says what is wrong (or fills the model family cache)
-        return self._encode_checked(user_id, surface, model_family, detection_stage, category, action, score,
-                                    jurisdiction, language, technique, identity_verification, account_age_bucket,
-                                    occurred_at, event_id)
+        return self._checked(user_id, surface, model_family, detection_stage, category, action, score,
+                             jurisdiction, language, technique, identity_verification, account_age_bucket,
+                             occurred_at, event_id)
 
-    def _encode_checked(self, user_id: object, surface: object, model_family: object, detection_stage: object,
-                        category: object, action: object, score: object, jurisdiction: object, language: object,
-                        technique: object, identity_verification: object, account_age_bucket: object,
-                        occurred_at: datetime | None, event_id: object) -> tuple[int, str]:
-        when = self._now() if occurred_at is None else self._when(occurred_at)
-        digest = self._pseudonym(user_id, occurred_at)
-        opt = ""
-        if account_age_bucket is not None:
-            opt = f'"account_age_bucket":"{_enum("account_age_bucket", account_age_bucket, _AGE)}",'
+    def encode(self, user_id: object, surface: object, model_family: object, detection_stage: object,
+               category: object, action: object, score: object, jurisdiction: object, language: object,
+               technique: object = None, identity_verification: object = None, account_age_bucket: object = None,
+               occurred_at: datetime | None = None, event_id: object = None) -> Item:
+        """One event's partition hash (32 bits of the pseudonym) and canonical JSON, at once.
+
+        Raises:
+            SchemaError: a field is missing or invalid; the message names it and what is allowed.
+        """
+        item = self.queue_item(user_id, surface, model_family, detection_stage, category, action, score,
+                               jurisdiction, language, technique, identity_verification, account_age_bucket,
+                               occurred_at, event_id)
+        [[text]] = render([item], self.provider, 1)
+        return int.from_bytes(item[0][:4], "big"), text
+
+    def _checked(self, user_id: object, surface: object, model_family: object, detection_stage: object,
+                 category: object, action: object, score: object, jurisdiction: object, language: object,
+                 technique: object, identity_verification: object, account_age_bucket: object,
+                 occurred_at: datetime | None, event_id: object) -> Pending:
+        now = self._clock() if occurred_at is None else None
+        when = self._when(occurred_at) if now is None else now
+        digest = self._pseudonym(user_id, occurred_at, now)
+        age = "" if account_age_bucket is None else (
+            f'"account_age_bucket":"{_enum("account_age_bucket", account_age_bucket, _AGE)}",')
         tech = "" if technique is None else f',"technique":"{_enum("technique", technique, _TECHNIQUE)}"'
         verification = "none" if identity_verification is None else _enum(
             "identity_verification", identity_verification, _VERIFICATION)
-        text = (
-            f'{{{opt}"action":"{_enum("action", action, _ACTION)}","actor":"{digest.hex()}",'
-            f'"category":"{_enum("category", category, _CATEGORY)}",'
-            f'"detection_stage":"{_enum("detection_stage", detection_stage, _STAGE)}",'
-            f'"event_id":"{_event_id(event_id)}","identity_verification":"{verification}",'
-            f'"jurisdiction":"{_code("jurisdiction", jurisdiction, _JURISDICTION, _NOT_JURISDICTION)}",'
-            f'"language":"{_code("language", language, _LANGUAGE, _NOT_LANGUAGE)}",'
-            f'"model_family":"{self._model_family(model_family)}","occurred_at":"{when}",{self._tail},'
-            f'"score":{_score(score)},"surface":"{_enum("surface", surface, _SURFACE)}"{tech}}}'
-        )
-        return int.from_bytes(digest[:4], "big"), text
+        return (digest, when, None if event_id is None else _event_id(event_id), age,
+                _enum("action", action, _ACTION), _enum("category", category, _CATEGORY),
+                _enum("detection_stage", detection_stage, _STAGE), verification,
+                _code("jurisdiction", jurisdiction, _JURISDICTION, _NOT_JURISDICTION),
+                _code("language", language, _LANGUAGE, _NOT_LANGUAGE), self._model_family(model_family),
+                _score(score), _enum("surface", surface, _SURFACE), tech)
 
-    def encode_mapping(self, fields: Mapping[str, Any]) -> tuple[int, str]:
+    def encode_mapping(self, fields: Mapping[str, Any]) -> Item:
         """Like :meth:`encode` for a dict (e.g. a JSONL line); unknown keys are refused.
 
         ``occurred_at`` may be an ISO 8601 string with a timezone; ``user_id`` is the raw id.
         """
+        return self.encode(**self._mapping_arguments(fields))
+
+    def queue_mapping(self, fields: Mapping[str, Any]) -> Pending:
+        """Like :meth:`queue_item` for a dict (see :meth:`encode_mapping`)."""
+        return self.queue_item(**self._mapping_arguments(fields))
+
+    @staticmethod
+    def _mapping_arguments(fields: Mapping[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(fields) - {"user_id", *REQUIRED_FIELDS, *OPTIONAL_FIELDS})
         if unknown:
             raise SchemaError("; ".join(f"{k}: unknown field (contract v1 has no such field; no free text is "
@@ -259,13 +296,15 @@ class EventEncoder:
             values["occurred_at"] = _parse_time(values["occurred_at"])
         elif values.get("occurred_at") is not None and not isinstance(values["occurred_at"], datetime):
             raise SchemaError(f"occurred_at: must be an ISO 8601 time with a timezone (got {values['occurred_at']!r})")
-        return self.encode(**{k: values.get(k) for k in ("user_id", *REQUIRED_FIELDS)},
-                           **{k: values[k] for k in OPTIONAL_FIELDS if k in values})
+        return {**{k: values.get(k) for k in ("user_id", *REQUIRED_FIELDS)},
+                **{k: values[k] for k in OPTIONAL_FIELDS if k in values}}
 
-    def _pseudonym(self, user_id: object, occurred_at: datetime | None) -> bytes:
+    def _pseudonym(self, user_id: object, occurred_at: datetime | None, now: float | None) -> bytes:
         if not isinstance(user_id, str) or not user_id:
             raise SchemaError(f"user_id: must be a non-empty string (got {user_id!r})")
-        mac = self._week_key(occurred_at or datetime.fromtimestamp(self._clock(), UTC)) if self._weekly else self._hmac
+        mac = self._hmac
+        if self._weekly:
+            mac = self._week_key(occurred_at or datetime.fromtimestamp(now or 0.0, UTC))
         try:
             raw = user_id.encode("utf-8")
         except UnicodeEncodeError:
@@ -280,15 +319,6 @@ class EventEncoder:
                 self._week_keys.clear()
             mac = self._week_keys[(year, week)] = _Hmac(period_key(self._secret, when))
         return mac
-
-    def _now(self) -> str:
-        now = self._clock()
-        second = int(now)
-        if second != self._second:
-            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._second = second
-        micro = int((now - second) * 1_000_000)
-        return f"{self._second_text}.{micro:06d}Z" if micro else f"{self._second_text}Z"
 
     @staticmethod
     def _when(value: object) -> str:
@@ -322,6 +352,43 @@ def _parse_time(text: str) -> datetime:
     if value.tzinfo is None:
         raise SchemaError(f"occurred_at: must include a timezone (use UTC) (got {text!r})")
     return value
+
+
+def render(items: Sequence[QueueItem], provider: str, partitions: int) -> list[list[str]]:
+    """Each queued event's canonical JSON, grouped by partition (the list's index).
+
+    ``items`` holds :data:`Pending` tuples from :meth:`EventEncoder.queue_item` and ready :data:`Item`
+    pairs (re-batched events from the spool). Fresh event ids are drawn in one block for the batch;
+    ``occurred_at`` is formatted from the clock reading, the date and time of day cached per second.
+    """
+    groups: list[list[str]] = [[] for _ in range(partitions)]
+    ids, at = uuid4_block(len(items)), 0
+    tail = f'"provider":"{provider}","schema_version":1'
+    second, second_text = -1, ""
+    for item in items:
+        if len(item) == 2:
+            groups[item[0] % partitions].append(item[1])  # type: ignore[operator, arg-type]
+            continue
+        digest, when, event_id, age, action, category, stage, verification, jurisdiction, language, family, score, \
+            surface, technique = item  # type: ignore[misc]
+        if type(when) is float:
+            whole = int(when)
+            micros = round((when - whole) * 1_000_000)
+            if whole == second and 0 < micros < 1_000_000:
+                when = f"{second_text}.{micros:06d}Z"
+            else:  # a new second, or an exact second, or an odd clock: the general formatter
+                when = time_text(when)
+                if 0 < micros < 1_000_000:
+                    second, second_text = whole, when[:-8]
+        if event_id is None:
+            event_id = ids[at:at + 36]
+            at += 36
+        groups[int.from_bytes(digest[:4], "big") % partitions].append(
+            f'{{{age}"action":"{action}","actor":"{digest.hex()}","category":"{category}",'
+            f'"detection_stage":"{stage}","event_id":"{event_id}","identity_verification":"{verification}",'
+            f'"jurisdiction":"{jurisdiction}","language":"{language}","model_family":"{family}",'
+            f'"occurred_at":"{when}",{tail},"score":{score!r},"surface":"{surface}"{technique}}}')
+    return groups
 
 
 def batch_value(provider: str, fragments: Sequence[str]) -> bytes:
