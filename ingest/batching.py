@@ -1,9 +1,8 @@
 """Cutting queued events into signed records: one partition per record, bounded by count and bytes.
 
 An event's partition is the first 32 bits of its actor pseudonym modulo the partition count
-(:func:`ingest.wire.partition_of`), so an actor's events stay on one partition. The events' JSON is
-written per batch (:func:`ingest.wire.render`); each record is serialised once
-(:func:`ingest.wire.batch_value`) and signed once.
+(:func:`ingest.wire.partition_of`), so an actor's events stay on one partition. Each record is
+serialised once (:func:`ingest.wire.batch_value`) and signed once.
 """
 
 from __future__ import annotations
@@ -16,16 +15,19 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ingest.events import canonical_json
 from ingest.spool import SpooledRecord
 from ingest.transport import SignedRecord
-from ingest.wire import Item, QueueItem, actor_partition_hash, batch_value, render
+from ingest.wire import Item, actor_partition_hash, batch_value
 
-__all__ = ["Item", "QueueItem", "build_records", "resplit"]
+__all__ = ["Item", "build_records", "resplit"]
 
 
-def build_records(items: Sequence[QueueItem], partitions: int, provider: str, key: Ed25519PrivateKey,
+def build_records(items: Sequence[Item], partitions: int, provider: str, key: Ed25519PrivateKey,
                   max_events: int, max_bytes: int) -> list[SignedRecord]:
     """Group events by partition and cut them into signed records of at most ``max_events``/``max_bytes``."""
+    groups: list[list[str]] = [[] for _ in range(partitions)]
+    for partition_hash, text in items:
+        groups[partition_hash % partitions].append(text)
     records = []
-    for part, texts in enumerate(render(items, provider, partitions)):
+    for part, texts in enumerate(groups):
         for start in range(0, len(texts), max_events):
             chunk = texts[start:start + max_events]
             if sum(map(len, chunk)) + len(chunk) <= max_bytes:  # the usual case, checked at C speed

@@ -39,7 +39,7 @@ from ingest.sender import DeliveryError, Sender
 from ingest.signing import load_private_key
 from ingest.spool import Spool
 from ingest.transport import KafkaTransport, MemorySink, Transport
-from ingest.wire import EventEncoder, QueueItem
+from ingest.wire import EventEncoder, Item
 
 __all__ = ["Client", "ClientClosedError", "DeliveryError", "Stats"]
 
@@ -138,7 +138,7 @@ class Client:
             raise ConfigError("pseudonym_key: required (argument, FLOCKVIEW_SDK_PSEUDONYM_KEY or a credentials file)")
         secret = _secret(secret_value) if secret_value is not None else keys.pseudonym_key  # type: ignore[union-attr]
         self._encoder = EventEncoder(self.provider, secret, s.pseudonym_rotation)
-        self._queue: deque[QueueItem] = deque()
+        self._queue: deque[Item] = deque()
         self._queue_size, self._wake_at = s.queue_size, s.batch_events
         self._space = threading.Condition()
         self._waiting = 0
@@ -197,9 +197,9 @@ class Client:
             SchemaError: a field is missing or invalid; the message names it and the allowed values.
             ClientClosedError: the client is closed.
         """
-        item = self._encoder.queue_item(user_id, surface, model_family, detection_stage, category, action, score,
-                                        jurisdiction, language, technique, identity_verification, account_age_bucket,
-                                        occurred_at, event_id)
+        item = self._encoder.encode(user_id, surface, model_family, detection_stage, category, action, score,
+                                    jurisdiction, language, technique, identity_verification, account_age_bucket,
+                                    occurred_at, event_id)
         queue = self._queue
         if len(queue) < self._queue_size and not self._closed:  # the common case, inlined
             queue.append(item)
@@ -211,9 +211,9 @@ class Client:
 
     def emit_dict(self, fields: dict[str, Any]) -> bool:
         """:meth:`emit` for a dict with the same keys (unknown keys raise SchemaError); used by the importer."""
-        return self._put(self._encoder.queue_mapping(fields))
+        return self._put(self._encoder.encode_mapping(fields))
 
-    def _put(self, item: QueueItem) -> bool:
+    def _put(self, item: Item) -> bool:
         if self._closed:
             raise ClientClosedError("emit() after close(): create a new Client")
         queue = self._queue

@@ -22,7 +22,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ingest.batching import QueueItem, build_records, resplit
+from ingest.batching import Item, build_records, resplit
 from ingest.errors import FlockviewError
 from ingest.spool import Spool, SpooledRecord, SpoolError
 from ingest.transport import SignedRecord, Transport, TransportError
@@ -88,7 +88,7 @@ class Sender:
     """Drains a client's queue in a background thread. See the module docstring.
 
     Args:
-        queue: the deque ``emit()`` appends :data:`ingest.wire.QueueItem` to.
+        queue: the deque ``emit()`` appends :data:`ingest.wire.Item` to.
         transport: where records go.
         spool: the disk spool, or None to drop what cannot be delivered.
         settings: the client's :class:`ingest.sdk_settings.SDKSettings`.
@@ -96,7 +96,7 @@ class Sender:
         on_space: called after the sender took items off a full queue.
     """
 
-    def __init__(self, queue: deque[QueueItem], provider: str, key: Ed25519PrivateKey, transport: Transport,
+    def __init__(self, queue: deque[Item], provider: str, key: Ed25519PrivateKey, transport: Transport,
                  spool: Spool | None, settings: Any, on_error: Callable[[DeliveryError], None] | None,
                  on_space: Callable[[], None]) -> None:
         self.queue, self.provider, self.key, self.transport, self.spool = queue, provider, key, transport, spool
@@ -153,7 +153,7 @@ class Sender:
             self.lock.notify_all()
             return self.stopping and not self.queue and not self.failed
 
-    def _take(self) -> list[QueueItem]:
+    def _take(self) -> list[Item]:
         with self.lock:
             self.busy = True
         queue, items = self.queue, []
@@ -166,7 +166,7 @@ class Sender:
         self.on_space()
         return items
 
-    def _send_items(self, items: list[QueueItem]) -> None:
+    def _send_items(self, items: list[Item]) -> None:
         if not self.stopping and self.health.may_send(time.monotonic()):
             self._refresh_partitions()
         records = build_records(items, self.partitions, self.provider, self.key, self.s.batch_events,
@@ -365,7 +365,7 @@ class Sender:
                 break
         self._spool_items(items)
 
-    def _spool_items(self, items: list[QueueItem]) -> None:
+    def _spool_items(self, items: list[Item]) -> None:
         if items:
             for record in build_records(items, self.partitions, self.provider, self.key, self.s.batch_events,
                                         self.s.batch_bytes):

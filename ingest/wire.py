@@ -1,21 +1,22 @@
-"""The SDK's wire format: validate one event against contract v1, queue it, write its canonical JSON.
+"""The SDK's fast path: validate one event against contract v1 and write its canonical JSON directly.
 
 Building a pydantic model per event costs tens of microseconds; a provider's request path cannot
-afford that. :meth:`EventEncoder.queue_item` checks each field with one lookup in a frozen table built
-from the same taxonomies and patterns as :class:`ingest.events.Event`, computes the HMAC pseudonym, and
-returns a tuple of the validated JSON fragments plus the clock reading; the raw user id is not kept.
-The background sender turns queued tuples into each event's canonical JSON with :func:`render` (sorted
-keys, no spaces, exactly the bytes :func:`ingest.events.canonical_json` would write), drawing the
-events' UUIDs in bulk and formatting ``occurred_at`` there, off the caller's thread. Every value it
-writes is a table entry, a validated pattern, a hex digest or a number, so nothing needs escaping.
+afford that. :class:`EventEncoder` checks each field with one lookup in a frozen table built from the
+same taxonomies and patterns as :class:`ingest.events.Event`. Each table maps an accepted value to its
+JSON *fragment*: the value together with its key and the punctuation up to the next field in sorted-key
+order (``"block"`` → ``"action":"block","actor":"``), so an event's canonical JSON (sorted keys, no
+spaces, exactly the bytes :func:`ingest.events.canonical_json` would write) is the concatenation of
+seventeen pieces. Event ids come from a pool drawn in bulk (:func:`uuid4_block`), and ``occurred_at``
+reuses the date and time of day of the current second. Every value written is a table entry, a
+validated pattern, a hex digest or a number, so nothing needs escaping.
 
 Anything unusual (a given ``occurred_at`` or ``event_id``, a non-float score, weekly rotation, or any
-invalid value) takes the checked path, which writes the same bytes at once or raises
+invalid value) takes the checked path, which writes the same bytes or raises
 :class:`ingest.errors.SchemaError` naming the field and what is allowed. The test suite checks with
 hypothesis that whatever either path accepts ``parse_event`` accepts too, byte for byte.
 
 A record (:func:`batch_value`) is the canonical JSON of ``{"events": [...], "format": ..., "provider": ...}``
-assembled from those fragments, so a whole batch is serialised at once and signed once.
+assembled from those events, so a whole batch is serialised at once and signed once.
 """
 
 from __future__ import annotations
@@ -24,10 +25,9 @@ import hashlib
 import os
 import re
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Union
+from typing import Any
 
 from ingest.errors import ConfigError, SchemaError
 from ingest.events import MODEL_FAMILY_PATTERN, PROVIDER_ID_PATTERN
@@ -48,38 +48,37 @@ REQUIRED_FIELDS = ("surface", "model_family", "detection_stage", "category", "ac
 OPTIONAL_FIELDS = ("technique", "identity_verification", "account_age_bucket", "occurred_at", "event_id")
 ROTATIONS = ("none", "weekly")
 
-
-def _table(values: Any) -> dict[str, str]:
-    """Lookup table: accepted value → the exact string written (enum members hash like their value)."""
-    return {str(v): str(v) for v in values}
-
-
-_CATEGORY = _table(Category)
-_STAGE = _table(DetectionStage)
-_ACTION = _table(Action)
-_SURFACE = _table(Surface)
-_TECHNIQUE = _table(Technique)
-_VERIFICATION = _table(IdentityVerification)
-_AGE = _table(AccountAgeBucket)
-_JURISDICTION = _table(JURISDICTIONS)
-_LANGUAGE = _table(LANGUAGES)
-# Optional fields as the fragments written in their sorted-key place (absent: nothing, or the default).
-_AGE_FRAGMENT = {None: "", **{v: f'"account_age_bucket":"{v}",' for v in _AGE}}
-_TECHNIQUE_FRAGMENT = {None: "", **{v: f',"technique":"{v}"' for v in _TECHNIQUE}}
-_VERIFICATION_OR_DEFAULT = {None: str(IdentityVerification.NONE), **_VERIFICATION}
-
-#: A ready event: (partition hash, canonical JSON).
+#: A queued event: (partition hash = the pseudonym's first 32 bits, canonical JSON).
 Item = tuple[int, str]
-#: What ``emit()`` queues: (HMAC digest, clock reading or ``occurred_at`` text, event id or None for a
-#: fresh one, then the validated fragments in sorted-key order: account_age_bucket, action, category,
-#: detection_stage, identity_verification, jurisdiction, language, model_family, score, surface,
-#: technique). :func:`render` writes the event's JSON from it.
-Pending = tuple[bytes, Union[float, str], Union[str, None], str, str, str, str, str, str, str, str, float, str, str]
-QueueItem = Union[Item, Pending]
 
 
-def _bad_enum(name: str, value: object, table: Mapping[str, str]) -> SchemaError:
-    return SchemaError(f"{name}: {value!r} is not allowed; allowed values: {', '.join(table)}")
+def _fragments(values: Any, template: str) -> dict[str, str]:
+    """Lookup table: accepted value → its JSON fragment (enum members hash and compare like their value)."""
+    return {str(v): template.format(str(v)) for v in values}
+
+
+# In sorted-key order; the actor, event id, occurred_at and score go between them.
+_AGE = _fragments(AccountAgeBucket, '{{"account_age_bucket":"{}",')
+_ACTION = _fragments(Action, '"action":"{}","actor":"')
+_CATEGORY = _fragments(Category, '","category":"{}"')
+_STAGE = _fragments(DetectionStage, ',"detection_stage":"{}","event_id":"')
+_VERIFICATION = _fragments(IdentityVerification, '","identity_verification":"{}"')
+_JURISDICTION = _fragments(JURISDICTIONS, ',"jurisdiction":"{}"')
+_LANGUAGE = _fragments(LANGUAGES, ',"language":"{}"')
+_FAMILY = ',"model_family":"{}","occurred_at":"'
+_SURFACE = _fragments(Surface, ',"surface":"{}"')
+_TECHNIQUE = _fragments(Technique, ',"technique":"{}"}}')
+# The optional fields absent: no account_age_bucket, the default identity_verification, no technique.
+_AGE_OR_NONE = {None: "{", **_AGE}
+_VERIFICATION_OR_DEFAULT = {None: _VERIFICATION[IdentityVerification.NONE], **_VERIFICATION}
+_TECHNIQUE_OR_NONE = {None: "}", **_TECHNIQUE}
+# occurred_at's fraction of a second in two table pieces: ".123" and "456Z".
+_MILLIS = [f".{n:03d}" for n in range(1000)]
+_MICROS = [f"{n:03d}Z" for n in range(1000)]
+
+
+def _allowed(table: Mapping[str, str]) -> str:
+    return ", ".join(table)
 
 
 def _enum(name: str, value: object, table: Mapping[str, str]) -> str:
@@ -88,7 +87,7 @@ def _enum(name: str, value: object, table: Mapping[str, str]) -> str:
     try:
         return table[value]  # type: ignore[index]
     except (KeyError, TypeError):
-        raise _bad_enum(name, value, table) from None
+        raise SchemaError(f"{name}: {value!r} is not allowed; allowed values: {_allowed(table)}") from None
 
 
 def _code(name: str, value: object, table: Mapping[str, str], what: str) -> str:
@@ -118,26 +117,41 @@ _DASHES = (8, 13, 18, 23)
 
 
 def uuid4_block(n: int) -> str:
-    """``n`` random (version 4) UUIDs in canonical text form, back to back (36 characters each).
+    """``n`` random (version 4) UUIDs in canonical text form, each followed by a space.
 
     Drawn with one ``os.urandom`` call and laid out column by column with strided slice assignments,
-    so the cost per id is a few C-level byte copies instead of building a ``uuid.UUID``.
+    so an id costs a few C-level byte copies instead of building a ``uuid.UUID``.
     """
     hexed = os.urandom(16 * n).hex().encode("ascii")  # 32 hex digits per id
-    out = bytearray(36 * n)
+    out = bytearray(b" " * (37 * n))
     digit = 0
     for column in range(36):
         if column in _DASHES:
-            out[column::36] = b"-" * n
+            out[column::37] = b"-" * n
             continue
         if column == 14:
-            out[column::36] = b"4" * n  # version 4 (the random digit here is dropped)
+            out[column::37] = b"4" * n  # the version (the random digit drawn for it is dropped)
         elif column == 19:
-            out[column::36] = hexed[digit::32].translate(_HEX_TO_VARIANT)
+            out[column::37] = hexed[digit::32].translate(_HEX_TO_VARIANT)
         else:
-            out[column::36] = hexed[digit::32]
+            out[column::37] = hexed[digit::32]
         digit += 1
     return out.decode("ascii")
+
+
+#: Fresh event ids, taken with ``pop()`` (atomic, so threads never share one) and refilled in blocks.
+_IDS: list[str] = []
+_IDS_PER_BLOCK = 1024
+os.register_at_fork(after_in_child=_IDS.clear)  # a child must never reuse its parent's ids
+
+
+def new_event_id() -> str:
+    """A fresh random (version 4) UUID in canonical text form."""
+    try:
+        return _IDS.pop()
+    except IndexError:
+        _IDS.extend(uuid4_block(_IDS_PER_BLOCK).split())
+        return _IDS.pop()
 
 
 class _Hmac:
@@ -162,7 +176,7 @@ _UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 
 def _event_id(value: object) -> str:
     if value is None:
-        return str(uuid.uuid4())
+        return new_event_id()
     text = str(value).lower()
     if not _UUID_RE.fullmatch(text):
         raise SchemaError(f"event_id: {value!r} is not a UUID")
@@ -185,7 +199,7 @@ def time_text(clock: float) -> str:
 
 
 class EventEncoder:
-    """Validates and pseudonymises one provider's events (see the module docstring).
+    """Validates, pseudonymises and serialises one provider's events (see the module docstring).
 
     Args:
         provider: the registered provider id.
@@ -208,85 +222,84 @@ class EventEncoder:
         self._weekly = rotation == "weekly"
         self._week_keys: dict[tuple[int, int], _Hmac] = {}
         self._clock = clock
-        self._families: dict[str, str] = {}
+        self._second: tuple[int, str] = (-1, "")  # (a whole second, its text): one object, so threads see both
+        self._families: dict[str, str] = {}  # model family → fragment, for families seen (validated) before
+        self._score_key = f'","provider":"{provider}","schema_version":1,"score":'
 
-    def queue_item(self, user_id: object, surface: object, model_family: object, detection_stage: object,
-                   category: object, action: object, score: object, jurisdiction: object, language: object,
-                   technique: object = None, identity_verification: object = None, account_age_bucket: object = None,
-                   occurred_at: datetime | None = None, event_id: object = None) -> Pending:
-        """Validate and pseudonymise one event: what ``emit()`` queues (:func:`render` writes its JSON).
+    def encode(self, user_id: object, surface: object, model_family: object, detection_stage: object,
+               category: object, action: object, score: object, jurisdiction: object, language: object,
+               technique: object = None, identity_verification: object = None, account_age_bucket: object = None,
+               occurred_at: datetime | None = None, event_id: object = None) -> Item:
+        """One event's partition hash (32 bits of the pseudonym) and canonical JSON.
 
         The common case (now, a fresh id, a float score, no rotation) costs the HMAC and one table
         lookup per field; anything else, including any invalid value, takes the checked path, which
-        yields the same tuple or the error that names the field.
+        produces the same bytes or the error that names the field.
 
         Raises:
             SchemaError: a field is missing or invalid; the message names it and what is allowed.
         """
         if (occurred_at is None and event_id is None and type(score) is float and 0.0 <= score <= 1.0
                 and type(user_id) is str and user_id and not self._weekly):
-            try:
-                inner = self._inner.copy()
-                inner.update(user_id.encode())
-                outer = self._outer.copy()
-                outer.update(inner.digest())
-                return (outer.digest(), self._clock(), None, _AGE_FRAGMENT[account_age_bucket], _ACTION[action],
-                        _CATEGORY[category], _STAGE[detection_stage], _VERIFICATION_OR_DEFAULT[identity_verification],
-                        _JURISDICTION[jurisdiction], _LANGUAGE[language], self._families[model_family], score,
-                        _SURFACE[surface], _TECHNIQUE_FRAGMENT[technique])
-            except (KeyError, TypeError, UnicodeEncodeError):
-                pass  # the checked path says what is wrong (or fills the model family cache)
+            now = self._clock()
+            whole = int(now)
+            micros = round((now - whole) * 1_000_000)
+            second, second_text = self._second
+            if whole == second and 0 < micros < 1_000_000:
+                try:
+                    inner = self._inner.copy()
+                    inner.update(user_id.encode())
+                    outer = self._outer.copy()
+                    outer.update(inner.digest())
+                    digest = outer.digest()
+                    return int.from_bytes(digest[:4], "big"), (
+                        f"{_AGE_OR_NONE[account_age_bucket]}{_ACTION[action]}{digest.hex()}{_CATEGORY[category]}"
+                        f"{_STAGE[detection_stage]}{new_event_id()}{_VERIFICATION_OR_DEFAULT[identity_verification]}"
+                        f"{_JURISDICTION[jurisdiction]}{_LANGUAGE[language]}{self._families[model_family]}"
+                        f"{second_text}{_MILLIS[micros // 1000]}{_MICROS[micros % 1000]}{self._score_key}{score!r}"
+                        f"{_SURFACE[surface]}{_TECHNIQUE_OR_NONE[technique]}")
+                except (KeyError, TypeError, UnicodeEncodeError):
+                    pass  # the checked path says what is wrong (or fills the model family cache)
+            return self._checked(user_id, surface, model_family, detection_stage, category, action, score,
+                                 jurisdiction, language, technique, identity_verification, account_age_bucket,
+                                 None, None, now)
         return self._checked(user_id, surface, model_family, detection_stage, category, action, score,
                              jurisdiction, language, technique, identity_verification, account_age_bucket,
-                             occurred_at, event_id)
-
-    def encode(self, user_id: object, surface: object, model_family: object, detection_stage: object,
-               category: object, action: object, score: object, jurisdiction: object, language: object,
-               technique: object = None, identity_verification: object = None, account_age_bucket: object = None,
-               occurred_at: datetime | None = None, event_id: object = None) -> Item:
-        """One event's partition hash (32 bits of the pseudonym) and canonical JSON, at once.
-
-        Raises:
-            SchemaError: a field is missing or invalid; the message names it and what is allowed.
-        """
-        item = self.queue_item(user_id, surface, model_family, detection_stage, category, action, score,
-                               jurisdiction, language, technique, identity_verification, account_age_bucket,
-                               occurred_at, event_id)
-        [[text]] = render([item], self.provider, 1)
-        return int.from_bytes(item[0][:4], "big"), text
+                             occurred_at, event_id, None)
 
     def _checked(self, user_id: object, surface: object, model_family: object, detection_stage: object,
                  category: object, action: object, score: object, jurisdiction: object, language: object,
                  technique: object, identity_verification: object, account_age_bucket: object,
-                 occurred_at: datetime | None, event_id: object) -> Pending:
-        now = self._clock() if occurred_at is None else None
-        when = self._when(occurred_at) if now is None else now
-        digest = self._pseudonym(user_id, occurred_at, now)
-        age = "" if account_age_bucket is None else (
-            f'"account_age_bucket":"{_enum("account_age_bucket", account_age_bucket, _AGE)}",')
-        tech = "" if technique is None else f',"technique":"{_enum("technique", technique, _TECHNIQUE)}"'
-        verification = "none" if identity_verification is None else _enum(
+                 occurred_at: datetime | None, event_id: object, now: float | None) -> Item:
+        """The general path: every field checked in turn, then the same seventeen pieces.
+
+        ``now`` is the clock reading the fast path already took, if it did.
+        """
+        if occurred_at is not None:
+            when, moment = self._when(occurred_at), occurred_at
+        else:
+            now = self._clock() if now is None else now
+            when, moment = self._now_text(now), datetime.fromtimestamp(now, UTC)
+        digest = self._pseudonym(user_id, moment)
+        age = "{" if account_age_bucket is None else _enum("account_age_bucket", account_age_bucket, _AGE)
+        technique_piece = "}" if technique is None else _enum("technique", technique, _TECHNIQUE)
+        verification = _VERIFICATION_OR_DEFAULT[None] if identity_verification is None else _enum(
             "identity_verification", identity_verification, _VERIFICATION)
-        return (digest, when, None if event_id is None else _event_id(event_id), age,
-                _enum("action", action, _ACTION), _enum("category", category, _CATEGORY),
-                _enum("detection_stage", detection_stage, _STAGE), verification,
-                _code("jurisdiction", jurisdiction, _JURISDICTION, _NOT_JURISDICTION),
-                _code("language", language, _LANGUAGE, _NOT_LANGUAGE), self._model_family(model_family),
-                _score(score), _enum("surface", surface, _SURFACE), tech)
+        action_piece = _enum("action", action, _ACTION)
+        category_piece = _enum("category", category, _CATEGORY)
+        stage = _enum("detection_stage", detection_stage, _STAGE)
+        event_id = _event_id(event_id)
+        text = (f"{age}{action_piece}{digest.hex()}{category_piece}{stage}{event_id}{verification}"
+                f"{_code('jurisdiction', jurisdiction, _JURISDICTION, _NOT_JURISDICTION)}"
+                f"{_code('language', language, _LANGUAGE, _NOT_LANGUAGE)}{self._model_family(model_family)}"
+                f"{when}{self._score_key}{_score(score)!r}{_enum('surface', surface, _SURFACE)}{technique_piece}")
+        return int.from_bytes(digest[:4], "big"), text
 
     def encode_mapping(self, fields: Mapping[str, Any]) -> Item:
         """Like :meth:`encode` for a dict (e.g. a JSONL line); unknown keys are refused.
 
         ``occurred_at`` may be an ISO 8601 string with a timezone; ``user_id`` is the raw id.
         """
-        return self.encode(**self._mapping_arguments(fields))
-
-    def queue_mapping(self, fields: Mapping[str, Any]) -> Pending:
-        """Like :meth:`queue_item` for a dict (see :meth:`encode_mapping`)."""
-        return self.queue_item(**self._mapping_arguments(fields))
-
-    @staticmethod
-    def _mapping_arguments(fields: Mapping[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(fields) - {"user_id", *REQUIRED_FIELDS, *OPTIONAL_FIELDS})
         if unknown:
             raise SchemaError("; ".join(f"{k}: unknown field (contract v1 has no such field; no free text is "
@@ -296,15 +309,20 @@ class EventEncoder:
             values["occurred_at"] = _parse_time(values["occurred_at"])
         elif values.get("occurred_at") is not None and not isinstance(values["occurred_at"], datetime):
             raise SchemaError(f"occurred_at: must be an ISO 8601 time with a timezone (got {values['occurred_at']!r})")
-        return {**{k: values.get(k) for k in ("user_id", *REQUIRED_FIELDS)},
-                **{k: values[k] for k in OPTIONAL_FIELDS if k in values}}
+        return self.encode(**{k: values.get(k) for k in ("user_id", *REQUIRED_FIELDS)},
+                           **{k: values[k] for k in OPTIONAL_FIELDS if k in values})
 
-    def _pseudonym(self, user_id: object, occurred_at: datetime | None, now: float | None) -> bytes:
+    def _now_text(self, now: float) -> str:
+        """``occurred_at`` of a clock reading; remembers its second's text for the fast path."""
+        text = time_text(now)
+        if now >= 0 and len(text) == 27:  # with a fraction ("YYYY-MM-DDTHH:MM:SS.ffffffZ"), so no carry
+            self._second = (int(now), text[:19])
+        return text
+
+    def _pseudonym(self, user_id: object, moment: datetime) -> bytes:
         if not isinstance(user_id, str) or not user_id:
             raise SchemaError(f"user_id: must be a non-empty string (got {user_id!r})")
-        mac = self._hmac
-        if self._weekly:
-            mac = self._week_key(occurred_at or datetime.fromtimestamp(now or 0.0, UTC))
+        mac = self._week_key(moment) if self._weekly else self._hmac
         try:
             raw = user_id.encode("utf-8")
         except UnicodeEncodeError:
@@ -336,8 +354,8 @@ class EventEncoder:
             raise SchemaError(f"model_family: {value!r} must match {MODEL_FAMILY_PATTERN} (open vocabulary, lower case)")
         if len(self._families) >= _MODEL_FAMILY_CACHE_LIMIT:
             self._families.clear()
-        self._families[value] = value
-        return value
+        fragment = self._families[value] = _FAMILY.format(value)
+        return fragment
 
 
 _NOT_JURISDICTION = "an ISO 3166-1 alpha-2 code or region bucket (EU, ZZ)"
@@ -352,43 +370,6 @@ def _parse_time(text: str) -> datetime:
     if value.tzinfo is None:
         raise SchemaError(f"occurred_at: must include a timezone (use UTC) (got {text!r})")
     return value
-
-
-def render(items: Sequence[QueueItem], provider: str, partitions: int) -> list[list[str]]:
-    """Each queued event's canonical JSON, grouped by partition (the list's index).
-
-    ``items`` holds :data:`Pending` tuples from :meth:`EventEncoder.queue_item` and ready :data:`Item`
-    pairs (re-batched events from the spool). Fresh event ids are drawn in one block for the batch;
-    ``occurred_at`` is formatted from the clock reading, the date and time of day cached per second.
-    """
-    groups: list[list[str]] = [[] for _ in range(partitions)]
-    ids, at = uuid4_block(len(items)), 0
-    tail = f'"provider":"{provider}","schema_version":1'
-    second, second_text = -1, ""
-    for item in items:
-        if len(item) == 2:
-            groups[item[0] % partitions].append(item[1])  # type: ignore[operator, arg-type]
-            continue
-        digest, when, event_id, age, action, category, stage, verification, jurisdiction, language, family, score, \
-            surface, technique = item  # type: ignore[misc]
-        if type(when) is float:
-            whole = int(when)
-            micros = round((when - whole) * 1_000_000)
-            if whole == second and 0 < micros < 1_000_000:
-                when = f"{second_text}.{micros:06d}Z"
-            else:  # a new second, or an exact second, or an odd clock: the general formatter
-                when = time_text(when)
-                if 0 < micros < 1_000_000:
-                    second, second_text = whole, when[:-8]
-        if event_id is None:
-            event_id = ids[at:at + 36]
-            at += 36
-        groups[int.from_bytes(digest[:4], "big") % partitions].append(
-            f'{{{age}"action":"{action}","actor":"{digest.hex()}","category":"{category}",'
-            f'"detection_stage":"{stage}","event_id":"{event_id}","identity_verification":"{verification}",'
-            f'"jurisdiction":"{jurisdiction}","language":"{language}","model_family":"{family}",'
-            f'"occurred_at":"{when}",{tail},"score":{score!r},"surface":"{surface}"{technique}}}')
-    return groups
 
 
 def batch_value(provider: str, fragments: Sequence[str]) -> bytes:
