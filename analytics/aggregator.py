@@ -1,10 +1,12 @@
-"""Windowed, bounded counting of one source partition: the stream's state, in plain Python.
+"""Windowed, bounded counting of one source partition: the stream's state, in plain Python and numpy.
 
-The stream layer feeds verified events in batches and asks for the windows whose end plus allowed
-lateness the watermark has passed. Families are grouped in *lanes* by window kind (a week, or a
-day = a seventh of the configured window). Per lane and window the state is: each active actor's
-compact contribution state (:class:`analytics.bounding.CompactBounds`), the event ids seen (for
-exact duplicate removal, :class:`analytics.seen.SeenIds`) and the bounded counts per cell.
+The stream layer feeds verified events in batches (:class:`analytics.columns.EventBatch`) and asks
+for the windows whose end plus allowed lateness the watermark has passed. Families are grouped in
+*lanes* by window kind (a week, or a day = a seventh of the configured window). Per lane and window
+the state is: the actors' rows (:class:`analytics.seen.KeyIndex`), their contribution slots and the
+bounded counts per cell (:class:`analytics.bounding.WindowBounds`). Event ids are kept per window
+of the longest lane (:class:`analytics.seen.SeenIds`): a shorter window lies inside one of its
+windows, closes no later, and so needs no ids of its own.
 
 Exact counts live only here, in the worker's private state store, and in the closed-window
 summaries that go to the release step; never in logs or the analyst store.
@@ -13,33 +15,20 @@ summaries that go to the release step; never in logs or the analyst store.
 from __future__ import annotations
 
 import math
-from operator import attrgetter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from analytics.bounding import CompactBounds, FamilyLayout, touch
+import numpy as np
+
+from analytics.bounding import Vocabulary, WindowBounds
+from analytics.columns import EventBatch, Kinds, kind_fields
 from analytics.families import ReportFamily
 from analytics.gather import window_at
 from analytics.health import IngestMetrics
-from analytics.seen import SeenIds
+from analytics.seen import KeyIndex, SeenIds
 from analytics.windows import EPOCH, ClosedWindow, Window
 from ingest.events import Event
-
-_EVENT_FIELDS = frozenset(Event.model_fields)
-Touches = tuple[tuple[int, "FamilyLayout", tuple[int, ...]], ...]
-_CACHE_LIMIT = 100_000  # distinct dimension values remembered per family before its cache is reset
-
-
-def _inputs(family: ReportFamily) -> tuple[str, ...]:
-    """The event fields ``family.cells_of`` reads: its dimensions that are event fields, and the action."""
-    return tuple(d for d in family.dimensions if d in _EVENT_FIELDS) + ("action",)
-
-
-def actor_key(actor: str) -> bytes:
-    """An actor's key in the state: the first 128 bits of its 256-bit pseudonym."""
-    return bytes.fromhex(actor[:32])
-
 
 _EPOCH_TS = EPOCH.timestamp()
 
@@ -51,14 +40,19 @@ def seconds_since_epoch(ts: datetime) -> float:
 
 
 class WindowState:
-    """One lane's state for one window."""
+    """One lane's state for one window: actor rows, their slots and counts, and (longest lane) the ids seen."""
 
-    __slots__ = ("actors", "counts", "seen")
+    __slots__ = ("actors", "bounds", "logged_bytes", "seen")
 
-    def __init__(self, bounds: CompactBounds) -> None:
-        self.actors: dict[bytes, bytearray] = {}
+    def __init__(self, vocabulary: Vocabulary) -> None:
+        self.actors = KeyIndex()
+        self.bounds = WindowBounds(vocabulary)
         self.seen = SeenIds()
-        self.counts = bounds.new_counts()
+        self.logged_bytes = 0  # slot data written to the state store's log since its last snapshot
+
+    @property
+    def nbytes(self) -> int:
+        return self.actors.nbytes + self.bounds.nbytes + self.seen.nbytes
 
 
 class Lane:
@@ -69,51 +63,44 @@ class Lane:
         self.families = list(families)
         self.size = size
         self.size_s = size.total_seconds()
-        self.bounds = CompactBounds(self.families)
+        self.vocab = Vocabulary(self.families)
         self.windows: dict[int, WindowState] = {}
         self.closed_before = -(1 << 62)  # windows with a lower index are closed
-        # Families grouped by the event fields their cells depend on; per group a cache from those fields'
-        # values to each member's (family, layout, cell indexes) as ``family.cells_of`` gives them (the
-        # definition: the cache only saves recomputing it).
-        groups: dict[tuple[str, ...], list[int]] = {}
-        for f, family in enumerate(self.families):
-            groups.setdefault(_inputs(family), []).append(f)
-        self.plans: list[tuple[Callable[[Event], object], dict[object, Touches], list[int]]] = [
-            (attrgetter(*inputs), {}, members) for inputs, members in groups.items()]
-
-    def plan(self, g: int, event: Event) -> Touches:
-        """Group ``g``'s touches for ``event``: (family, layout, cells) for each member with cells."""
-        key_of, cache, members = self.plans[g]
-        if len(cache) >= _CACHE_LIMIT:
-            cache.clear()
-        layouts, cell_index = self.bounds.layouts, self.bounds.cell_index
-        touches = []
-        for f in members:
-            cells = tuple(cell_index(f, c) for c in self.families[f].cells_of(event))
-            if cells:
-                touches.append((f, layouts[f], cells))
-        cache[key_of(event)] = found = tuple(touches)
-        return found
 
     def window(self, index: int) -> Window:
         return window_at(index, self.size_s)
 
+    def state(self, index: int) -> WindowState:
+        state = self.windows.get(index)
+        if state is None:
+            state = self.windows[index] = WindowState(self.vocab)
+        return state
+
     def closed(self, index: int) -> ClosedWindow:
         state = self.windows.get(index)
-        counts = state.counts if state else self.bounds.new_counts()
-        return ClosedWindow(self.window(index), self.bounds.cell_counts(counts))
+        counts = state.bounds.counts if state else WindowBounds(self.vocab).counts
+        return ClosedWindow(self.window(index), self.vocab.cell_counts(counts))
 
 
 @dataclass
 class Delta:
     """What changed since the last :meth:`WindowAggregator.take_delta`, for the durable state store."""
 
-    actors: dict[tuple[int, int], set[bytes]] = field(default_factory=dict)  # (lane, window) -> actors touched
-    new_ids: dict[tuple[int, int], list[bytes]] = field(default_factory=dict)  # (lane, window) -> ids added
+    actors: dict[tuple[int, int], list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)  # keys, rows
+    new_ids: dict[tuple[int, int], list[np.ndarray]] = field(default_factory=dict)  # (lane, window) -> ids added
     closed: list[tuple[int, int]] = field(default_factory=list)  # (lane, window) closed
 
     def __bool__(self) -> bool:
         return bool(self.actors or self.new_ids or self.closed)
+
+    def touched(self, key: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """The distinct actors touched in one window: their keys and rows."""
+        parts = self.actors.get(key, [])
+        if not parts:
+            return np.zeros((0, 2), np.uint64), np.zeros(0, np.int64)
+        keys, rows = np.concatenate([k for k, _ in parts]), np.concatenate([r for _, r in parts])
+        rows, first = np.unique(rows, return_index=True)
+        return keys[first], rows
 
 
 def lanes_for(families: Sequence[ReportFamily], week: timedelta) -> list[Lane]:
@@ -140,6 +127,8 @@ class WindowAggregator:
         self.lateness_s = lateness.total_seconds()
         self.metrics = metrics or IngestMetrics()
         self.lanes = lanes_for(self.families, window_size)
+        self.fields = kind_fields(self.families)
+        self.kinds = Kinds(self.fields, [lane.vocab for lane in self.lanes])
         self.max_event_time = -math.inf  # seconds since EPOCH
         self.delta = Delta()
 
@@ -150,58 +139,50 @@ class WindowAggregator:
     def add(self, event: Event) -> None:
         self.add_batch([event])
 
-    def add_batch(self, events: Iterable[Event]) -> None:
+    def add_batch(self, events: Sequence[Event]) -> None:
         """Count a batch of verified events (in partition order)."""
-        by_window: dict[tuple[int, int], list[tuple[bytes, bytes, Event]]] = {}
-        primary = self.lanes[0]
-        events_in = self.metrics.events_in
-        for event in events:
-            events_in[event.provider] += 1
-            t = seconds_since_epoch(event.occurred_at)
-            if t > self.max_event_time:
-                self.max_event_time = t
-            item = (actor_key(event.actor), event.event_id.bytes, event)
-            for lane in self.lanes:
-                index = int(t // lane.size_s)
-                if index < lane.closed_before:
-                    if lane is primary:
-                        self.metrics.late += 1
-                    continue
-                by_window.setdefault((lane.lane_id, index), []).append(item)
-        for key, items in by_window.items():
-            self._count_window(key, items)
+        self.add_columns(EventBatch.from_events(list(events), self.fields))
 
-    def _count_window(self, key: tuple[int, int], items: list[tuple[bytes, bytes, Event]]) -> None:
-        lane = self.lanes[key[0]]
-        state = lane.windows.get(key[1])
-        if state is None:
-            state = lane.windows[key[1]] = WindowState(lane.bounds)
-        fresh = state.seen.add_new([eid for _, eid, _ in items])
-        new_ids = self.delta.new_ids.setdefault(key, [])
-        touched = self.delta.actors.setdefault(key, set())
-        actors, counts, plans = state.actors, state.counts, lane.plans
-        dropped = [0] * len(lane.families)
-        for (actor, eid, event), is_new in zip(items, fresh, strict=True):
-            if not is_new:
-                if lane.lane_id == 0:
-                    self.metrics.duplicates += 1
+    def add_columns(self, batch: EventBatch) -> None:
+        """Count a batch of verified events given as columns (in partition order)."""
+        self.metrics.events_in.update(batch.providers)
+        if not len(batch):
+            return
+        self.max_event_time = max(self.max_event_time, float(batch.t.max()))
+        primary = self.lanes[0]
+        index = np.floor(batch.t / primary.size_s).astype(np.int64)
+        on_time = index >= primary.closed_before
+        self.metrics.late += int((~on_time).sum())
+        keep = on_time.copy()
+        for win in np.unique(index[on_time]).tolist():
+            where = np.nonzero(on_time & (index == win))[0]
+            fresh = primary.state(win).seen.add_keys(batch.ids[where])
+            keep[where[~fresh]] = False
+            self.metrics.duplicates += int((~fresh).sum())
+            if fresh.any():
+                self.delta.new_ids.setdefault((0, win), []).append(batch.ids[where[fresh]])
+        kinds = self.kinds.ids(batch.kinds)
+        for lane in self.lanes:
+            lane_index = index if lane is primary else np.floor(batch.t / lane.size_s).astype(np.int64)
+            lane_keep = keep & (lane_index >= lane.closed_before)
+            for win in np.unique(lane_index[lane_keep]).tolist():
+                where = np.nonzero(lane_keep & (lane_index == win))[0]
+                self._count(lane, win, batch.actors[where], kinds[where])
+
+    def _count(self, lane: Lane, win: int, actors: np.ndarray, kinds: np.ndarray) -> None:
+        state = lane.state(win)
+        rows = state.actors.rows(actors)
+        state.bounds.ensure_rows(len(state.actors))
+        self.delta.actors.setdefault((lane.lane_id, win), []).append((actors, rows))
+        dropped = self.metrics.dropped_by_bounding
+        for f, family in enumerate(lane.families):
+            cells = self.kinds.table(lane.lane_id, f)[kinds]
+            touched = cells >= 0
+            if not touched.any():
                 continue
-            new_ids.append(eid)
-            actor_state = actors.get(actor)
-            if actor_state is None:
-                actor_state = actors[actor] = lane.bounds.new_state()
-            touched.add(actor)
-            for g, (key_of, cache, _) in enumerate(plans):
-                found = cache.get(key_of(event))
-                if found is None:
-                    found = lane.plan(g, event)
-                for f, layout, cells in found:
-                    for cell in cells:
-                        if touch(actor_state, layout, cell, counts[f]):
-                            dropped[f] += 1
-        for f, n in enumerate(dropped):
+            n = state.bounds.apply(f, np.broadcast_to(rows[:, None], cells.shape)[touched], cells[touched])
             if n:
-                self.metrics.dropped_by_bounding[lane.families[f].name] += n
+                dropped[family.name] += n
 
     def watermark(self, now: datetime) -> float:
         """Event time (seconds since EPOCH) up to which windows are complete: the newest event or the clock.
@@ -233,4 +214,3 @@ class WindowAggregator:
     def take_delta(self) -> Delta:
         delta, self.delta = self.delta, Delta()
         return delta
-

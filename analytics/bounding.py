@@ -10,24 +10,30 @@ Two implementations of the one rule:
 
 * :class:`ContributionBounder` — one family, dictionaries, written to be read. It is the reference
   the tests and the batch recomputation use.
-* :class:`CompactBounds` — every family of a window at once, for the stream worker. One actor's
-  state in one window is a single ``bytearray``: per family ``K`` fixed slots of
-  (cell index: 3 bytes, qualifying events so far: 1 or 2 bytes), about 4 bytes per slot, so the
-  shipped families need 68 bytes per actor-window. A slot with a zero count is free.
+* :class:`WindowBounds` — every family of one window for the stream worker, a batch at a time
+  with numpy. Actors are rows; per family each row has ``K`` slots of (cell index, qualifying
+  events so far), filled in order, a zero count meaning free: 3 bytes per slot for public key
+  spaces (2 for the index, 1 for the count), so the shipped families need 62 bytes per
+  actor-window. :class:`Vocabulary` numbers each family's cells.
+
+:meth:`WindowBounds.apply` gives exactly the sequential rule for a batch of touches: a cell the
+actor already holds takes events up to the saturation; a new cell gets a slot if the actor's
+slots before the batch plus the new cells it touched earlier in the batch are fewer than K.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
+
+import numpy as np
 
 from analytics.families import ReportFamily
 from analytics.windows import Cell
 
-_INDEX_BYTES = 3
-MAX_CELLS = 1 << (8 * _INDEX_BYTES)  # cells a family's key space may have in the compact layout
+MAX_CELLS = 1 << 31  # cells a family may have (open vocabularies: distinct values seen in one partition)
+_GROWTH = 1.25
 
 
 class ContributionBounder:
@@ -62,68 +68,48 @@ class ContributionBounder:
 
 
 @dataclass(frozen=True)
-class FamilyLayout:
-    """Where one family's K slots sit in an actor's state, and what a qualifying event adds."""
+class FamilyPlan:
+    """How one family's slots are stored and what its qualifying events add."""
 
     family: ReportFamily
-    offset: int
-    slot: int  # bytes per slot: 3 for the cell index, then 1 or 2 for the count
-    count_bytes: int
-    gains: tuple[int, ...]  # gains[n]: what the n-th qualifying event adds to its cell (n = 1..saturation)
+    k: int
+    saturation: int
+    contrib: np.ndarray  # contrib[n]: an actor's contribution to a cell with n qualifying events (n ≤ saturation)
     drops_excess: bool  # event counts drop events past L; the other metrics ignore them
+    cell_dtype: np.dtype
+    count_dtype: np.dtype
+
+    @classmethod
+    def of(cls, family: ReportFamily) -> FamilyPlan:
+        sat = family.saturation
+        small = not family.open_vocabulary and len(family.keys) < (1 << 16)
+        return cls(family, family.bound_k, sat, np.array([family.contribution(n) for n in range(sat + 1)], np.int64),
+                   family.metric == "event_count", np.dtype(np.uint16 if small else np.uint32),
+                   np.dtype(np.uint8 if sat < 256 else np.uint16))
 
     @property
-    def end(self) -> int:
-        return self.offset + self.slot * self.family.bound_k
-
-    @cached_property
-    def positions(self) -> tuple[int, ...]:
-        return tuple(range(self.offset, self.end, self.slot))
-
-    @cached_property
-    def saturation(self) -> int:
-        return len(self.gains) - 1
-
-    @cached_property
-    def excess(self) -> int:
-        """What touching a saturated cell drops: 1 event for event counts, nothing otherwise."""
-        return 1 if self.drops_excess else 0
+    def row_bytes(self) -> int:
+        return self.k * (self.cell_dtype.itemsize + self.count_dtype.itemsize)
 
 
-class CompactBounds:
-    """The compact per-actor state layout of a set of families, and the bounding rule applied to it.
-
-    Cells are indexed per family: by position in ``family.keys`` for public key spaces, in order of
-    first sight for open vocabularies (``new_vocab`` lists those for the state store). Window counts
-    are one ``defaultdict`` per family keyed by cell index.
-    """
+class Vocabulary:
+    """Each family's cells numbered: by position in ``family.keys`` for public key spaces, in order of
+    first sight for open vocabularies (``new_vocab`` lists those for the state store)."""
 
     def __init__(self, families: Sequence[ReportFamily]) -> None:
-        layouts, offset = [], 0
-        for family in families:
-            if len(family.keys) >= MAX_CELLS:
-                raise ValueError(f"family {family.name} has {len(family.keys)} cells; the worker supports "
-                                 f"fewer than {MAX_CELLS}")
-            sat = family.saturation
-            count_bytes = 1 if sat < 256 else 2
-            gains = (0, *(family.contribution(n) - family.contribution(n - 1) for n in range(1, sat + 1)))
-            layout = FamilyLayout(family, offset, _INDEX_BYTES + count_bytes, count_bytes, gains,
-                                  family.metric == "event_count")
-            layouts.append(layout)
-            offset = layout.end
-        self.layouts: tuple[FamilyLayout, ...] = tuple(layouts)
-        self.state_size = offset
-        # Cell <-> index per family: the public key space, or (open vocabularies) interned as seen.
-        self.vocab: list[list[Cell]] = [list(f.keys) for f in families]
-        self.index: list[dict[Cell, int]] = [dict(f.key_index) if f.keys else {} for f in families]
+        self.families = list(families)
+        self.plans = [FamilyPlan.of(f) for f in self.families]
+        self.vocab: list[list[Cell]] = [list(f.keys) for f in self.families]
+        self.index: list[dict[Cell, int]] = [dict(f.key_index) if f.keys else {} for f in self.families]
         self.new_vocab: list[tuple[int, int, Cell]] = []  # (family, index, cell) interned since last taken
+        self.row_bytes = sum(p.row_bytes for p in self.plans)
 
     def cell_index(self, f: int, cell: Cell) -> int:
         """The index of ``cell`` in family ``f``; an open-vocabulary family interns new values."""
         found = self.index[f].get(cell)
         if found is not None:
             return found
-        family = self.layouts[f].family
+        family = self.families[f]
         if not family.open_vocabulary:
             raise RuntimeError(f"this is a bug: cell {cell} of family {family.name} is outside its key space")
         vocab = self.vocab[f]
@@ -141,86 +127,110 @@ class CompactBounds:
         self.vocab[f].append(cell)
         self.index[f][cell] = index
 
-    def new_state(self) -> bytearray:
-        return bytearray(self.state_size)
-
-    def new_counts(self) -> list[defaultdict[int, int]]:
-        return [defaultdict(int) for _ in self.layouts]
-
-    def cell_counts(self, counts: list[defaultdict[int, int]]) -> dict[str, dict[Cell, int]]:
+    def cell_counts(self, counts: Sequence[np.ndarray]) -> dict[str, dict[Cell, int]]:
         """A window's counts as the hand-off wants them: family -> cell -> value, zeros left out."""
-        return {layout.family.name: {self.vocab[f][i]: n for i, n in sorted(counts[f].items()) if n}
-                for f, layout in enumerate(self.layouts)}
+        return {family.name: {self.vocab[f][i]: int(counts[f][i]) for i in np.nonzero(counts[f])[0]}
+                for f, family in enumerate(self.families)}
 
-    def apply(self, state: bytearray, touches: Sequence[Sequence[int]], counts: list[defaultdict[int, int]]) -> int:
-        """Apply one event: ``touches[f]`` are its cell indexes in family ``f``. Returns the cells dropped."""
-        return sum(self.apply_family(state, f, cells, counts[f]) for f, cells in enumerate(touches) if cells)
 
-    def apply_family(self, state: bytearray, f: int, cells: Sequence[int], counts: defaultdict[int, int]) -> int:
-        """Apply one event's cells of family ``f`` to an actor's state and the window's counts; returns drops."""
-        layout = self.layouts[f]
-        return sum(touch(state, layout, cell, counts) for cell in cells)
+class WindowBounds:
+    """Every family's slots for the actors (rows) of one window, and the window's bounded counts."""
 
-    def add_state_to(self, state: bytes | bytearray, counts: list[defaultdict[int, int]]) -> None:
-        """Add one actor's contributions to ``counts`` (rebuilding a window's counts after a restart)."""
-        for f, layout in enumerate(self.layouts):
-            contribution, target = layout.family.contribution, counts[f]
-            for pos in range(layout.offset, layout.end, layout.slot):
-                used = _read_count(state, pos, layout.count_bytes)
-                if used:
-                    target[_read_index(state, pos)] += contribution(used)
+    __slots__ = ("capacity", "cells", "counts", "plans", "used")
 
-    def cells_of(self, state: bytes | bytearray, f: int) -> dict[int, int]:
+    def __init__(self, vocabulary: Vocabulary) -> None:
+        self.plans = vocabulary.plans
+        self.capacity = 0
+        self.cells = [np.zeros((0, p.k), p.cell_dtype) for p in self.plans]
+        self.used = [np.zeros((0, p.k), p.count_dtype) for p in self.plans]
+        self.counts = [np.zeros(len(vocabulary.vocab[f]), np.int64) for f in range(len(self.plans))]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.cells) + sum(a.nbytes for a in self.used) + sum(c.nbytes for c in self.counts)
+
+    def ensure_rows(self, rows: int) -> None:
+        """Room for ``rows`` actors (grown by a quarter at a time, so copies stay amortised)."""
+        if rows <= self.capacity:
+            return
+        capacity = max(rows, int(self.capacity * _GROWTH), 256)
+        for f in range(len(self.plans)):
+            for arrays in (self.cells, self.used):
+                grown = np.zeros((capacity, self.plans[f].k), arrays[f].dtype)
+                grown[: self.capacity] = arrays[f]
+                arrays[f] = grown
+        self.capacity = capacity
+
+    def apply(self, f: int, rows: np.ndarray, cells: np.ndarray) -> int:
+        """Apply family ``f``'s touches (actor row, cell index), in event order; returns the events dropped."""
+        if not len(rows):
+            return 0
+        plan = self.plans[f]
+        keys = rows.astype(np.int64) << 32 | cells.astype(np.int64)
+        uniq, first, n = np.unique(keys, return_index=True, return_counts=True)
+        g_rows, g_cells = uniq >> 32, uniq & 0xFFFFFFFF
+        held_cells, held = self.cells[f][g_rows], self.used[f][g_rows].astype(np.int64)
+        match = (held_cells == g_cells[:, None]) & (held > 0)
+        found = match.any(axis=1)
+        slot = match.argmax(axis=1)
+        prior = np.where(found, held[np.arange(len(uniq)), slot], 0)
+        accepted = found.copy()
+        new = np.nonzero(~found)[0]
+        if len(new):  # a new cell takes the next free slot, in order of first touch, while slots last
+            new = new[np.lexsort((first[new], g_rows[new]))]
+            r = g_rows[new]
+            run_start = np.ones(len(new), bool)
+            run_start[1:] = r[1:] != r[:-1]
+            rank = np.arange(len(new)) - np.maximum.accumulate(np.where(run_start, np.arange(len(new)), 0))
+            target = (held[new] > 0).sum(axis=1) + rank
+            accepted[new] = target < plan.k
+            slot[new] = np.minimum(target, plan.k - 1)
+        take = np.where(accepted, np.minimum(n, plan.saturation - prior), 0)
+        now = prior + take
+        dropped = int(n[~accepted].sum())
+        if plan.drops_excess:
+            dropped += int((n - take)[accepted].sum())
+        a = np.nonzero(accepted)[0]
+        self.cells[f][g_rows[a], slot[a]] = g_cells[a]
+        self.used[f][g_rows[a], slot[a]] = now[a]
+        self._add(f, g_cells[a], plan.contrib[now[a]] - plan.contrib[prior[a]])
+        return dropped
+
+    def _add(self, f: int, cells: np.ndarray, gains: np.ndarray) -> None:
+        if not len(cells):
+            return
+        counts = self.counts[f]
+        size = int(cells.max()) + 1
+        if size > len(counts):  # an open vocabulary grew
+            counts = self.counts[f] = np.concatenate((counts, np.zeros(size - len(counts), np.int64)))
+        counts += np.bincount(cells, weights=gains, minlength=len(counts)).astype(np.int64)
+
+    def dump(self, rows: np.ndarray) -> bytes:
+        """The slots of ``rows``, for the state store: per family, the cell indexes, then the counts."""
+        return b"".join(arrays[f][rows].tobytes() for f in range(len(self.plans)) for arrays in (self.cells, self.used))
+
+    def load(self, rows: np.ndarray, blob: bytes) -> None:
+        """Set the slots of ``rows`` from :meth:`dump` output (counts are rebuilt by :meth:`recount`)."""
+        self.ensure_rows(int(rows.max()) + 1 if len(rows) else 0)
+        at = 0
+        for f, plan in enumerate(self.plans):
+            for arrays, dtype in ((self.cells, plan.cell_dtype), (self.used, plan.count_dtype)):
+                size = len(rows) * plan.k * dtype.itemsize
+                arrays[f][rows] = np.frombuffer(blob, dtype, len(rows) * plan.k, at).reshape(len(rows), plan.k)
+                at += size
+        if at != len(blob):
+            raise ValueError(f"slot data of {len(blob)} bytes does not fit {len(rows)} rows of these families")
+
+    def recount(self) -> None:
+        """Rebuild the window's counts from every row's slots (restoring state)."""
+        for f, plan in enumerate(self.plans):
+            used = self.used[f].astype(np.int64)
+            live = used > 0
+            self.counts[f][:] = 0
+            self._add(f, self.cells[f][live].astype(np.int64), plan.contrib[used[live]])
+
+    def slots_of(self, row: int, f: int) -> dict[int, int]:
         """Family ``f``'s slots of one actor: cell index -> qualifying events counted (for tests and checks)."""
-        layout = self.layouts[f]
-        out = {}
-        for pos in range(layout.offset, layout.end, layout.slot):
-            used = _read_count(state, pos, layout.count_bytes)
-            if used:
-                out[_read_index(state, pos)] = used
-        return out
-
-
-def _read_index(state: bytes | bytearray, pos: int) -> int:
-    return state[pos] | state[pos + 1] << 8 | state[pos + 2] << 16
-
-
-def _read_count(state: bytes | bytearray, pos: int, count_bytes: int) -> int:
-    used = state[pos + 3]
-    return used | state[pos + 4] << 8 if count_bytes == 2 else used
-
-
-def touch(state: bytearray, layout: FamilyLayout, cell: int, counts: defaultdict[int, int]) -> int:
-    """One qualifying event of the actor in ``cell`` of ``layout``'s family: 1 if the bounds drop it, else 0."""
-    if layout.count_bytes == 2:
-        return _touch_wide(state, layout, cell, counts)
-    b0, b1, b2 = cell & 0xFF, (cell >> 8) & 0xFF, cell >> 16
-    for pos in layout.positions:
-        used = state[pos + 3]
-        if not used:  # a free slot: the actor's next cell (slots fill in order, so the cell is new)
-            state[pos], state[pos + 1], state[pos + 2], state[pos + 3] = b0, b1, b2, 1
-            counts[cell] += layout.gains[1]
-            return 0
-        if state[pos] == b0 and state[pos + 1] == b1 and state[pos + 2] == b2:
-            if used >= layout.saturation:
-                return layout.excess
-            state[pos + 3] = used + 1
-            counts[cell] += layout.gains[used + 1]
-            return 0
-    return 1  # K cells taken by others
-
-
-def _touch_wide(state: bytearray, layout: FamilyLayout, cell: int, counts: defaultdict[int, int]) -> int:
-    """:func:`touch` for families whose per-cell counts need two bytes (saturation over 255)."""
-    for pos in layout.positions:
-        used = state[pos + 3] | state[pos + 4] << 8
-        if used and _read_index(state, pos) != cell:
-            continue
-        if not used:
-            state[pos], state[pos + 1], state[pos + 2] = cell & 0xFF, (cell >> 8) & 0xFF, cell >> 16
-        elif used >= layout.saturation:
-            return layout.excess
-        state[pos + 3], state[pos + 4] = (used + 1) & 0xFF, (used + 1) >> 8
-        counts[cell] += layout.gains[used + 1]
-        return 0
-    return 1
+        if row >= self.capacity:
+            return {}
+        return {int(c): int(u) for c, u in zip(self.cells[f][row], self.used[f][row], strict=True) if u}

@@ -1,9 +1,11 @@
 """A source partition's private worker state, durable together with the last applied offset.
 
 One SQLite file per partition (``<state_dir>/<topic>-<partition>.sqlite``, WAL mode). Every batch
-is ONE transaction that writes what the batch changed (the touched actors' compact states, the new
-event ids, closed windows, the watermark) and the partition offset it applied up to, plus any
-closed-window summaries still to be published (the outbox). So after a ``kill -9`` the state on
+is ONE transaction that writes what the batch changed (per window one row holding the touched
+actors' keys and slots, one row of the new event ids; closed windows, the watermark) and the
+partition offset it applied up to, plus any closed-window summaries still to be published (the
+outbox). A window's slot rows are a log, replayed in order on restore; when the log outgrows twice
+the window's live slots it is replaced by one snapshot row in the same transaction. So after a ``kill -9`` the state on
 disk is exactly the state after some whole batch, and the worker skips records at or below the
 stored offset: updates are applied once even though Kafka delivers at least once.
 
@@ -21,13 +23,20 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from analytics.aggregator import WindowAggregator, WindowState
+import numpy as np
+
+from analytics.aggregator import Lane, WindowAggregator, WindowState
 from analytics.errors import AnalyticsError
+from analytics.seen import keys_of
+
+STATE_FORMAT = "2"  # 1: one row per actor; 2: slot logs per window
+_SNAPSHOT_SLACK = 1 << 20  # log bytes a window may hold beyond twice its live slots before a snapshot
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS actors (lane REAL NOT NULL, win INTEGER NOT NULL, actor BLOB NOT NULL,
-                                   state BLOB NOT NULL, PRIMARY KEY (lane, win, actor)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS slots (lane REAL NOT NULL, win INTEGER NOT NULL, actors BLOB NOT NULL,
+                                  slots BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS slots_window ON slots (lane, win);
 CREATE TABLE IF NOT EXISTS seen (lane REAL NOT NULL, win INTEGER NOT NULL, ids BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS seen_window ON seen (lane, win);
 CREATE TABLE IF NOT EXISTS vocab (lane REAL NOT NULL, family INTEGER NOT NULL, idx INTEGER NOT NULL,
@@ -67,6 +76,10 @@ class PartitionStateStore:
     def load(self, aggregator: WindowAggregator) -> int:
         """Restore ``aggregator`` (a fresh one) from disk; returns the last applied offset (-1 if none)."""
         meta, fingerprint = self._meta(), families_fingerprint(aggregator)
+        if "offset" in meta and meta.get("format") != STATE_FORMAT:
+            raise StateError(f"worker state {self.path} was written by an older worker (state format "
+                             f"{meta.get('format', '1')}, this worker reads {STATE_FORMAT}); finish its open windows "
+                             "with that version, or move the state directory away")
         if meta.get("families", fingerprint) != fingerprint:
             raise StateError(f"worker state {self.path} was written for other report families or window sizes; "
                              "finish its open windows with the old settings, or move the state directory away")
@@ -77,16 +90,16 @@ class PartitionStateStore:
         if "max_event_time" in meta:
             aggregator.max_event_time = float(meta["max_event_time"])
         for size, family, idx, cell in self.con.execute("SELECT lane, family, idx, cell FROM vocab ORDER BY lane, family, idx"):
-            lanes[size].bounds.intern(family, idx, tuple(json.loads(cell)))
-        for size, win, actor, state in self.con.execute("SELECT lane, win, actor, state FROM actors"):
-            lane = lanes[size]
-            window = lane.windows.get(win) or lane.windows.setdefault(win, WindowState(lane.bounds))
-            window.actors[actor] = bytearray(state)
-            lane.bounds.add_state_to(state, window.counts)
+            lanes[size].vocab.intern(family, idx, tuple(json.loads(cell)))
+        for size, win, actors, slots in self.con.execute("SELECT lane, win, actors, slots FROM slots ORDER BY rowid"):
+            state = lanes[size].state(win)
+            state.bounds.load(state.actors.rows(keys_of(actors)), slots)
+            state.logged_bytes += len(slots)
         for size, win, ids in self.con.execute("SELECT lane, win, ids FROM seen ORDER BY rowid"):
-            lane = lanes[size]
-            window = lane.windows.get(win) or lane.windows.setdefault(win, WindowState(lane.bounds))
-            window.seen.extend_known(ids)
+            lanes[size].state(win).seen.extend_known(ids)
+        for lane in aggregator.lanes:
+            for state in lane.windows.values():
+                state.bounds.recount()
         return int(meta.get("offset", -1))
 
     def commit(self, aggregator: WindowAggregator, offset: int | None,
@@ -103,21 +116,19 @@ class PartitionStateStore:
         try:
             for lane in lanes:
                 con.executemany("INSERT INTO vocab VALUES (?, ?, ?, ?)",
-                                [(lane.size_s, f, i, json.dumps(list(c))) for f, i, c in lane.bounds.new_vocab])
-                lane.bounds.new_vocab.clear()
-            for (lane_id, win), actors in delta.actors.items():
-                lane = lanes[lane_id]
-                window = lane.windows.get(win)
-                if window is None or not actors:
-                    continue  # closed in the meantime: deleted below
-                con.executemany("INSERT OR REPLACE INTO actors VALUES (?, ?, ?, ?)",
-                                [(lane.size_s, win, a, bytes(window.actors[a])) for a in actors])
+                                [(lane.size_s, f, i, json.dumps(list(c))) for f, i, c in lane.vocab.new_vocab])
+                lane.vocab.new_vocab.clear()
+            for key in delta.actors:
+                lane = lanes[key[0]]
+                if key[1] in lane.windows:  # else closed in the meantime: deleted below
+                    self._write_slots(lane, key[1], *delta.touched(key))
             for (lane_id, win), ids in delta.new_ids.items():
                 if ids and win in lanes[lane_id].windows:
-                    con.execute("INSERT INTO seen VALUES (?, ?, ?)", (lanes[lane_id].size_s, win, b"".join(ids)))
+                    con.execute("INSERT INTO seen VALUES (?, ?, ?)",
+                                (lanes[lane_id].size_s, win, np.concatenate(ids).tobytes()))
             for lane_id, win in delta.closed:
                 size = lanes[lane_id].size_s
-                con.execute("DELETE FROM actors WHERE lane = ? AND win = ?", (size, win))
+                con.execute("DELETE FROM slots WHERE lane = ? AND win = ?", (size, win))
                 con.execute("DELETE FROM seen WHERE lane = ? AND win = ?", (size, win))
             con.executemany("INSERT INTO outbox (topic, payload) VALUES (?, ?)", list(outbox))
             con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", self._meta_rows(aggregator, offset))
@@ -126,9 +137,22 @@ class PartitionStateStore:
             con.execute("ROLLBACK")
             raise
 
+    def _write_slots(self, lane: Lane, win: int, keys: np.ndarray, rows: np.ndarray) -> None:
+        """Log the touched actors' slots; replace the window's log by a snapshot once it outgrows the live slots."""
+        state: WindowState = lane.windows[win]
+        slots = state.bounds.dump(rows)
+        state.logged_bytes += len(slots)
+        live = len(state.actors) * lane.vocab.row_bytes
+        if state.logged_bytes > 2 * live + _SNAPSHOT_SLACK:
+            keys, rows = state.actors.items()
+            slots = state.bounds.dump(rows)
+            self.con.execute("DELETE FROM slots WHERE lane = ? AND win = ?", (lane.size_s, win))
+            state.logged_bytes = len(slots)
+        self.con.execute("INSERT INTO slots VALUES (?, ?, ?, ?)", (lane.size_s, win, keys.tobytes(), slots))
+
     @staticmethod
     def _meta_rows(aggregator: WindowAggregator, offset: int | None) -> list[tuple[str, str]]:
-        rows = [("families", families_fingerprint(aggregator))]
+        rows = [("families", families_fingerprint(aggregator)), ("format", STATE_FORMAT)]
         rows += [(f"closed_before:{lane.size_s!r}", str(lane.closed_before)) for lane in aggregator.lanes]
         if math.isfinite(aggregator.max_event_time):
             rows.append(("max_event_time", repr(aggregator.max_event_time)))

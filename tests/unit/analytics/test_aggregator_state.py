@@ -109,7 +109,7 @@ def test_closing_deletes_window_state_and_keeps_the_outbox_until_acknowledged(tm
     store.commit(agg, 9)
     assert close_all(agg)
     store.commit(agg, None, [("summaries", b"one"), ("dlq", b"two")])
-    assert store.con.execute("SELECT count(*) FROM actors").fetchone()[0] == 0
+    assert store.con.execute("SELECT count(*) FROM slots").fetchone()[0] == 0
     assert store.con.execute("SELECT count(*) FROM seen").fetchone()[0] == 0
     pending = store.outbox()
     assert [(t, m) for _, t, m in pending] == [("summaries", b"one"), ("dlq", b"two")]

@@ -6,12 +6,13 @@ import uuid
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from analytics.aggregator import WindowAggregator
-from analytics.bounding import CompactBounds, ContributionBounder
+from analytics.bounding import ContributionBounder, Vocabulary, WindowBounds
 from analytics.families import EscalationStage, ReportFamily, load_families
 from analytics.windows import Cell, window_of
 from ingest.events import parse_event
@@ -54,10 +55,24 @@ CATEGORY_CELLS = [("cyber.malware",), ("cbrn.bio",), ("self_harm",), ("fraud.sca
 METRICS = ["event_count", "distinct_actors", "actors_over_threshold", "escalation_funnel"]
 
 
+def apply_in_batches(bounds: WindowBounds, vocab: Vocabulary, stream: list[tuple[str, Cell]],
+                     cuts: list[int]) -> int:
+    """Feed ``stream`` to ``bounds`` cut into batches at ``cuts``; returns the events dropped."""
+    rows = {actor: i for i, actor in enumerate(sorted({a for a, _ in stream}))}
+    bounds.ensure_rows(len(rows))
+    edges = [0, *sorted(c % (len(stream) + 1) for c in cuts), len(stream)]
+    dropped = 0
+    for lo, hi in zip(edges, edges[1:], strict=False):
+        part = stream[lo:hi]
+        dropped += bounds.apply(0, np.array([rows[a] for a, _ in part], np.int64),
+                                np.array([vocab.cell_index(0, c) for _, c in part], np.int64))
+    return dropped
+
+
 @given(st.sampled_from(METRICS), st.lists(st.tuples(st.sampled_from("abcde"), st.integers(0, 4)), max_size=300),
-       st.integers(1, 4), st.integers(1, 5), st.integers(1, 4))
+       st.integers(1, 4), st.integers(1, 5), st.integers(1, 4), st.lists(st.integers(0, 400), max_size=4))
 def test_both_bounders_match_the_reference_for_every_metric(metric: str, raw: list[tuple[str, int]], k: int, l: int,
-                                                            threshold: int) -> None:
+                                                            threshold: int, cuts: list[int]) -> None:
     family = family_for(metric, k, l, threshold)
     cells = [(s,) for s in STAGES] if metric == "escalation_funnel" else CATEGORY_CELLS
     stream = [(actor, cells[i % len(cells)]) for actor, i in raw]
@@ -68,35 +83,38 @@ def test_both_bounders_match_the_reference_for_every_metric(metric: str, raw: li
     assert +plain.counts == expected
     assert kept + plain.dropped == len(stream)
 
-    compact = CompactBounds([family])
-    counts, states = compact.new_counts(), defaultdict(compact.new_state)
-    dropped = sum(compact.apply(states[actor], [(compact.cell_index(0, cell),)], counts) for actor, cell in stream)
-    assert compact.cell_counts(counts)["ref"] == dict(expected)
+    vocab = Vocabulary([family])
+    bounds = WindowBounds(vocab)
+    dropped = apply_in_batches(bounds, vocab, stream, cuts)  # however the stream is cut into batches
+    assert vocab.cell_counts(bounds.counts)["ref"] == dict(expected)
     assert dropped == plain.dropped
-    rebuilt = compact.new_counts()
-    for state in states.values():
-        slots = compact.cells_of(state, 0)
+    for row in range(bounds.capacity):
+        slots = bounds.slots_of(row, 0)
         assert len(slots) <= k and all(n <= family.saturation for n in slots.values())
-        compact.add_state_to(state, rebuilt)
-    assert compact.cell_counts(rebuilt) == compact.cell_counts(counts)
+    rows = np.arange(bounds.capacity)
+    restored = WindowBounds(vocab)  # what the state store does on restart: the slots, then a recount
+    restored.load(rows, bounds.dump(rows))
+    restored.recount()
+    assert vocab.cell_counts(restored.counts) == vocab.cell_counts(bounds.counts)
 
 
-def test_compact_bounds_count_past_255_events_per_cell() -> None:
+def test_window_bounds_count_past_255_events_per_cell() -> None:
     family = ReportFamily(name="wide", title="t", dimensions=("category",), bound_k=2, bound_l=300, weight=1.0)
-    compact = CompactBounds([family])
-    counts, state = compact.new_counts(), compact.new_state()
-    malware, bio = compact.cell_index(0, ("cyber.malware",)), compact.cell_index(0, ("cbrn.bio",))
-    drops = [compact.apply(state, [(malware,)], counts) for _ in range(310)] + [compact.apply(state, [(bio,)], counts)]
-    assert sum(drops) == 10 and counts[0][malware] == 300 and counts[0][bio] == 1
-    assert compact.cells_of(state, 0) == {malware: 300, bio: 1}
+    vocab = Vocabulary([family])
+    bounds = WindowBounds(vocab)
+    malware, bio = vocab.cell_index(0, ("cyber.malware",)), vocab.cell_index(0, ("cbrn.bio",))
+    stream = [("a", ("cyber.malware",))] * 310 + [("a", ("cbrn.bio",))]
+    assert apply_in_batches(bounds, vocab, stream, [100, 305]) == 10
+    assert bounds.counts[0][malware] == 300 and bounds.counts[0][bio] == 1
+    assert bounds.slots_of(0, 0) == {malware: 300, bio: 1}
 
 
 def test_open_vocabulary_cells_are_interned_in_order() -> None:
     family = ReportFamily(name="models", title="t", dimensions=("model_family",), bound_k=1, bound_l=2, weight=1.0)
-    compact = CompactBounds([family])
-    assert [compact.cell_index(0, (m,)) for m in ("b", "a", "b")] == [0, 1, 0]
-    assert compact.new_vocab == [(0, 0, ("b",)), (0, 1, ("a",))]
-    public = CompactBounds([load_families()[0]])
+    vocab = Vocabulary([family])
+    assert [vocab.cell_index(0, (m,)) for m in ("b", "a", "b")] == [0, 1, 0]
+    assert vocab.new_vocab == [(0, 0, ("b",)), (0, 1, ("a",))]
+    public = Vocabulary([load_families()[0]])
     with pytest.raises(RuntimeError, match="this is a bug"):
         public.cell_index(0, ("no-such-category",))
 

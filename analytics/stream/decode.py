@@ -1,0 +1,186 @@
+"""The worker's fast path from a signed record's bytes to columns: one msgspec pass, then checks per record.
+
+Contract v1 is the pydantic :class:`ingest.events.Event`. This module accepts a *subset* of what
+it accepts and reads the same values from it: strict JSON types, canonical UUIDs, RFC 3339 times
+with at most microseconds. Whatever falls outside, or is invalid, returns None, and the caller
+decodes the record with :func:`ingest.records.decode_record`, whose answer (the events, or each
+rejection and its reason) is then the contract's own. ``tests/unit/analytics/test_decode.py``
+checks the subset property with hypothesis.
+
+Per record the costs are: one signature check, one msgspec decode (enums, the score's range and
+unknown fields are checked there), and a few whole-record string checks for the actor
+pseudonyms, event ids, times and model families instead of a regular expression per event.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from operator import attrgetter
+from typing import Annotated, Literal
+
+import msgspec
+import numpy as np
+
+from analytics.columns import EventBatch
+from analytics.windows import EPOCH
+from ingest.errors import SignatureError, UnknownProviderError
+from ingest.records import PROVIDER_HEADER, RECORD_FORMAT, SIGNATURE_HEADER
+from ingest.registry import ProviderRegistry
+from ingest.signing import verify
+from ingest.taxonomy import (
+    JURISDICTIONS,
+    LANGUAGES,
+    AccountAgeBucket,
+    Action,
+    Category,
+    DetectionStage,
+    IdentityVerification,
+    Surface,
+    Technique,
+)
+
+_EPOCH_TS = EPOCH.timestamp()
+# ASCII classes written out: in a str pattern \d would also match other scripts' digits.
+_D = "[0-9]"
+_TIME = (f"{_D}{{4}}-{_D}{{2}}-{_D}{{2}}[Tt ]{_D}{{2}}:{_D}{{2}}:{_D}{{2}}(?:\\.{_D}{{1,6}})?"
+         f"(?:[Zz]|[+-]{_D}{{2}}:{_D}{{2}})")
+_TIMES = re.compile(f"{_TIME}(?:\n{_TIME})*")
+_PROVIDER = re.compile(r"[a-z0-9][a-z0-9_.-]{1,62}")
+_MODEL_FAMILY = re.compile(r"[a-z0-9][a-z0-9_.+-]{0,63}")
+_MODEL_FAMILIES_KEPT = 4096
+
+
+def _one_of(values: object) -> object:
+    return Literal[tuple(sorted(v.value if hasattr(v, "value") else v for v in values))]  # type: ignore[attr-defined]
+
+
+class WireEvent(msgspec.Struct, forbid_unknown_fields=True):
+    """Contract v1 as strict JSON types; the string fields below without a type are checked per record."""
+
+    event_id: str
+    occurred_at: str
+    provider: str
+    actor: str
+    surface: _one_of(Surface)  # type: ignore[valid-type]
+    model_family: str
+    detection_stage: _one_of(DetectionStage)  # type: ignore[valid-type]
+    category: _one_of(Category)  # type: ignore[valid-type]
+    action: _one_of(Action)  # type: ignore[valid-type]
+    score: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+    jurisdiction: _one_of(JURISDICTIONS)  # type: ignore[valid-type]
+    language: _one_of(LANGUAGES)  # type: ignore[valid-type]
+    schema_version: Literal[1] = 1
+    account_age_bucket: _one_of(AccountAgeBucket) | None = None  # type: ignore[valid-type]
+    identity_verification: _one_of(IdentityVerification) = "none"  # type: ignore[valid-type]
+    technique: _one_of(Technique) | None = None  # type: ignore[valid-type]
+
+
+class WireRecord(msgspec.Struct):
+    format: Literal[RECORD_FORMAT]  # type: ignore[valid-type]
+    provider: str
+    events: list[WireEvent]
+
+
+_RECORD = msgspec.json.Decoder(WireRecord)
+_TIMESTAMPS = msgspec.json.Decoder(list[Annotated[datetime, msgspec.Meta(tz=True)]])
+
+
+def signed_provider(headers: Sequence[tuple[str, bytes]] | None, registry: ProviderRegistry,
+                    value: bytes | None) -> str | None:
+    """The provider whose valid signature the record bears, or None (``decode_record`` says why)."""
+    raw = sig = None
+    for key, header in headers or ():
+        if key == PROVIDER_HEADER:
+            raw = header if raw is None else raw
+        elif key == SIGNATURE_HEADER:
+            sig = header if sig is None else sig
+    if raw is None:
+        return None
+    provider = raw.decode("utf-8", errors="replace")
+    try:
+        verify(registry.key_for(provider), sig, value or b"")
+    except (UnknownProviderError, SignatureError):
+        return None
+    return provider
+
+
+class FastDecoder:
+    """Signed records to :class:`EventBatch` columns, or None when the contract's own decoder must answer.
+
+    Args:
+        registry: the registered providers and their keys.
+        fields: the event fields a batch's kinds hold (:func:`analytics.columns.kind_fields`).
+    """
+
+    def __init__(self, registry: ProviderRegistry, fields: Sequence[str]) -> None:
+        self.registry = registry
+        self.fields = tuple(fields)
+        self._kind = attrgetter(*self.fields)
+        self._model_families: set[str] = set()
+
+    def decode(self, value: bytes | None, headers: Sequence[tuple[str, bytes]] | None,
+               latest: float) -> EventBatch | None:
+        """The record's events as columns if it is signed, every event is valid and none is stamped
+        after ``latest`` (seconds since EPOCH); None otherwise."""
+        provider = signed_provider(headers, self.registry, value)
+        if provider is None or not _PROVIDER.fullmatch(provider):
+            return None
+        try:
+            record = _RECORD.decode(value or b"")
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return None
+        events = record.events
+        if record.provider != provider or any(e.provider != provider for e in events):
+            return None
+        try:
+            columns = self._columns(events)
+        except (ValueError, msgspec.ValidationError, msgspec.DecodeError):
+            return None
+        if columns is None or (len(columns[0]) and columns[0].max() > latest):
+            return None
+        t, actors, ids = columns
+        kinds = [self._kind(e) for e in events] if len(self.fields) > 1 else [(self._kind(e),) for e in events]
+        return EventBatch(t, actors, ids, kinds, Counter({provider: len(events)}))
+
+    def _columns(self, events: list[WireEvent]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Times, actor keys and event ids, checked as the contract checks them; None if one is not."""
+        n = len(events)
+        if not n:
+            return np.zeros(0), np.zeros((0, 2), np.uint64), np.zeros((0, 2), np.uint64)
+        actors = [e.actor for e in events]
+        joined = "".join(actors)
+        if len(joined) != 64 * n or set(map(len, actors)) != {64} or joined.lower() != joined:
+            return None
+        raw = bytes.fromhex(joined)  # ValueError unless hex; whitespace would shorten it
+        if len(raw) != 32 * n:
+            return None
+        ids = "".join([e.event_id for e in events])
+        if len(ids) != 36 * n or any(ids[i::36] != "-" * n for i in (8, 13, 18, 23)):
+            return None
+        id_hex = ids.replace("-", "")
+        id_bytes = bytes.fromhex(id_hex)
+        if len(id_hex) != 32 * n or len(id_bytes) != 16 * n:
+            return None
+        times = [e.occurred_at for e in events]
+        text = "\n".join(times)
+        if text.count("\n") != n - 1 or not _TIMES.fullmatch(text):
+            return None
+        if not self._model_families_ok({e.model_family for e in events}):
+            return None
+        stamps = _TIMESTAMPS.decode(('["' + '","'.join(times) + '"]').encode())
+        t = np.fromiter((s.timestamp() for s in stamps), np.float64, n) - _EPOCH_TS
+        return t, np.frombuffer(raw, "<u8").reshape(n, 4)[:, :2], np.frombuffer(id_bytes, "<u8").reshape(n, 2)
+
+    def _model_families_ok(self, values: set[str]) -> bool:
+        new = values - self._model_families
+        if not new:
+            return True
+        if not all(_MODEL_FAMILY.fullmatch(v) for v in new):
+            return False
+        if len(self._model_families) > _MODEL_FAMILIES_KEPT:
+            self._model_families.clear()
+        self._model_families |= new
+        return True
