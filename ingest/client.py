@@ -139,7 +139,7 @@ class Client:
         secret = _secret(secret_value) if secret_value is not None else keys.pseudonym_key  # type: ignore[union-attr]
         self._encoder = EventEncoder(self.provider, secret, s.pseudonym_rotation)
         self._queue: deque[Item] = deque()
-        self._queue_size, self._wake_at = s.queue_size, s.batch_events
+        self._queue_size = s.queue_size
         self._space = threading.Condition()
         self._waiting = 0
         self._emitted = 0
@@ -147,7 +147,8 @@ class Client:
         self.sink: MemorySink | None = MemorySink(partitions=s.partitions) if not s.send else None
         self._sender = Sender(self._queue, self.provider, self._signing_key, self._transport(s),
                               self._spool(s), s, on_error, self._freed)
-        self._wake = self._sender.wake
+        self._wake, self._wake_at = self._sender.wake, self._sender.wake_at
+        self.emit = self._encoder.emitter(self._put)  # type: ignore[method-assign]  # the fast path, see emit()
         self._sender.start()
         atexit.register(self._atexit)
 
@@ -197,35 +198,33 @@ class Client:
             SchemaError: a field is missing or invalid; the message names it and the allowed values.
             ClientClosedError: the client is closed.
         """
-        item = self._encoder.encode(user_id, surface, model_family, detection_stage, category, action, score,
-                                    jurisdiction, language, technique, identity_verification, account_age_bucket,
-                                    occurred_at, event_id)
-        queue = self._queue
-        if len(queue) < self._queue_size and not self._closed:  # the common case, inlined
-            queue.append(item)
-            self._emitted += 1
-            if len(queue) >= self._wake_at and not self._wake.is_set():
-                self._wake.set()
-            return True
-        return self._put(item)
+        # Never reached on an instance: __init__ binds ``self.emit`` to the encoder's fast function
+        # (ingest.wire.EventEncoder.emitter) with this very signature; this method documents it.
+        return self._put(self._encoder.encode(user_id, surface, model_family, detection_stage, category, action,
+                                              score, jurisdiction, language, technique, identity_verification,
+                                              account_age_bucket, occurred_at, event_id))
 
     def emit_dict(self, fields: dict[str, Any]) -> bool:
         """:meth:`emit` for a dict with the same keys (unknown keys raise SchemaError); used by the importer."""
         return self._put(self._encoder.encode_mapping(fields))
 
     def _put(self, item: Item) -> bool:
+        queue = self._queue
+        if len(queue) < self._queue_size and not self._closed:  # the common case first
+            queue.append(item)
+            self._emitted += 1
+            if not len(queue) % self._wake_at:  # worth full records: wake the sender (again, if it lags)
+                self._wake.set()
+            return True
         if self._closed:
             raise ClientClosedError("emit() after close(): create a new Client")
-        queue = self._queue
-        if len(queue) >= self._queue_size and not self._wait_for_space():
+        if not self._wait_for_space():
             self._wake.set()
             self._sender.drop("dropped_queue_full", DeliveryError(
                 "queue_full", 1, f"the in-memory queue holds {self._queue_size} events"))
             return False
         queue.append(item)
         self._emitted += 1
-        if len(queue) >= self._wake_at and not self._wake.is_set():
-            self._wake.set()
         return True
 
     def _wait_for_space(self) -> bool:

@@ -105,6 +105,8 @@ class Sender:
         self.counters = Counters()
         self.health = Health(settings.retry_backoff_s, settings.retry_backoff_max_s)
         self.partitions = settings.partitions
+        #: Queued events worth a full record per partition: emit() wakes the sender at this length.
+        self.wake_at = min(settings.batch_events * settings.partitions, settings.queue_size)
         self.lock = threading.Condition()
         self.wake = threading.Event()
         self.in_flight: dict[int, SignedRecord] = {}
@@ -147,8 +149,8 @@ class Sender:
                     with self.lock:
                         self.busy = False
             self._drain_spool()  # between batches too, so a steady stream does not starve the spool
-            if not self.queue:
-                break
+            if not self.queue or (len(self.queue) < self.wake_at and not self.stopping):
+                break  # a few events: let them gather for full records (emit() wakes us, or the linger ends)
         with self.lock:
             self.lock.notify_all()
             return self.stopping and not self.queue and not self.failed

@@ -24,10 +24,11 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import struct
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ingest.errors import ConfigError, SchemaError
 from ingest.events import MODEL_FAMILY_PATTERN, PROVIDER_ID_PATTERN
@@ -50,6 +51,8 @@ ROTATIONS = ("none", "weekly")
 
 #: A queued event: (partition hash = the pseudonym's first 32 bits, canonical JSON).
 Item = tuple[int, str]
+T = TypeVar("T")
+_PARTITION_HASH = struct.Struct(">I").unpack_from  # the first 32 bits of a digest, big-endian
 
 
 def _fragments(values: Any, template: str) -> dict[str, str]:
@@ -225,47 +228,71 @@ class EventEncoder:
         self._second: tuple[int, str] = (-1, "")  # (a whole second, its text): one object, so threads see both
         self._families: dict[str, str] = {}  # model family → fragment, for families seen (validated) before
         self._score_key = f'","provider":"{provider}","schema_version":1,"score":'
+        self._encode = self.emitter(lambda item: item)
 
     def encode(self, user_id: object, surface: object, model_family: object, detection_stage: object,
                category: object, action: object, score: object, jurisdiction: object, language: object,
                technique: object = None, identity_verification: object = None, account_age_bucket: object = None,
                occurred_at: datetime | None = None, event_id: object = None) -> Item:
-        """One event's partition hash (32 bits of the pseudonym) and canonical JSON.
-
-        The common case (now, a fresh id, a float score, no rotation) costs the HMAC and one table
-        lookup per field; anything else, including any invalid value, takes the checked path, which
-        produces the same bytes or the error that names the field.
+        """One event's partition hash (32 bits of the pseudonym) and canonical JSON (see :meth:`emitter`).
 
         Raises:
             SchemaError: a field is missing or invalid; the message names it and what is allowed.
         """
-        if (occurred_at is None and event_id is None and type(score) is float and 0.0 <= score <= 1.0
-                and type(user_id) is str and user_id and not self._weekly):
-            now = self._clock()
-            whole = int(now)
-            micros = round((now - whole) * 1_000_000)
-            second, second_text = self._second
-            if whole == second and 0 < micros < 1_000_000:
-                try:
-                    inner = self._inner.copy()
-                    inner.update(user_id.encode())
-                    outer = self._outer.copy()
-                    outer.update(inner.digest())
-                    digest = outer.digest()
-                    return int.from_bytes(digest[:4], "big"), (
-                        f"{_AGE_OR_NONE[account_age_bucket]}{_ACTION[action]}{digest.hex()}{_CATEGORY[category]}"
-                        f"{_STAGE[detection_stage]}{new_event_id()}{_VERIFICATION_OR_DEFAULT[identity_verification]}"
-                        f"{_JURISDICTION[jurisdiction]}{_LANGUAGE[language]}{self._families[model_family]}"
-                        f"{second_text}{_MILLIS[micros // 1000]}{_MICROS[micros % 1000]}{self._score_key}{score!r}"
-                        f"{_SURFACE[surface]}{_TECHNIQUE_OR_NONE[technique]}")
-                except (KeyError, TypeError, UnicodeEncodeError):
-                    pass  # the checked path says what is wrong (or fills the model family cache)
-            return self._checked(user_id, surface, model_family, detection_stage, category, action, score,
-                                 jurisdiction, language, technique, identity_verification, account_age_bucket,
-                                 None, None, now)
-        return self._checked(user_id, surface, model_family, detection_stage, category, action, score,
-                             jurisdiction, language, technique, identity_verification, account_age_bucket,
-                             occurred_at, event_id, None)
+        return self._encode(user_id=user_id, surface=surface, model_family=model_family,
+                            detection_stage=detection_stage, category=category, action=action, score=score,
+                            jurisdiction=jurisdiction, language=language, technique=technique,
+                            identity_verification=identity_verification, account_age_bucket=account_age_bucket,
+                            occurred_at=occurred_at, event_id=event_id)
+
+    def emitter(self, accept: Callable[[Item], T]) -> Callable[..., T]:
+        """A function with :meth:`ingest.Client.emit`'s keyword arguments: it encodes and calls ``accept``.
+
+        The common case (now, a fresh id, a float score, no rotation) costs the HMAC and one table
+        lookup per field, with everything it needs in the function's closure; anything else, including
+        any invalid value, takes the checked path, which produces the same bytes or the error that
+        names the field (:class:`ingest.errors.SchemaError`).
+        """
+        inner_key, outer_key, clock, families, score_key = self._inner, self._outer, self._clock, self._families, \
+            self._score_key
+        checked, weekly, take_id, partition_hash = self._checked, self._weekly, _IDS.pop, _PARTITION_HASH
+
+        def emit(*, user_id: object, category: object = None, detection_stage: object = None, action: object = None,
+                 surface: object = None, model_family: object = None, score: object = None,
+                 jurisdiction: object = None, language: object = None, technique: object = None,
+                 identity_verification: object = None, account_age_bucket: object = None,
+                 occurred_at: datetime | None = None, event_id: object = None) -> T:
+            now = None
+            if (occurred_at is None and event_id is None and type(score) is float and 0.0 <= score <= 1.0
+                    and type(user_id) is str and user_id and not weekly):
+                now = clock()
+                whole = int(now)
+                micros = round((now - whole) * 1_000_000)
+                second, second_text = self._second
+                if whole == second and 0 < micros < 1_000_000:
+                    try:
+                        inner = inner_key.copy()
+                        inner.update(user_id.encode())
+                        outer = outer_key.copy()
+                        outer.update(inner.digest())
+                        digest = outer.digest()
+                        try:
+                            fresh_id = take_id()
+                        except IndexError:
+                            fresh_id = new_event_id()
+                        return accept((partition_hash(digest)[0], (
+                            f"{_AGE_OR_NONE[account_age_bucket]}{_ACTION[action]}{digest.hex()}{_CATEGORY[category]}"
+                            f"{_STAGE[detection_stage]}{fresh_id}{_VERIFICATION_OR_DEFAULT[identity_verification]}"
+                            f"{_JURISDICTION[jurisdiction]}{_LANGUAGE[language]}{families[model_family]}"
+                            f"{second_text}{_MILLIS[micros // 1000]}{_MICROS[micros % 1000]}{score_key}{score!r}"
+                            f"{_SURFACE[surface]}{_TECHNIQUE_OR_NONE[technique]}")))
+                    except (KeyError, TypeError, UnicodeEncodeError):
+                        pass  # the checked path says what is wrong (or fills the model family cache)
+            return accept(checked(user_id, surface, model_family, detection_stage, category, action, score,
+                                  jurisdiction, language, technique, identity_verification, account_age_bucket,
+                                  occurred_at, event_id, now))
+
+        return emit
 
     def _checked(self, user_id: object, surface: object, model_family: object, detection_stage: object,
                  category: object, action: object, score: object, jurisdiction: object, language: object,
@@ -293,7 +320,7 @@ class EventEncoder:
                 f"{_code('jurisdiction', jurisdiction, _JURISDICTION, _NOT_JURISDICTION)}"
                 f"{_code('language', language, _LANGUAGE, _NOT_LANGUAGE)}{self._model_family(model_family)}"
                 f"{when}{self._score_key}{_score(score)!r}{_enum('surface', surface, _SURFACE)}{technique_piece}")
-        return int.from_bytes(digest[:4], "big"), text
+        return _PARTITION_HASH(digest)[0], text
 
     def encode_mapping(self, fields: Mapping[str, Any]) -> Item:
         """Like :meth:`encode` for a dict (e.g. a JSONL line); unknown keys are refused.
