@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -204,3 +206,24 @@ def test_credentials_file_is_private_and_not_overwritten(tmp_path: Path) -> None
     os.chmod(path, 0o644)
     with pytest.raises(ConfigError, match="readable by others"):
         ProviderKeys.load(path)
+
+
+def test_the_sender_gathers_full_records_before_it_wakes(key) -> None:  # type: ignore[no-untyped-def]
+    with memory_client(key, partitions=1, batch_events=50, linger_ms=600_000) as client:
+        for i in range(49):
+            client.emit(user_id=f"u{i}", **FIELDS)
+        assert client.sink.records == [] and not client._sender.wake.is_set()  # type: ignore[union-attr]
+        client.emit(user_id="u49", **FIELDS)  # a full record: the sender wakes without waiting for the linger
+        deadline = time.monotonic() + 30
+        while not client.sink.records and time.monotonic() < deadline:  # type: ignore[union-attr]
+            time.sleep(0.01)
+        assert [len(json.loads(v)["events"]) for _, v, _ in client.sink.records] == [50]  # type: ignore[union-attr]
+
+
+def test_the_bound_fast_emit_has_the_documented_signature(key) -> None:  # type: ignore[no-untyped-def]
+    with memory_client(key) as client:
+        documented = inspect.signature(Client.emit).parameters
+        bound = inspect.signature(client.emit).parameters
+        assert list(bound) == [p for p in documented if p != "self"]
+        assert all(bound[name].default == documented[name].default and bound[name].kind == documented[name].kind
+                   for name in bound)
