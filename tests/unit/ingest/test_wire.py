@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from ingest.events import canonical_json, parse_event
 from ingest.pseudonym import pseudonymise
-from ingest.wire import EventEncoder, actor_partition_hash, new_event_id, time_text, uuid4_block
+from ingest.wire import EventEncoder, actor_partition_hash, batch_value, new_event_id, time_text, uuid4_block
 
 SECRET = bytes(range(32))
 FIELDS: dict[str, Any] = dict(surface="api", model_family="m", detection_stage="input_filter", category="other",
@@ -103,3 +103,12 @@ def test_the_fast_and_the_checked_path_write_the_same_bytes(fields: dict[str, An
     assert canonical_json(wire) == fast.encode("utf-8")
     assert wire["actor"] == pseudonymise(SECRET, fields["user_id"])
     assert partition_hash == actor_partition_hash(wire["actor"])
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3])
+def test_a_record_value_is_the_canonical_json_of_its_events(count: int) -> None:
+    encoder = EventEncoder("acme-ai", SECRET)
+    texts = [encoder.encode(f"u{i}", **FIELDS)[1] for i in range(count)]
+    value = batch_value("acme-ai", texts)
+    assert value == canonical_json({"events": [json.loads(t) for t in texts], "format": "flockview.batch.v1",
+                                    "provider": "acme-ai"})
