@@ -7,7 +7,9 @@ Both runs use the same broker, the same synthetic events and the same process. T
 from the first ``emit()`` until ``flush()`` returns (every event acknowledged by the broker) and
 records each ``emit()`` call's duration on the caller's thread. The baseline is what the walking
 skeleton's client did: validate each event with pydantic, sign it, and send it as its own record
-with kafka-python. The last line of output is one JSON object with the figures.
+with kafka-python. It also prints the CPU time the SDK's process and the broker spent per event
+(the machine's cores are shared by both) and the load average before and after, since another busy
+process on the machine skews every figure. The last line of output is one JSON object with the figures.
 """
 
 from __future__ import annotations
@@ -51,12 +53,23 @@ def percentile(sorted_values: list[int], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))] / 1000.0
 
 
-def run_sdk(bootstrap: str, n: int, users: list[str], pool: list[dict[str, Any]], spool: Path) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_sdk(bootstrap: str, n: int, users: list[str], pool: list[dict[str, Any]], spool: Path,
+            broker_pid: int) -> dict[str, Any]:
     key, secret = new_signing_key(), os.urandom(32)
     client = Client("bench-ai", secret, key, bootstrap, spool_dir=spool, on_full="block", block_timeout_s=30.0)
     durations = [0] * n
     clock = time.perf_counter_ns
     n_users = len(users)
+    cpu, broker_cpu = time.process_time(), cpu_seconds(broker_pid)
     start = time.perf_counter()
     for i in range(n):
         fields = pool[i & (FIELD_VARIANTS - 1)]
@@ -66,6 +79,7 @@ def run_sdk(bootstrap: str, n: int, users: list[str], pool: list[dict[str, Any]]
     emitted_s = time.perf_counter() - start
     delivered = client.flush(300)
     elapsed = time.perf_counter() - start
+    cpu, broker_cpu = time.process_time() - cpu, cpu_seconds(broker_pid) - broker_cpu
     stats = client.stats()
     client.close()
     durations.sort()
@@ -73,7 +87,8 @@ def run_sdk(bootstrap: str, n: int, users: list[str], pool: list[dict[str, Any]]
             "delivered_events": stats.delivered_events, "records": stats.delivered_records,
             "dropped": stats.dropped_queue_full + stats.dropped_spool_full, "events_per_s": stats.delivered_events / elapsed,
             "emit_p50_us": percentile(durations, 0.50), "emit_p99_us": percentile(durations, 0.99),
-            "emit_p999_us": percentile(durations, 0.999)}
+            "emit_p999_us": percentile(durations, 0.999), "cpu_us_per_event": cpu / n * 1e6,
+            "broker_cpu_us_per_event": broker_cpu / n * 1e6}
 
 
 def run_baseline(bootstrap: str, n: int, users: list[str], pool: list[dict[str, Any]]) -> dict[str, Any]:
@@ -110,7 +125,8 @@ def main() -> None:
         print(f"embedded broker at {broker.bootstrap_servers}; load average {os.getloadavg()[0]:.1f} "
               f"on {os.cpu_count()} CPUs")
         baseline = run_baseline(broker.bootstrap_servers, args.baseline_events, users, pool)
-        sdk = run_sdk(broker.bootstrap_servers, args.events, users, pool, Path(tmp) / "spool")
+        broker_pid = broker.proc.pid if broker.proc else 0
+        sdk = run_sdk(broker.bootstrap_servers, args.events, users, pool, Path(tmp) / "spool", broker_pid)
         load = os.getloadavg()[0]
     ratio = sdk["events_per_s"] / baseline["events_per_s"]
     print(f"{'':28}{'SDK':>14}{'naive baseline':>18}")
@@ -118,14 +134,18 @@ def main() -> None:
     print(f"{'seconds (until acked)':28}{sdk['seconds']:>14.2f}{baseline['seconds']:>18.2f}")
     print(f"{'events/s':28}{sdk['events_per_s']:>14,.0f}{baseline['events_per_s']:>18,.0f}")
     print(f"{'records':28}{sdk['records']:>14,}{baseline['events']:>18,}")
+    print(f"{'events per record':28}{sdk['delivered_events'] / max(sdk['records'], 1):>14,.0f}{1:>18}")
     print(f"SDK: ratio {ratio:.1f}x; emit() p50 {sdk['emit_p50_us']:.1f} µs, p99 {sdk['emit_p99_us']:.1f} µs, "
           f"p99.9 {sdk['emit_p999_us']:.1f} µs; caller loop {sdk['emit_seconds']:.2f} s; dropped {sdk['dropped']}; "
           f"all delivered: {sdk['all_delivered']}")
+    print(f"CPU per event: SDK process {sdk['cpu_us_per_event']:.2f} µs (all threads), broker "
+          f"{sdk['broker_cpu_us_per_event']:.2f} µs; load average at the end {load:.1f}")
     print(json.dumps({
         "events_per_s": round(sdk["events_per_s"]), "baseline_events_per_s": round(baseline["events_per_s"]),
         "ratio": round(ratio, 2), "emit_p50_us": round(sdk["emit_p50_us"], 2), "emit_p99_us": round(sdk["emit_p99_us"], 2),
         "events": sdk["events"], "baseline_events": baseline["events"], "delivered_events": sdk["delivered_events"],
-        "dropped": sdk["dropped"], "load_average": round(load, 1),
+        "dropped": sdk["dropped"], "records": sdk["records"], "cpu_us_per_event": round(sdk["cpu_us_per_event"], 2),
+        "broker_cpu_us_per_event": round(sdk["broker_cpu_us_per_event"], 2), "load_average": round(load, 1),
     }))
 
 
