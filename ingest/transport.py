@@ -109,6 +109,7 @@ class KafkaTransport:
             "request_timeout_ms": int(min(delivery_timeout_s / 2, 30) * 1000),
             "delivery_timeout_ms": int(delivery_timeout_s * 1000), "retries": 1 << 30,
             "retry_backoff_ms": 100, "reconnect_backoff_max_ms": 2000,
+            "metrics_enabled": False,  # nothing reads the producer's sensors; recording them costs per batch
         }
         if api_version:
             self._options["api_version"] = tuple(int(p) for p in api_version.split("."))
