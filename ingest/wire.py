@@ -280,14 +280,16 @@ class EventEncoder:
                             fresh_id = take_id()
                         except IndexError:
                             fresh_id = new_event_id()
-                        return accept((partition_hash(digest)[0], (
+                        item = partition_hash(digest)[0], (
                             f"{_AGE_OR_NONE[account_age_bucket]}{_ACTION[action]}{digest.hex()}{_CATEGORY[category]}"
                             f"{_STAGE[detection_stage]}{fresh_id}{_VERIFICATION_OR_DEFAULT[identity_verification]}"
                             f"{_JURISDICTION[jurisdiction]}{_LANGUAGE[language]}{families[model_family]}"
                             f"{second_text}{_MILLIS[micros // 1000]}{_MICROS[micros % 1000]}{score_key}{score!r}"
-                            f"{_SURFACE[surface]}{_TECHNIQUE_OR_NONE[technique]}")))
+                            f"{_SURFACE[surface]}{_TECHNIQUE_OR_NONE[technique]}")
                     except (KeyError, TypeError, UnicodeEncodeError):
                         pass  # the checked path says what is wrong (or fills the model family cache)
+                    else:
+                        return accept(item)
             return accept(checked(user_id, surface, model_family, detection_stage, category, action, score,
                                   jurisdiction, language, technique, identity_verification, account_age_bucket,
                                   occurred_at, event_id, now))
