@@ -92,7 +92,7 @@ class Kinds:
         # Per family, the positions of its inputs in a kind, and its cells by the values at those positions.
         self._inputs = [[tuple(self.fields.index(d) for d in _inputs(fam)) for fam in v.families]
                         for v in self.vocabularies]
-        self._cells: list[list[dict[tuple[object, ...], list[int]]]] = [[{} for _ in v.families]
+        self._cells: list[list[dict[object, object]]] = [[{} for _ in v.families]
                                                                         for v in self.vocabularies]
 
     def ids(self, kinds: Sequence[tuple[object, ...]]) -> np.ndarray:
@@ -116,20 +116,24 @@ class Kinds:
     def _fill(self, v: int, f: int, new: list[tuple[object, ...]], first: int) -> None:
         """Write family ``f``'s cells of the kinds numbered ``first``, ``first + 1``, … into its table."""
         table = self._tables[v][f]
-        end = first + len(new)
+        end, width = first + len(new), table.shape[1]
         if end > len(table):
-            grown = np.full((max(end, 2 * len(table)), table.shape[1]), -1, np.int64)
+            grown = np.full((max(end, 2 * len(table)), width), -1, np.int64)
             grown[: len(table)] = table
             table = self._tables[v][f] = grown
-        inputs, cache = self._inputs[v][f], self._cells[v][f]
-        project = itemgetter(*inputs)
-        for number, kind in enumerate(new, first):
-            values = project(kind)
-            cells = cache.get(values)
-            if cells is None:
-                cells = cache[values] = self._cells_of(v, f, kind)
-            if cells:
-                table[number, : len(cells)] = cells
+        cache, project = self._cells[v][f], itemgetter(*self._inputs[v][f])
+        values = [project(kind) for kind in new]
+        rows = [cache.get(value) for value in values]
+        for i in [i for i, row in enumerate(rows) if row is None]:  # values this family has not met yet
+            row = cache.get(values[i])
+            if row is None:
+                cells = (*self._cells_of(v, f, new[i]), *[-1] * width)[:width]
+                row = cache[values[i]] = cells[0] if width == 1 else cells
+            rows[i] = row
+        if width == 1:
+            table[first:end, 0] = rows
+        else:
+            table[first:end] = rows
 
     def _cells_of(self, v: int, f: int, kind: tuple[object, ...]) -> list[int]:
         """Family ``f``'s cell indexes for ``kind``, by ``family.cells_of`` on the values it reads."""

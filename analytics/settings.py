@@ -28,7 +28,7 @@ class WorkerSettings(BaseSettings):
     rho_week: float = Field(0.02, gt=0, description="zCDP budget per privacy period (one window), split by weights.")
     rho_year: float = Field(1.0, gt=0, description="zCDP budget cap per calendar year.")
     partitions: int = Field(4, ge=1, description="Partitions of the events topic when the worker creates it.")
-    batch_size: int = Field(200, ge=1, description="Records processed together (each may hold many events).")
+    batch_size: int = Field(500, ge=1, description="Records processed together (each may hold many events).")
     batch_within: float = Field(0.5, gt=0, description="Seconds to wait for a batch to fill.")
     tick_seconds: float = Field(1.0, gt=0, description="How often closed windows are looked for.")
     datadir: Path = Path("flockview-data/worker")

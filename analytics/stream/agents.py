@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import faust
 from aiokafka import AIOKafkaConsumer
@@ -18,6 +18,7 @@ from ingest.topics import EVENTS_TOPIC
 
 log = logging.getLogger("flockview.worker")
 PARTITIONS_REFRESH_S = 10.0
+T = TypeVar("T")
 
 
 def _headers(raw: Mapping[str, bytes] | Sequence[tuple[str, bytes]] | None) -> list[tuple[str, bytes]]:
@@ -31,6 +32,11 @@ def _incoming(event: Any) -> IncomingRecord:
     return IncomingRecord(msg.value, _headers(msg.headers), msg.topic, msg.partition, msg.offset)
 
 
+async def on_state_thread(runtime: WorkerRuntime, fn: Callable[..., T], *args: Any) -> T:
+    """Run ``fn`` on the runtime's state thread: partition state is touched from there only."""
+    return await asyncio.get_running_loop().run_in_executor(runtime.state_executor, fn, *args)
+
+
 class Publisher:
     """Publishes what partitions committed to their outbox (summaries, dead letters), then acks it."""
 
@@ -40,7 +46,7 @@ class Publisher:
 
     async def flush(self) -> None:
         async with self.lock:
-            pending = self.runtime.outbox()
+            pending = await on_state_thread(self.runtime, self.runtime.outbox)
             if not pending:
                 return
             sent = []
@@ -52,7 +58,7 @@ class Publisher:
                 await future
                 done.setdefault(partition, []).append(item)
             for partition, items in done.items():
-                self.runtime.ack(partition, items)
+                await on_state_thread(self.runtime, self.runtime.ack, partition, items)
 
 
 class Pace:
@@ -84,7 +90,7 @@ def register(app: faust.App, events: faust.TopicT, runtime: WorkerRuntime) -> No
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_within):
             started = time.perf_counter()
             try:
-                runtime.process([_incoming(e) for e in batch])
+                await on_state_thread(runtime, runtime.process, [_incoming(e) for e in batch])
             except Exception:
                 # Bad input never raises (it goes to the DLQ); this is the state store failing.
                 log.critical("the worker state could not be written; stopping so a restart restores it", exc_info=True)
@@ -94,19 +100,17 @@ def register(app: faust.App, events: faust.TopicT, runtime: WorkerRuntime) -> No
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
-        mine = {tp.partition for tp in assigned if tp.topic == EVENTS_TOPIC}
-        runtime.revoke(set(runtime.partitions) - mine)
-        runtime.assign(sorted(mine))
+        await on_state_thread(runtime, runtime.rebalance, {tp.partition for tp in assigned if tp.topic == EVENTS_TOPIC})
         await publisher.flush()  # summaries and dead letters a previous owner committed but did not publish
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
-        runtime.revoke({tp.partition for tp in revoked if tp.topic == EVENTS_TOPIC})
+        await on_state_thread(runtime, runtime.revoke, {tp.partition for tp in revoked if tp.topic == EVENTS_TOPIC})
 
     @app.timer(interval=settings.tick_seconds)
     async def close_windows() -> None:
         try:
-            runtime.close_due()
+            await on_state_thread(runtime, runtime.close_due)
             await publisher.flush()
         except Exception:  # an exception escaping a Faust timer stops the worker
             log.exception("closing windows failed")
@@ -128,13 +132,13 @@ def register(app: faust.App, events: faust.TopicT, runtime: WorkerRuntime) -> No
 
 async def _report_health(app: faust.App, runtime: WorkerRuntime) -> None:
     """Write this interval's totals and the gauges to the store (in the store thread); keep them on failure."""
-    snapshot, gauges = runtime.metrics.take(), runtime.gauges(_lag(app, runtime))
+    snapshot, gauges = await on_state_thread(runtime, runtime.health, _lag(app, runtime))
     try:
         await asyncio.get_running_loop().run_in_executor(runtime.store_executor, write_health, runtime.store,
                                                          runtime.settings.app_id, snapshot, gauges)
         log.info("ingest metrics: %s; open windows: %d", snapshot.summary(), int(gauges["open_windows"]))
     except Exception:
-        runtime.metrics.merge(snapshot)
+        await on_state_thread(runtime, runtime.metrics.merge, snapshot)
         log.exception("writing health metrics failed; they are kept for the next interval")
 
 
@@ -142,7 +146,7 @@ def _lag(app: faust.App, runtime: WorkerRuntime) -> float | None:
     try:
         consumer = app.consumer
         return float(sum(max(consumer.highwater(TopicPartition(EVENTS_TOPIC, p)) - (w.offset + 1), 0)
-                         for p, w in runtime.partitions.items()))
+                         for p, w in dict(runtime.partitions).items()))  # a copy: the state thread may change it
     except Exception:  # not known before the first fetch
         return None
 

@@ -53,7 +53,8 @@ def build_worker(settings: WorkerSettings, release_sink: ReleaseSink | None = No
         topic_partitions=settings.partitions,
         key_serializer="raw",
         value_serializer="raw",
-        stream_buffer_maxsize=max(64, settings.batch_size * 2),
+        stream_buffer_maxsize=max(64, settings.batch_size),
+        consumer_max_fetch_size=1 << 20,  # per partition; with the stream buffer this bounds records in flight
     )
     events = app.topic(EVENTS_TOPIC, key_type=bytes, value_type=bytes, partitions=settings.partitions)
     runtime = WorkerRuntime(settings, release_sink)

@@ -57,6 +57,9 @@ class WorkerRuntime:
         self.partitions: dict[int, PartitionWorker] = {}
         self.gatherer = Gatherer()
         self.pending: list[ClosedWindow] = []
+        # Partition state (aggregators, SQLite state, metrics) is touched only from this thread, so the event
+        # loop keeps fetching while a batch is counted.
+        self.state_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flockview-state")
         # DuckDB allows one open handle per file and process: every store write goes through this thread.
         self.store_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flockview-store")
         # Reports are written beside releasing, so a slow report never holds up the next release.
@@ -68,6 +71,15 @@ class WorkerRuntime:
         for p in partitions:
             if p not in self.partitions:
                 self.partitions[p] = PartitionWorker(EVENTS_TOPIC, p, self.settings.partition_state_dir, self.config)
+
+    def rebalance(self, owned: set[int]) -> None:
+        """Own exactly ``owned``: close the partitions no longer assigned, open the new ones."""
+        self.revoke(set(self.partitions) - owned)
+        self.assign(sorted(owned))
+
+    def health(self, lag: float | None) -> tuple[IngestMetrics, dict[str, float]]:
+        """This interval's counters (reset) and the gauges, taken together."""
+        return self.metrics.take(), self.gauges(lag)
 
     def revoke(self, partitions: Iterable[int]) -> None:
         for p in partitions:
