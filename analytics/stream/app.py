@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 
 import faust
@@ -15,6 +16,7 @@ from ingest.errors import BrokerError
 from ingest.topics import EVENTS_TOPIC, ensure_topics
 
 log = logging.getLogger("flockview.worker")
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 
 
 def ensure_summaries_topic(bootstrap_servers: str) -> None:
@@ -62,8 +64,24 @@ def build_worker(settings: WorkerSettings, release_sink: ReleaseSink | None = No
     return app, runtime
 
 
+def pin_mmap_threshold() -> None:
+    """Have glibc map every large allocation on its own, so freeing it returns the memory.
+
+    glibc raises its mmap threshold as large blocks are freed, after which big allocations come
+    from the heap and, once freed, stay in the process. The worker's numpy state grows in steps
+    (each step frees the last copy), so without this its resident memory keeps the old copies.
+    Does nothing where the C library is not glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, 128 * 1024)
+    except (OSError, AttributeError):
+        pass
+
+
 def prepare(settings: WorkerSettings) -> None:
-    """Logging and topics, before Faust takes over."""
+    """Logging, memory behaviour and topics, before Faust takes over."""
+    pin_mmap_threshold()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("kafka", "aiokafka"):  # client chatter drowns the worker's own lines
         logging.getLogger(noisy).setLevel(logging.WARNING)
