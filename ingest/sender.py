@@ -230,7 +230,11 @@ class Sender:
             self.lock.notify_all()
         if exc is None and record.spool_name and self.spool is not None:
             self.spool.remove(record.spool_name)
-        self.wake.set()
+        if exc is not None or record.spool_name is not None:
+            self.wake.set()  # a failure to spool, or a drained record: the spool may send the next ones
+        # A plain acknowledgement needs no extra cycle (flush() and a sender waiting for a slot are
+        # woken by notify_all above): one wake-up per acknowledged record costs the caller's thread
+        # an interpreter-lock hand-off each.
 
     def _mark_down(self, exc: Exception) -> None:
         now = time.monotonic()
