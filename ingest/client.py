@@ -148,7 +148,8 @@ class Client:
         self._sender = Sender(self._queue, self.provider, self._signing_key, self._transport(s),
                               self._spool(s), s, on_error, self._freed)
         self._wake, self._wake_at = self._sender.wake, self._sender.wake_at
-        self.emit = self._encoder.emitter(self._put)  # type: ignore[method-assign]  # the fast path, see emit()
+        if type(self).emit is Client.emit:  # a subclass that overrides emit() keeps its override
+            self.emit = self._encoder.emitter(self._put)  # type: ignore[method-assign]  # the fast path, see emit()
         self._sender.start()
         atexit.register(self._atexit)
 
@@ -198,8 +199,8 @@ class Client:
             SchemaError: a field is missing or invalid; the message names it and the allowed values.
             ClientClosedError: the client is closed.
         """
-        # Never reached on an instance: __init__ binds ``self.emit`` to the encoder's fast function
-        # (ingest.wire.EventEncoder.emitter) with this very signature; this method documents it.
+        # __init__ binds ``self.emit`` to the encoder's fast function (ingest.wire.EventEncoder.emitter),
+        # which has this very signature; this method documents it and serves a subclass's super().emit().
         return self._put(self._encoder.encode(user_id, surface, model_family, detection_stage, category, action,
                                               score, jurisdiction, language, technique, identity_verification,
                                               account_age_bucket, occurred_at, event_id))

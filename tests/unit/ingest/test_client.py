@@ -227,3 +227,18 @@ def test_the_bound_fast_emit_has_the_documented_signature(key) -> None:  # type:
         assert list(bound) == [p for p in documented if p != "self"]
         assert all(bound[name].default == documented[name].default and bound[name].kind == documented[name].kind
                    for name in bound)
+
+
+def test_a_subclass_that_overrides_emit_keeps_its_override(key) -> None:  # type: ignore[no-untyped-def]
+    seen: list[str] = []
+
+    class Audited(Client):
+        def emit(self, **fields: Any) -> bool:  # type: ignore[override]
+            seen.append(fields["category"])
+            return super().emit(**fields)
+
+    with Audited("acme-ai", SECRET, key, send=False) as client:
+        assert client.emit(user_id="u1", **FIELDS)
+        assert client.flush(10)
+        assert [e.actor for e in client.sink.events()] == [pseudonymise(SECRET, "u1")]  # type: ignore[union-attr]
+    assert seen == ["cyber.malware"]
