@@ -27,16 +27,14 @@ from analytics.families import ReportFamily
 from analytics.gather import window_at
 from analytics.health import IngestMetrics
 from analytics.seen import KeyIndex, SeenIds
-from analytics.windows import EPOCH, ClosedWindow, Window
+from analytics.windows import EPOCH_TS, ClosedWindow, Window
 from ingest.events import Event
-
-_EPOCH_TS = EPOCH.timestamp()
 
 
 def seconds_since_epoch(ts: datetime) -> float:
     """Seconds from :data:`analytics.windows.EPOCH` to ``ts`` (aware). Microsecond times stay far from
     rounding across a window boundary, so window indexes agree with :func:`analytics.windows.window_of`."""
-    return ts.timestamp() - _EPOCH_TS
+    return ts.timestamp() - EPOCH_TS
 
 
 class WindowState:

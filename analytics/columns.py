@@ -19,11 +19,10 @@ import numpy as np
 
 from analytics.bounding import Vocabulary
 from analytics.families import EscalationStage, ReportFamily
-from analytics.windows import EPOCH
+from analytics.windows import EPOCH_TS
 from ingest.events import Event
 from ingest.taxonomy import ENUM_FIELDS
 
-_EPOCH_TS = EPOCH.timestamp()
 _EVENT_FIELDS = frozenset(Event.model_fields)
 MAX_KINDS = 1 << 20  # distinct kinds remembered before the numbering starts again (between batches)
 
@@ -50,18 +49,12 @@ class EventBatch:
     def from_events(cls, events: Sequence[Event], fields: Sequence[str]) -> EventBatch:
         """The columns of validated :class:`Event` objects."""
         n = len(events)
-        t = np.fromiter((e.occurred_at.timestamp() - _EPOCH_TS for e in events), np.float64, n)
+        t = np.fromiter((e.occurred_at.timestamp() - EPOCH_TS for e in events), np.float64, n)
         actors = np.frombuffer(bytes.fromhex("".join([e.actor[:32] for e in events])), "<u8").reshape(-1, 2)
         ids = np.frombuffer(b"".join([e.event_id.bytes for e in events]), "<u8").reshape(-1, 2)
         kind_of = attrgetter(*fields)
         kinds = [kind_of(e) for e in events] if len(fields) > 1 else [(kind_of(e),) for e in events]
         return cls(t, actors, ids, kinds, Counter(e.provider for e in events))
-
-    def take(self, mask: np.ndarray) -> EventBatch:
-        """The events where ``mask`` is true (providers are not split)."""
-        picked = np.nonzero(mask)[0]
-        return EventBatch(self.t[picked], self.actors[picked], self.ids[picked], [self.kinds[i] for i in picked],
-                          self.providers)
 
     @classmethod
     def concat(cls, batches: Sequence[EventBatch]) -> EventBatch:
@@ -85,6 +78,10 @@ class Kinds:
     def __init__(self, fields: Sequence[str], vocabularies: Sequence[Vocabulary]) -> None:
         self.fields = tuple(fields)
         self.vocabularies = list(vocabularies)
+        self._reset()
+
+    def _reset(self) -> None:
+        """Forget every kind (numbers are only meaningful within a batch, so this is safe between batches)."""
         self._ids: dict[tuple[object, ...], int] = {}
         widths = [[len(EscalationStage) if fam.metric == "escalation_funnel" else 1 for fam in v.families]
                   for v in self.vocabularies]
@@ -98,7 +95,7 @@ class Kinds:
     def ids(self, kinds: Sequence[tuple[object, ...]]) -> np.ndarray:
         """Each kind's number; new kinds get their cells worked out now, all of a batch's at once."""
         if len(self._ids) > MAX_KINDS:
-            self.__init__(self.fields, self.vocabularies)  # type: ignore[misc]
+            self._reset()
         known = self._ids
         out = np.fromiter((known.get(k, -1) for k in kinds), np.int64, len(kinds))
         missing = np.nonzero(out < 0)[0]

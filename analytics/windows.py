@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 Cell = tuple[str, ...]
 
 EPOCH = datetime(1970, 1, 5, tzinfo=UTC)  # a Monday, so week windows run Monday to Monday (UTC)
+EPOCH_TS = EPOCH.timestamp()  # the same instant as POSIX seconds: event times are kept as seconds since EPOCH
 
 
 @dataclass(frozen=True, order=True)

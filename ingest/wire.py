@@ -85,20 +85,17 @@ def _allowed(table: Mapping[str, str]) -> str:
 
 
 def _enum(name: str, value: object, table: Mapping[str, str]) -> str:
+    return _code(name, value, table, None)
+
+
+def _code(name: str, value: object, table: Mapping[str, str], what: str | None) -> str:
+    """``table[value]``, or SchemaError naming the field and ``what`` it must be (None: the allowed values)."""
     if value is None:
         raise SchemaError(f"{name}: required field is missing")
     try:
         return table[value]  # type: ignore[index]
     except (KeyError, TypeError):
-        raise SchemaError(f"{name}: {value!r} is not allowed; allowed values: {_allowed(table)}") from None
-
-
-def _code(name: str, value: object, table: Mapping[str, str], what: str) -> str:
-    if value is None:
-        raise SchemaError(f"{name}: required field is missing")
-    try:
-        return table[value]  # type: ignore[index]
-    except (KeyError, TypeError):
+        what = what or f"allowed; allowed values: {_allowed(table)}"
         raise SchemaError(f"{name}: {value!r} is not {what}") from None
 
 

@@ -25,7 +25,7 @@ import msgspec
 import numpy as np
 
 from analytics.columns import EventBatch
-from analytics.windows import EPOCH
+from analytics.windows import EPOCH_TS
 from ingest.errors import SignatureError, UnknownProviderError
 from ingest.records import PROVIDER_HEADER, RECORD_FORMAT, SIGNATURE_HEADER
 from ingest.registry import ProviderRegistry
@@ -42,7 +42,6 @@ from ingest.taxonomy import (
     Technique,
 )
 
-_EPOCH_TS = EPOCH.timestamp()
 # ASCII classes written out: in a str pattern \d would also match other scripts' digits.
 _D = "[0-9]"
 _TIME = (f"{_D}{{4}}-{_D}{{2}}-{_D}{{2}}[Tt ]{_D}{{2}}:{_D}{{2}}:{_D}{{2}}(?:\\.{_D}{{1,6}})?"
@@ -171,7 +170,7 @@ class FastDecoder:
         if not self._model_families_ok({e.model_family for e in events}):
             return None
         stamps = _TIMESTAMPS.decode(('["' + '","'.join(times) + '"]').encode())
-        t = np.fromiter((s.timestamp() for s in stamps), np.float64, n) - _EPOCH_TS
+        t = np.fromiter((s.timestamp() for s in stamps), np.float64, n) - EPOCH_TS
         return t, np.frombuffer(raw, "<u8").reshape(n, 4)[:, :2], np.frombuffer(id_bytes, "<u8").reshape(n, 2)
 
     def _model_families_ok(self, values: set[str]) -> bool:

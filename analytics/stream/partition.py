@@ -151,5 +151,6 @@ class PartitionWorker:
     def gauges(self) -> dict[str, float]:
         lanes = self.aggregator.lanes
         return {"open_windows": float(sum(len(lane.windows) for lane in lanes)),
-                "active_actor_windows": float(sum(len(w.actors) for lane in lanes for w in lane.windows.values()))}
+                "active_actor_windows": float(sum(len(w.actors) for lane in lanes for w in lane.windows.values())),
+                "state_bytes": float(sum(w.nbytes for lane in lanes for w in lane.windows.values()))}
 

@@ -155,7 +155,7 @@ class WorkerRuntime:
 
     # --- health ---------------------------------------------------------------------------------------------------
     def gauges(self, lag: float | None = None) -> dict[str, float]:
-        gauges = {"open_windows": 0.0, "active_actor_windows": 0.0, "partitions_owned": float(len(self.partitions))}
+        gauges = {"open_windows": 0.0, "active_actor_windows": 0.0, "state_bytes": 0.0, "partitions_owned": float(len(self.partitions))}
         for worker in self.partitions.values():
             for name, value in worker.gauges().items():
                 gauges[name] += value

@@ -23,7 +23,8 @@ COUNTERS = {"events_in": "Events in, by provider", "rejected": "Rejected, by rea
             "dropped_by_bounding": "Dropped by contribution bounding, by report family"}
 TOTALS = {"duplicates": "Duplicates", "late": "Late events", "replayed_records_skipped": "Replayed records skipped",
           "batch_failures": "Batch failures"}
-GAUGES = {"consumer_lag": "Consumer lag (records)", "open_windows": "Open windows"}
+GAUGES = {"consumer_lag": "Consumer lag (records)", "open_windows": "Open windows",
+          "state_bytes": "Window state in memory (bytes)"}
 PERIODS = {"Last hour": pd.Timedelta(hours=1), "Last day": pd.Timedelta(days=1), "Last week": pd.Timedelta(days=7),
            "Everything recorded": None}
 

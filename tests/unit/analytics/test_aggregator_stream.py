@@ -117,6 +117,7 @@ def test_a_partition_skips_what_it_applied_before_a_restart_and_sends_bad_record
     (_, topic, message), = again.outbox()
     assert topic == "dlq" and json.loads(message)["source"] == {"topic": "events", "partition": 0, "offset": 6}
     assert again.gauges()["active_actor_windows"] == 6.0
+    assert again.gauges()["state_bytes"] >= 6 * (16 + 20)  # at least the 6 event ids and 6 actor keys with rows
 
 
 def test_a_bug_on_one_record_sends_it_to_the_dlq_and_the_rest_is_counted(tmp_path: Path,
