@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -13,6 +14,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
 from analytics.health import write_health
+from analytics.stream.batches import PipelinedBatches
 from analytics.stream.runtime import SUMMARIES_TOPIC, IncomingRecord, WorkerRuntime
 from ingest.topics import EVENTS_TOPIC
 
@@ -87,16 +89,21 @@ def register(app: faust.App, events: faust.TopicT, runtime: WorkerRuntime) -> No
 
     @app.agent(events, name="flockview-ingest")
     async def ingest(stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(settings.batch_size, within=settings.batch_within):
-            started = time.perf_counter()
-            try:
-                await on_state_thread(runtime, runtime.process, [_incoming(e) for e in batch])
-            except Exception:
-                # Bad input never raises (it goes to the DLQ); this is the state store failing.
-                log.critical("the worker state could not be written; stopping so a restart restores it", exc_info=True)
-                raise
-            await publisher.flush()
-            pace.batch(len(batch), time.perf_counter() - started)
+        # Batch k is counted on the state thread while batch k + 1 fills; a batch is acked (so its offsets
+        # may be committed) only after its state is committed, so a crash at any point loses nothing.
+        batches = PipelinedBatches(stream, settings.batch_size, settings.batch_within)
+        in_flight: deque[tuple[asyncio.Future[int], list[Any], float]] = deque()
+        try:
+            async for batch in batches:
+                if batch:
+                    work = asyncio.ensure_future(on_state_thread(runtime, runtime.process,
+                                                                 [_incoming(e) for e in batch]))
+                    in_flight.append((work, batch, time.perf_counter()))
+                while len(in_flight) > 1 or (in_flight and in_flight[0][0].done()):
+                    await _settle(in_flight.popleft(), batches, publisher, pace)
+        finally:
+            while in_flight:
+                await _settle(in_flight.popleft(), batches, publisher, pace)
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
@@ -128,6 +135,22 @@ def register(app: faust.App, events: faust.TopicT, runtime: WorkerRuntime) -> No
         except Exception:
             log.critical("gathering summaries failed; no window will be released by this worker", exc_info=True)
             raise
+
+
+async def _settle(item: tuple[asyncio.Future[int], list[Any], float], batches: PipelinedBatches,
+                  publisher: Publisher, pace: Pace) -> None:
+    """Wait for a batch's processing, ack its events, and publish its dead letters if it had any."""
+    work, batch, started = item
+    try:
+        dead = await work
+    except Exception:
+        # Bad input never raises (it goes to the DLQ); this is the state store failing.
+        log.critical("the worker state could not be written; stopping so a restart restores it", exc_info=True)
+        raise
+    await batches.done(batch)
+    if dead:
+        await publisher.flush()
+    pace.batch(len(batch), time.perf_counter() - started)
 
 
 async def _report_health(app: faust.App, runtime: WorkerRuntime) -> None:

@@ -69,12 +69,15 @@ class PartitionWorker:
     def close(self) -> None:
         self.store.close()
 
-    def process(self, records: Sequence[IncomingRecord], now: datetime) -> None:
-        """Verify and count records (in offset order), then commit state, offset and dead letters at once."""
+    def process(self, records: Sequence[IncomingRecord], now: datetime) -> int:
+        """Verify and count records (in offset order), then commit state, offset and dead letters at once.
+
+        Returns how many dead letters went to the outbox.
+        """
         fresh = [r for r in records if r.offset > self.offset]
         self.config.metrics.skipped_replayed += len(records) - len(fresh)
         if not fresh:
-            return
+            return 0
         try:
             events, dead = self._verify(fresh, now)
             self.aggregator.add_columns(events)
@@ -83,10 +86,10 @@ class PartitionWorker:
                           len(fresh), self.partition)
             self.config.metrics.batch_failures += 1
             self.aggregator, self.offset = self._restore()  # back to the last commit
-            self._process_one_by_one(fresh, now)
-            return
+            return self._process_one_by_one(fresh, now)
         self.store.commit(self.aggregator, fresh[-1].offset, dead)
         self.offset = fresh[-1].offset
+        return len(dead)
 
     def _verify(self, records: Sequence[IncomingRecord], now: datetime) -> tuple[EventBatch, list[tuple[str, bytes]]]:
         """The records' valid events as columns, and a dead letter per refused record or event.
@@ -110,7 +113,8 @@ class PartitionWorker:
             parts.append(EventBatch.from_events(verified.events, self.aggregator.fields))
         return EventBatch.concat(parts), dead
 
-    def _process_one_by_one(self, records: Sequence[IncomingRecord], now: datetime) -> None:
+    def _process_one_by_one(self, records: Sequence[IncomingRecord], now: datetime) -> int:
+        dead_letters = 0
         for record in records:
             try:
                 events, dead = self._verify([record], now)
@@ -125,6 +129,8 @@ class PartitionWorker:
                                                                   record.offset))]
             self.store.commit(self.aggregator, record.offset, dead)
             self.offset = record.offset
+            dead_letters += len(dead)
+        return dead_letters
 
     def close_due(self, now: datetime) -> bool:
         """Close the windows the watermark has passed; commit their summaries to the outbox. True if any."""

@@ -87,21 +87,24 @@ class WorkerRuntime:
             if worker is not None:
                 worker.close()
 
-    def process(self, records: Iterable[IncomingRecord], now: datetime | None = None) -> None:
+    def process(self, records: Iterable[IncomingRecord], now: datetime | None = None) -> int:
         """Count a batch; each partition's part is committed with its last offset in one write.
 
         Records of partitions this worker does not own (revoked while buffered) are left to the new owner.
+        Returns how many dead letters the batch added to the outbox.
         """
         by_partition: dict[int, list[IncomingRecord]] = {}
         for record in records:
             by_partition.setdefault(record.partition, []).append(record)
         at = now or datetime.now(UTC)
+        dead = 0
         for p, part in by_partition.items():
             worker = self.partitions.get(p)
             if worker is None:
                 log.warning("skipping %d records of partition %d, which this worker does not own", len(part), p)
                 continue
-            worker.process(part, at)
+            dead += worker.process(part, at)
+        return dead
 
     def close_due(self, now: datetime | None = None) -> None:
         at = now or datetime.now(UTC)
