@@ -45,6 +45,10 @@ class EventBatch:
     def __len__(self) -> int:
         return len(self.t)
 
+    def slice(self, start: int, stop: int) -> EventBatch:
+        """Events ``start`` to ``stop`` (without provider totals, which are not kept per event)."""
+        return EventBatch(self.t[start:stop], self.actors[start:stop], self.ids[start:stop], self.kinds[start:stop])
+
     @classmethod
     def from_events(cls, events: Sequence[Event], fields: Sequence[str]) -> EventBatch:
         """The columns of validated :class:`Event` objects."""

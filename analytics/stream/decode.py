@@ -25,6 +25,7 @@ import msgspec
 import numpy as np
 
 from analytics.columns import EventBatch
+from analytics.stream.utctimes import unix_seconds
 from analytics.windows import EPOCH_TS
 from ingest.errors import SignatureError, UnknownProviderError
 from ingest.records import PROVIDER_HEADER, RECORD_FORMAT, SIGNATURE_HEADER
@@ -124,54 +125,90 @@ class FastDecoder:
                latest: float) -> EventBatch | None:
         """The record's events as columns if it is signed, every event is valid and none is stamped
         after ``latest`` (seconds since EPOCH); None otherwise."""
+        batch, sizes = self.decode_many([(value, headers)], latest)
+        return batch if sizes[0] is not None else None
+
+    def decode_many(self, records: Sequence[tuple[bytes | None, Sequence[tuple[str, bytes]] | None]],
+                    latest: float) -> tuple[EventBatch, list[int | None]]:
+        """The events of the records :meth:`decode` takes, as one batch in record order, and per record
+        how many events of the batch are its own (None: not taken; the contract's decoder must answer).
+
+        The checks run over the whole batch at once; only when one fails are the records checked one
+        by one, to find which the contract's decoder must answer for.
+        """
+        parsed = [self._parse(value, headers) for value, headers in records]
+        taken = [events is not None for _, events in parsed]
+        good = [(provider, events) for provider, events in parsed if events is not None]
+        everything = [e for _, events in good for e in events]
+        columns = self._columns(everything) if good else None
+        if columns is None and good:  # some record fails a check: find which
+            checked = [self._columns(events) for _, events in good]
+            ok = iter([c is not None for c in checked])
+            taken = [t and next(ok) for t in taken]
+            good = [g for g, c in zip(good, checked, strict=True) if c is not None]
+            everything = [e for _, events in good for e in events]
+            columns = _concat([c for c in checked if c is not None])
+        if columns is None:
+            columns = _concat([])
+        t, actors, ids = columns
+        sizes = np.array([len(events) for _, events in good], np.int64)
+        late = _late_records(t, sizes, latest)
+        if late is not None and late.any():  # stamped after the allowed clock skew: the contract says why
+            keep = np.repeat(~late, sizes)
+            t, actors, ids = t[keep], actors[keep], ids[keep]
+            everything = [e for e, k in zip(everything, keep.tolist(), strict=True) if k]
+            flags = iter((~late).tolist())
+            taken = [t_ and next(flags) for t_ in taken]
+            good = [g for g, lt in zip(good, late.tolist(), strict=True) if not lt]
+        kind = self._kind
+        kinds = [kind(e) for e in everything] if len(self.fields) > 1 else [(kind(e),) for e in everything]
+        providers: Counter[str] = Counter()
+        for provider, events in good:
+            providers[provider] += len(events)
+        counts = iter([len(events) for _, events in good])
+        return EventBatch(t, actors, ids, kinds, providers), [next(counts) if k else None for k in taken]
+
+    def _parse(self, value: bytes | None,
+               headers: Sequence[tuple[str, bytes]] | None) -> tuple[str, list[WireEvent] | None]:
+        """The signing provider and the record's events in strict types, or None for the events."""
         provider = signed_provider(headers, self.registry, value)
         if provider is None or not _PROVIDER.fullmatch(provider):
-            return None
+            return "", None
         try:
             record = _RECORD.decode(value or b"")
         except (msgspec.ValidationError, msgspec.DecodeError):
-            return None
+            return "", None
         events = record.events
         if record.provider != provider or any(e.provider != provider for e in events):
-            return None
-        try:
-            columns = self._columns(events)
-        except (ValueError, msgspec.ValidationError, msgspec.DecodeError):
-            return None
-        if columns is None or (len(columns[0]) and columns[0].max() > latest):
-            return None
-        t, actors, ids = columns
-        kinds = [self._kind(e) for e in events] if len(self.fields) > 1 else [(self._kind(e),) for e in events]
-        return EventBatch(t, actors, ids, kinds, Counter({provider: len(events)}))
+            return "", None
+        return provider, events
 
     def _columns(self, events: list[WireEvent]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Times, actor keys and event ids, checked as the contract checks them; None if one is not."""
         n = len(events)
         if not n:
-            return np.zeros(0), np.zeros((0, 2), np.uint64), np.zeros((0, 2), np.uint64)
+            return _concat([])
         actors = [e.actor for e in events]
         joined = "".join(actors)
         if len(joined) != 64 * n or set(map(len, actors)) != {64} or joined.lower() != joined:
             return None
-        raw = bytes.fromhex(joined)  # ValueError unless hex; whitespace would shorten it
-        if len(raw) != 32 * n:
+        try:
+            raw = bytes.fromhex(joined)  # ValueError unless hex; whitespace would shorten it
+            ids = "".join([e.event_id for e in events])
+            if len(ids) != 36 * n or any(ids[i::36] != "-" * n for i in (8, 13, 18, 23)):
+                return None
+            id_hex = ids.replace("-", "")
+            id_bytes = bytes.fromhex(id_hex)
+        except ValueError:
             return None
-        ids = "".join([e.event_id for e in events])
-        if len(ids) != 36 * n or any(ids[i::36] != "-" * n for i in (8, 13, 18, 23)):
-            return None
-        id_hex = ids.replace("-", "")
-        id_bytes = bytes.fromhex(id_hex)
-        if len(id_hex) != 32 * n or len(id_bytes) != 16 * n:
-            return None
-        times = [e.occurred_at for e in events]
-        text = "\n".join(times)
-        if text.count("\n") != n - 1 or not _TIMES.fullmatch(text):
+        if len(raw) != 32 * n or len(id_hex) != 32 * n or len(id_bytes) != 16 * n:
             return None
         if not self._model_families_ok({e.model_family for e in events}):
             return None
-        stamps = _TIMESTAMPS.decode(('["' + '","'.join(times) + '"]').encode())
-        t = np.fromiter((s.timestamp() for s in stamps), np.float64, n) - EPOCH_TS
-        return t, np.frombuffer(raw, "<u8").reshape(n, 4)[:, :2], np.frombuffer(id_bytes, "<u8").reshape(n, 2)
+        t = _times([e.occurred_at for e in events])
+        if t is None:
+            return None
+        return t - EPOCH_TS, np.frombuffer(raw, "<u8").reshape(n, 4)[:, :2], np.frombuffer(id_bytes, "<u8").reshape(n, 2)
 
     def _model_families_ok(self, values: set[str]) -> bool:
         new = values - self._model_families
@@ -183,3 +220,35 @@ class FastDecoder:
             self._model_families.clear()
         self._model_families |= new
         return True
+
+
+def _times(times: list[str]) -> np.ndarray | None:
+    """Seconds since the Unix epoch of RFC 3339 times with at most microseconds; None if one is not such a time."""
+    fast = unix_seconds(times)  # the SDK's own shape, column-wise
+    if fast is not None:
+        return fast
+    text = "\n".join(times)
+    if text.count("\n") != len(times) - 1 or not _TIMES.fullmatch(text):
+        return None
+    try:
+        stamps = _TIMESTAMPS.decode(('["' + '","'.join(times) + '"]').encode())
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    return np.fromiter((s.timestamp() for s in stamps), np.float64, len(times))
+
+
+def _late_records(t: np.ndarray, sizes: np.ndarray, latest: float) -> np.ndarray | None:
+    """Per record (of ``sizes`` events each, in order), whether one of its events is after ``latest``."""
+    if not len(t) or t.max() <= latest:
+        return None
+    late = np.zeros(len(sizes), bool)
+    filled = sizes > 0
+    late[filled] = np.maximum.reduceat(t, np.cumsum(sizes)[filled] - sizes[filled]) > latest
+    return late
+
+
+def _concat(columns: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if not columns:
+        return np.zeros(0), np.zeros((0, 2), np.uint64), np.zeros((0, 2), np.uint64)
+    return (np.concatenate([c[0] for c in columns]), np.concatenate([c[1] for c in columns]),
+            np.concatenate([c[2] for c in columns]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -17,6 +18,7 @@ from ingest.client import Client
 from ingest.records import PROVIDER_HEADER, SIGNATURE_HEADER, decode_record
 from ingest.registry import ProviderRegistry
 from ingest.signing import new_signing_key, public_key_to_text, sign
+from ingest.wire import format_time
 
 KEY = new_signing_key()
 REGISTRY = ProviderRegistry.from_mapping({"acme-ai": public_key_to_text(KEY.public_key())})
@@ -41,6 +43,24 @@ def times(draw: st.DrawFn) -> str:
 def valid_times() -> st.SearchStrategy[str]:
     return st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
                         timezones=st.sampled_from([UTC])).map(lambda d: d.isoformat())
+
+
+def sdk_times() -> st.SearchStrategy[str]:
+    """Times as the SDK writes them (``Z``, six fraction digits or none), inside and outside 1970-2199."""
+    return st.datetimes(min_value=datetime(1960, 1, 1), max_value=datetime(2260, 1, 1),
+                        timezones=st.sampled_from([UTC])).map(format_time)
+
+
+@st.composite
+def fixed_shape_times(draw: st.DrawFn) -> str:
+    """The SDK's shape with impossible fields: month 0/13, day 32, hour 24, second 60, non-digits."""
+    year, month, day = draw(st.integers(1960, 2260)), draw(st.integers(0, 13)), draw(st.integers(0, 32))
+    hour, minute, second = draw(st.integers(0, 25)), draw(st.integers(0, 60)), draw(st.integers(0, 61))
+    text = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}.{draw(st.integers(0, 999999)):06d}Z"
+    if draw(st.booleans()):
+        at = draw(st.integers(0, len(text) - 1))
+        text = text[:at] + draw(st.sampled_from(["/", ":", "a", " ", "٣", "-"])) + text[at + 1:]
+    return text
 
 
 ids = st.one_of(st.uuids().map(str), st.uuids().map(lambda u: str(u).upper()), st.uuids().map(lambda u: u.hex),
@@ -71,7 +91,7 @@ def valid_variants(draw: st.DrawFn) -> str:
 
 VALID = {
     "event_id": st.one_of(st.uuids().map(str), st.uuids().map(lambda u: str(u).upper())),
-    "occurred_at": st.one_of(valid_times(), valid_variants()),
+    "occurred_at": st.one_of(valid_times(), valid_variants(), sdk_times()),
     "provider": st.just("acme-ai"),
     "actor": st.one_of(st.just(ACTOR), st.binary(min_size=32, max_size=32).map(bytes.hex)),
     "surface": st.sampled_from(["api", "consumer_app", "open_weights_host"]),
@@ -88,7 +108,7 @@ VALID = {
     "account_age_bucket": st.sampled_from([None, "lt_1d", "gt_365d"]),
 }
 WILD = {
-    "event_id": ids, "occurred_at": times(), "provider": st.sampled_from(["other-lab", "ACME", ""]),
+    "event_id": ids, "occurred_at": st.one_of(times(), fixed_shape_times()), "provider": st.sampled_from(["other-lab", "ACME", ""]),
     "actor": actors, "surface": st.sampled_from(["API", 3, None]), "model_family": model_families,
     "detection_stage": st.sampled_from(["bogus", ""]), "category": st.sampled_from(["weapons", None]),
     "action": st.sampled_from(["Block", "nope"]), "score": scores, "jurisdiction": st.sampled_from(["us", "XX"]),
@@ -136,6 +156,23 @@ def test_the_fast_decoder_takes_a_subset_of_the_contract_with_equal_values(batch
     decoded = decode_record(value, headers, REGISTRY)
     assert decoded.rejected == [] and len(decoded.events) == len(batch)
     assert as_lists(fast) == as_lists(EventBatch.from_events(decoded.events, FIELDS))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.lists(events(), max_size=3), st.booleans()), min_size=1, max_size=6))
+def test_a_batch_of_records_decodes_as_its_records_one_by_one(
+        records: list[tuple[list[dict[str, object]], bool]]) -> None:
+    """decode_many checks a whole batch at once, then record by record only when a check fails."""
+    signed = []
+    for events_, forged in records:
+        value, headers = record(events_)
+        signed.append((value, [headers[0], (SIGNATURE_HEADER, sign(new_signing_key(), value))] if forged else headers))
+    one_by_one = [FastDecoder(REGISTRY, FIELDS).decode(value, headers, latest=float("inf")) for value, headers in signed]
+    batch, sizes = FastDecoder(REGISTRY, FIELDS).decode_many(signed, latest=float("inf"))
+    assert sizes == [None if b is None else len(b) for b in one_by_one]
+    taken = [b for b in one_by_one if b is not None]
+    assert as_lists(batch) == as_lists(EventBatch.concat(taken))
+    assert batch.providers == sum((b.providers for b in taken), Counter())
 
 
 @settings(max_examples=100, deadline=None)
