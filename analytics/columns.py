@@ -87,6 +87,7 @@ class Kinds:
     def _reset(self) -> None:
         """Forget every kind (numbers are only meaningful within a batch, so this is safe between batches)."""
         self._ids: dict[tuple[object, ...], int] = {}
+        self._values: list[dict[object, object]] = [{} for _ in self.fields]  # per field: value -> the one kept
         widths = [[len(EscalationStage) if fam.metric == "escalation_funnel" else 1 for fam in v.families]
                   for v in self.vocabularies]
         self._tables = [[np.full((64, w), -1, np.int64) for w in ws] for ws in widths]
@@ -104,7 +105,11 @@ class Kinds:
         out = np.fromiter((known.get(k, -1) for k in kinds), np.int64, len(kinds))
         missing = np.nonzero(out < 0)[0]
         if len(missing):
-            new = list(dict.fromkeys(kinds[i] for i in missing))  # distinct, in order of first sight
+            # Distinct, in order of first sight, and made of one shared object per field value: a decoded
+            # event's strings are its own, and a kind kept for good would otherwise keep them alive.
+            canon = self._values
+            new = [tuple([c.setdefault(x, x) for c, x in zip(canon, kind, strict=True)])
+                   for kind in dict.fromkeys(kinds[i] for i in missing)]
             first = len(known)
             for number, kind in enumerate(new, first):
                 known[kind] = number

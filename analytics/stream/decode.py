@@ -85,6 +85,8 @@ class WireRecord(msgspec.Struct):
 
 
 _RECORD = msgspec.json.Decoder(WireRecord)
+_CHUNK_BYTES = 1 << 20  # records decoded and checked together
+Columns = tuple[np.ndarray, np.ndarray, np.ndarray]  # times (seconds since EPOCH), actor keys, event ids
 _TIMESTAMPS = msgspec.json.Decoder(list[Annotated[datetime, msgspec.Meta(tz=True)]])
 
 
@@ -133,40 +135,57 @@ class FastDecoder:
         """The events of the records :meth:`decode` takes, as one batch in record order, and per record
         how many events of the batch are its own (None: not taken; the contract's decoder must answer).
 
-        The checks run over the whole batch at once; only when one fails are the records checked one
-        by one, to find which the contract's decoder must answer for.
+        The checks run over about a megabyte of records at once (few calls per event, and a bounded
+        number of decoded events alive at a time); only when one fails are that chunk's records
+        checked one by one, to find which the contract's decoder must answer for.
         """
+        batches: list[EventBatch] = []
+        sizes: list[int | None] = []
+        chunk: list[tuple[bytes | None, Sequence[tuple[str, bytes]] | None]] = []
+        size = 0
+        for value, headers in records:
+            chunk.append((value, headers))
+            size += len(value or b"")
+            if size >= _CHUNK_BYTES:
+                batches.append(self._decode_chunk(chunk, latest, sizes))
+                chunk, size = [], 0
+        if chunk or not batches:
+            batches.append(self._decode_chunk(chunk, latest, sizes))
+        return (batches[0] if len(batches) == 1 else EventBatch.concat(batches)), sizes
+
+    def _decode_chunk(self, records: Sequence[tuple[bytes | None, Sequence[tuple[str, bytes]] | None]],
+                      latest: float, sizes: list[int | None]) -> EventBatch:
+        """:meth:`decode_many` of a few records; appends their sizes to ``sizes``."""
         parsed = [self._parse(value, headers) for value, headers in records]
-        taken = [events is not None for _, events in parsed]
         good = [(provider, events) for provider, events in parsed if events is not None]
-        everything = [e for _, events in good for e in events]
-        columns = self._columns(everything) if good else None
-        if columns is None and good:  # some record fails a check: find which
-            checked = [self._columns(events) for _, events in good]
-            ok = iter([c is not None for c in checked])
-            taken = [t and next(ok) for t in taken]
-            good = [g for g, c in zip(good, checked, strict=True) if c is not None]
-            everything = [e for _, events in good for e in events]
-            columns = _concat([c for c in checked if c is not None])
-        if columns is None:
-            columns = _concat([])
+        columns, good = self._checked(good)
         t, actors, ids = columns
-        sizes = np.array([len(events) for _, events in good], np.int64)
-        late = _late_records(t, sizes, latest)
-        if late is not None and late.any():  # stamped after the allowed clock skew: the contract says why
-            keep = np.repeat(~late, sizes)
+        counts = np.array([len(events) for _, events in good], np.int64)
+        late = _late_records(t, counts, latest)
+        if late is not None:  # stamped after the allowed clock skew: the contract's decoder says why
+            keep = np.repeat(~late, counts)
             t, actors, ids = t[keep], actors[keep], ids[keep]
-            everything = [e for e, k in zip(everything, keep.tolist(), strict=True) if k]
-            flags = iter((~late).tolist())
-            taken = [t_ and next(flags) for t_ in taken]
             good = [g for g, lt in zip(good, late.tolist(), strict=True) if not lt]
+        taken = {id(events): len(events) for _, events in good}
+        sizes.extend(taken.get(id(events)) if events is not None else None for _, events in parsed)
         kind = self._kind
+        everything = [e for _, events in good for e in events]
         kinds = [kind(e) for e in everything] if len(self.fields) > 1 else [(kind(e),) for e in everything]
         providers: Counter[str] = Counter()
         for provider, events in good:
             providers[provider] += len(events)
-        counts = iter([len(events) for _, events in good])
-        return EventBatch(t, actors, ids, kinds, providers), [next(counts) if k else None for k in taken]
+        return EventBatch(t, actors, ids, kinds, providers)
+
+    def _checked(self, good: list[tuple[str, list[WireEvent]]]) -> tuple[Columns, list[tuple[str, list[WireEvent]]]]:
+        """The columns of the records whose events pass every check, and those records."""
+        if not good:
+            return _concat([]), good
+        columns = self._columns([e for _, events in good for e in events])
+        if columns is not None:
+            return columns, good
+        checked = [self._columns(events) for _, events in good]  # some record fails a check: find which
+        return (_concat([c for c in checked if c is not None]),
+                [g for g, c in zip(good, checked, strict=True) if c is not None])
 
     def _parse(self, value: bytes | None,
                headers: Sequence[tuple[str, bytes]] | None) -> tuple[str, list[WireEvent] | None]:
@@ -183,7 +202,7 @@ class FastDecoder:
             return "", None
         return provider, events
 
-    def _columns(self, events: list[WireEvent]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def _columns(self, events: list[WireEvent]) -> Columns | None:
         """Times, actor keys and event ids, checked as the contract checks them; None if one is not."""
         n = len(events)
         if not n:
@@ -238,7 +257,8 @@ def _times(times: list[str]) -> np.ndarray | None:
 
 
 def _late_records(t: np.ndarray, sizes: np.ndarray, latest: float) -> np.ndarray | None:
-    """Per record (of ``sizes`` events each, in order), whether one of its events is after ``latest``."""
+    """Per record (of ``sizes`` events each, in order), whether one of its events is after ``latest``;
+    None if none is."""
     if not len(t) or t.max() <= latest:
         return None
     late = np.zeros(len(sizes), bool)
@@ -247,7 +267,7 @@ def _late_records(t: np.ndarray, sizes: np.ndarray, latest: float) -> np.ndarray
     return late
 
 
-def _concat(columns: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _concat(columns: list[Columns]) -> Columns:
     if not columns:
         return np.zeros(0), np.zeros((0, 2), np.uint64), np.zeros((0, 2), np.uint64)
     return (np.concatenate([c[0] for c in columns]), np.concatenate([c[1] for c in columns]),

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
+from unittest.mock import patch
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
 
+from analytics.aggregator import seconds_since_epoch
 from analytics.columns import EventBatch, kind_fields
 from analytics.families import load_families
+from analytics.stream import decode
 from analytics.stream.decode import FastDecoder
 from ingest.client import Client
 from ingest.records import PROVIDER_HEADER, SIGNATURE_HEADER, decode_record
@@ -159,20 +162,24 @@ def test_the_fast_decoder_takes_a_subset_of_the_contract_with_equal_values(batch
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.lists(events(), max_size=3), st.booleans()), min_size=1, max_size=6))
+@given(st.lists(st.tuples(st.lists(events(), max_size=3), st.booleans()), min_size=1, max_size=6),
+       st.sampled_from([None, datetime(2050, 1, 1, tzinfo=UTC)]))
 def test_a_batch_of_records_decodes_as_its_records_one_by_one(
-        records: list[tuple[list[dict[str, object]], bool]]) -> None:
+        records: list[tuple[list[dict[str, object]], bool]], draw_latest: datetime | None) -> None:
     """decode_many checks a whole batch at once, then record by record only when a check fails."""
     signed = []
     for events_, forged in records:
         value, headers = record(events_)
         signed.append((value, [headers[0], (SIGNATURE_HEADER, sign(new_signing_key(), value))] if forged else headers))
-    one_by_one = [FastDecoder(REGISTRY, FIELDS).decode(value, headers, latest=float("inf")) for value, headers in signed]
-    batch, sizes = FastDecoder(REGISTRY, FIELDS).decode_many(signed, latest=float("inf"))
-    assert sizes == [None if b is None else len(b) for b in one_by_one]
+    latest = float("inf") if draw_latest is None else seconds_since_epoch(draw_latest)  # later events: refused
+    one_by_one = [FastDecoder(REGISTRY, FIELDS).decode(value, headers, latest=latest) for value, headers in signed]
     taken = [b for b in one_by_one if b is not None]
-    assert as_lists(batch) == as_lists(EventBatch.concat(taken))
-    assert batch.providers == sum((b.providers for b in taken), Counter())
+    for chunk_bytes in (decode._CHUNK_BYTES, 700):  # one chunk, and chunks of a few records
+        with patch.object(decode, "_CHUNK_BYTES", chunk_bytes):
+            batch, sizes = FastDecoder(REGISTRY, FIELDS).decode_many(signed, latest=latest)
+        assert sizes == [None if b is None else len(b) for b in one_by_one]
+        assert as_lists(batch) == as_lists(EventBatch.concat(taken))
+        assert batch.providers == sum((b.providers for b in taken), Counter())
 
 
 @settings(max_examples=100, deadline=None)
