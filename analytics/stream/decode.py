@@ -57,7 +57,7 @@ def _one_of(values: object) -> object:
     return Literal[tuple(sorted(v.value if hasattr(v, "value") else v for v in values))]  # type: ignore[attr-defined]
 
 
-class WireEvent(msgspec.Struct, forbid_unknown_fields=True):
+class WireEvent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     """Contract v1 as strict JSON types; the string fields below without a type are checked per record."""
 
     event_id: str
