@@ -6,7 +6,7 @@ broker, then, on that same topic:
 
 1. raw aiokafka consumption of every record (no parsing: the consumer's limit);
 2. one real worker (``flockview worker`` in a subprocess) counting everything: events/s from its
-   committed offsets, RSS growth per active actor-window from /proc;
+   committed offsets, RSS growth per active actor-window from /proc (see :func:`run_worker`);
 3. a naive Faust agent doing the same work (verification, duplicate removal, bounding and counts
    for every family) with its tables updated once per event and family
    (``bench/naive_faust_agent.py``), run for ``--naive-seconds`` (it is far too slow to finish).
@@ -37,6 +37,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 from kafka import KafkaProducer
@@ -175,11 +176,13 @@ def run_worker(bootstrap: str, workdir: Path, registry: Path, records: int, acto
                timeout: float) -> dict[str, float]:
     """Run one real worker until it has committed every record; returns seconds, records and RSS figures.
 
-    Memory: RSS is read once a third of the records are applied and again at the end; the growth
-    between the two, divided by the active actors added between them, is the steady-state cost of
-    one more active actor-window (one lane: the shipped families all use the week window). The
-    whole-run figure (growth since the group join over all actors) also carries the fixed costs
-    of buffers and caches that fill in the first batches.
+    Memory: from the moment a third of the records are applied, RSS and the active actors are read
+    at every poll (every 50 ms); the slope of a least-squares line through those points is the
+    steady-state cost of one more active actor-window (one lane: the shipped families all use the
+    week window). A line rather than two end points, because the state's arrays grow in steps and
+    two readings land on either side of a step by chance. The whole-run figure (growth since the
+    group join over all actors) also carries the fixed costs of buffers and caches that fill in
+    the first batches.
     """
     env = dict(os.environ, FLOCKVIEW_WORKER_BOOTSTRAP_SERVERS=bootstrap, FLOCKVIEW_WORKER_REGISTRY=str(registry),
                FLOCKVIEW_WORKER_STORE=str(workdir / "store.duckdb"), FLOCKVIEW_WORKER_DATADIR=str(workdir / "worker"),
@@ -196,21 +199,27 @@ def run_worker(bootstrap: str, workdir: Path, registry: Path, records: int, acto
         first, started = _poll_progress(state, 0, deadline)
         cpu_start = _cpu_seconds(proc.pid)
         done, ended = first, started
-        middle: tuple[int, int] | None = None
+        samples: list[tuple[int, int]] = []  # (active actors, RSS) from a third of the way on
         while done < records and time.monotonic() < deadline:
             time.sleep(0.05)
             done, ended = _stored_offsets(state), time.perf_counter()
-            if middle is None and done >= records / 3:
-                middle = _rss(proc.pid), _active_actors(state, actors_by_offset)
+            if done >= records / 3:
+                samples.append((_active_actors(state, actors_by_offset), _rss(proc.pid)))
         rss_after, cpu = _rss(proc.pid), _cpu_seconds(proc.pid) - cpu_start
-        actors_after = _active_actors(state, actors_by_offset)
     finally:
         terminate(proc, grace=30)
     if done < records:
         raise SystemExit(f"error: the worker committed {done} of {records} records in {timeout:.0f} s; see {workdir}")
-    rss_mid, actors_mid = middle or (rss_before, 0)
     return {"seconds": ended - started, "records": done - first, "rss_before": rss_before, "rss_after": rss_after,
-            "cpu_seconds": cpu, "rss_per_added_actor": (rss_after - rss_mid) / max(actors_after - actors_mid, 1)}
+            "cpu_seconds": cpu, "rss_per_added_actor": _slope(samples), "samples": len(samples)}
+
+
+def _slope(points: list[tuple[int, int]]) -> float:
+    """Bytes of RSS per added active actor: the least-squares slope through (actors, RSS) points."""
+    if len({x for x, _ in points}) < 2:
+        raise SystemExit("error: too few memory readings for a slope; preload more events (--events)")
+    x, y = np.array(points, np.float64).T
+    return float(np.polyfit(x, y, 1)[0])
 
 
 def _poll_progress(state: Path, above: int, deadline: float) -> tuple[int, float]:
@@ -268,7 +277,8 @@ def main() -> None:
         rss_per_actor = worker["rss_per_added_actor"]
         print(f"worker:        {worker['records'] / worker['seconds']:>12,.0f} records/s = {eps:>12,.0f} events/s "
               f"(RSS {worker['rss_before'] / 2**20:.0f} -> {worker['rss_after'] / 2**20:.0f} MiB: "
-              f"{rss_per_actor:.0f} bytes per added active actor-window in steady state, "
+              f"{rss_per_actor:.0f} bytes per added active actor-window in steady state (slope of "
+              f"{worker['samples']} readings), "
               f"{whole_run:.0f} over the whole run with buffers and caches)")
         cpu_eps = worker["records"] * per_record / worker["cpu_seconds"]
         print(f"               {cpu_eps:>12,.0f} events per CPU-second of the worker process "
