@@ -19,7 +19,6 @@ from __future__ import annotations
 import atexit
 import base64
 import threading
-from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -30,6 +29,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
+from ingest.batching import EventQueue
 from ingest.errors import ConfigError, FlockviewError
 from ingest.events import Event, parse_event
 from ingest.keys import ProviderKeys
@@ -39,9 +39,12 @@ from ingest.sender import DeliveryError, Sender
 from ingest.signing import load_private_key
 from ingest.spool import Spool
 from ingest.transport import KafkaTransport, MemorySink, Transport
-from ingest.wire import EventEncoder, Item
+from ingest.wire import EventEncoder
 
 __all__ = ["Client", "ClientClosedError", "DeliveryError", "Stats"]
+
+_TICK = 256  # emit() checks every this many events whether full records wait for the sender
+_CLOSED = -(1 << 62)  # the queue size of a closed client: no emit() passes the fast path's check
 
 
 class ClientClosedError(FlockviewError, RuntimeError):
@@ -138,16 +141,16 @@ class Client:
             raise ConfigError("pseudonym_key: required (argument, FLOCKVIEW_SDK_PSEUDONYM_KEY or a credentials file)")
         secret = _secret(secret_value) if secret_value is not None else keys.pseudonym_key  # type: ignore[union-attr]
         self._encoder = EventEncoder(self.provider, secret, s.pseudonym_rotation)
-        self._queue: deque[Item] = deque()
-        self._queue_size = s.queue_size
+        self._queue = EventQueue(s.partitions)
+        self._queue_size = s.queue_size  # _CLOSED after close(), so the common case needs one comparison
         self._space = threading.Condition()
         self._waiting = 0
-        self._emitted = 0
         self._closed = False
         self.sink: MemorySink | None = MemorySink(partitions=s.partitions) if not s.send else None
         self._sender = Sender(self._queue, self.provider, self._signing_key, self._transport(s),
                               self._spool(s), s, on_error, self._freed)
         self._wake, self._wake_at = self._sender.wake, self._sender.wake_at
+        self._tick = min(self._wake_at, _TICK)
         if type(self).emit is Client.emit:  # a subclass that overrides emit() keeps its override
             self.emit = self._encoder.emitter(self._put)  # type: ignore[method-assign]  # the fast path, see emit()
         self._sender.start()
@@ -201,31 +204,33 @@ class Client:
         """
         # __init__ binds ``self.emit`` to the encoder's fast function (ingest.wire.EventEncoder.emitter),
         # which has this very signature; this method documents it and serves a subclass's super().emit().
-        return self._put(self._encoder.encode(user_id, surface, model_family, detection_stage, category, action,
-                                              score, jurisdiction, language, technique, identity_verification,
-                                              account_age_bucket, occurred_at, event_id))
+        return self._put(*self._encoder.encode(user_id, surface, model_family, detection_stage, category, action,
+                                               score, jurisdiction, language, technique, identity_verification,
+                                               account_age_bucket, occurred_at, event_id))
 
     def emit_dict(self, fields: dict[str, Any]) -> bool:
         """:meth:`emit` for a dict with the same keys (unknown keys raise SchemaError); used by the importer."""
-        return self._put(self._encoder.encode_mapping(fields))
+        return self._put(*self._encoder.encode_mapping(fields))
 
-    def _put(self, item: Item) -> bool:
+    def _put(self, partition_hash: int, text: str) -> bool:
         queue = self._queue
-        if len(queue) < self._queue_size and not self._closed:  # the common case first
-            queue.append(item)
-            self._emitted += 1
-            if not len(queue) % self._wake_at:  # worth full records: wake the sender (again, if it lags)
-                self._wake.set()
+        if queue.appended - queue.taken < self._queue_size:  # the common case first
+            lanes = queue.lanes
+            lanes[partition_hash % len(lanes)].append(text)
+            queue.appended = n = queue.appended + 1
+            if not n % self._tick and n - queue.taken >= self._wake_at:
+                self._wake.set()  # worth full records: wake the sender (again, if it lags)
             return True
         if self._closed:
             raise ClientClosedError("emit() after close(): create a new Client")
         if not self._wait_for_space():
             self._wake.set()
             self._sender.drop("dropped_queue_full", DeliveryError(
-                "queue_full", 1, f"the in-memory queue holds {self._queue_size} events"))
+                "queue_full", 1, f"the in-memory queue holds {self.settings.queue_size} events"))
             return False
-        queue.append(item)
-        self._emitted += 1
+        lanes = queue.lanes
+        lanes[partition_hash % len(lanes)].append(text)
+        queue.appended += 1
         return True
 
     def _wait_for_space(self) -> bool:
@@ -235,7 +240,7 @@ class Client:
         with self._space:
             self._waiting += 1
             try:
-                return self._space.wait_for(lambda: len(self._queue) < self._queue_size,
+                return self._space.wait_for(lambda: len(self._queue) < self.settings.queue_size,
                                             self.settings.block_timeout_s)
             finally:
                 self._waiting -= 1
@@ -277,6 +282,7 @@ class Client:
         if self._closed:
             return True
         self._closed = True
+        self._queue_size = _CLOSED  # emit() now takes its slow path, which raises ClientClosedError
         atexit.unregister(self._atexit)
         return self._sender.stop(timeout)
 
@@ -290,7 +296,7 @@ class Client:
             c = sender.counters
             spool = sender.spool
             return Stats(
-                emitted=self._emitted, queued=len(self._queue), in_flight_records=len(sender.in_flight),
+                emitted=self._queue.appended, queued=len(self._queue), in_flight_records=len(sender.in_flight),
                 delivered_events=c.delivered_events, delivered_records=c.delivered_records,
                 dropped_queue_full=c.dropped_queue_full, dropped_spool_full=c.dropped_spool_full,
                 dropped_spool_error=c.dropped_spool_error, send_errors=c.send_errors,

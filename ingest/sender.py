@@ -22,13 +22,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ingest.batching import Item, build_records, resplit
+from ingest.batching import EventQueue, partition_records, resplit
 from ingest.errors import FlockviewError
 from ingest.spool import Spool, SpooledRecord, SpoolError
 from ingest.transport import SignedRecord, Transport, TransportError
 
 log = logging.getLogger("flockview.sdk")
-_MAX_ITEMS_PER_CYCLE = 100_000
+_MAX_EVENTS_PER_CYCLE = 100_000
 
 
 class DeliveryError(FlockviewError, RuntimeError):
@@ -88,31 +88,35 @@ class Sender:
     """Drains a client's queue in a background thread. See the module docstring.
 
     Args:
-        queue: the deque ``emit()`` appends :data:`ingest.wire.Item` to.
+        queue: the :class:`ingest.batching.EventQueue` ``emit()`` puts events in.
         transport: where records go.
         spool: the disk spool, or None to drop what cannot be delivered.
         settings: the client's :class:`ingest.sdk_settings.SDKSettings`.
         on_error: called with a :class:`DeliveryError` (exceptions it raises are logged).
-        on_space: called after the sender took items off a full queue.
+        on_space: called after the sender took events off a full queue.
     """
 
-    def __init__(self, queue: deque[Item], provider: str, key: Ed25519PrivateKey, transport: Transport,
+    def __init__(self, queue: EventQueue, provider: str, key: Ed25519PrivateKey, transport: Transport,
                  spool: Spool | None, settings: Any, on_error: Callable[[DeliveryError], None] | None,
                  on_space: Callable[[], None]) -> None:
-        self.queue, self.provider, self.key, self.transport, self.spool = queue, provider, key, transport, spool
+        self.queue, self.provider, self.transport, self.spool = queue, provider, transport, spool
+        self.key = key
         self.s = settings
         self.on_error, self.on_space = on_error, on_space
         self.counters = Counters()
         self.health = Health(settings.retry_backoff_s, settings.retry_backoff_max_s)
-        self.partitions = settings.partitions
+        self.partitions = len(queue.lanes)
         #: Queued events worth a full record per partition: emit() wakes the sender at this length.
         self.wake_at = min(settings.batch_events * settings.partitions, settings.queue_size)
         self.lock = threading.Condition()
         self.wake = threading.Event()
         self.in_flight: dict[int, SignedRecord] = {}
         self.failed: deque[tuple[SignedRecord, Exception]] = deque()
-        self.busy = False  # holding items taken off the queue
+        self.busy = False  # holding events taken off the queue
+        self.flushing = 0  # threads waiting in flush(): partial records go out at once
         self.stopping = False
+        self._linger = settings.linger_ms / 1000
+        self._send_partial_at = 0.0  # when the events gathering in partial records have waited long enough
         self.thread = threading.Thread(target=self._run, name=f"flockview-sdk-{provider}", daemon=True)
 
     def start(self) -> None:
@@ -121,9 +125,8 @@ class Sender:
     # -- the loop -------------------------------------------------------------------------------
 
     def _run(self) -> None:
-        linger = self.s.linger_ms / 1000
         while True:
-            self.wake.wait(linger if not self.failed else 0.01)
+            self.wake.wait(0.01 if self.failed else max(0.0, self._send_partial_at - time.monotonic()))
             self.wake.clear()
             try:
                 done = self._cycle()
@@ -135,52 +138,51 @@ class Sender:
                 return
 
     def _cycle(self) -> bool:
-        """One pass; returns True when stopping and nothing is left to do."""
+        """One pass; returns True when stopping and nothing is left to do.
+
+        Full records go out as soon as they are full; what gathers in partial ones waits until the
+        linger has passed since the last time partial records were sent (or a flush, or the stop).
+        """
         while True:
             self._spool_failures()
-            if self.queue:
-                items = self._take()
-                try:
-                    self._send_items(items)
-                except Exception:  # a bug; keep the events on disk rather than lose them
-                    log.exception("this is a bug: sending a batch of %d events failed; spooling it", len(items))
-                    self._spool_items(items)
-                finally:
-                    with self.lock:
-                        self.busy = False
+            now = time.monotonic()
+            everything = self.stopping or self.flushing > 0 or now >= self._send_partial_at
+            if everything:
+                self._send_partial_at = now + self._linger
+            if len(self.queue):
+                self._send_queued(everything)
             self._drain_spool()  # between batches too, so a steady stream does not starve the spool
-            if not self.queue or (len(self.queue) < self.wake_at and not self.stopping):
+            if not (self.queue.has_full(self.s.batch_events) or (len(self.queue) and (self.stopping or self.flushing))):
                 break  # a few events: let them gather for full records (emit() wakes us, or the linger ends)
         with self.lock:
             self.lock.notify_all()
-            return self.stopping and not self.queue and not self.failed
+            return self.stopping and not len(self.queue) and not self.failed
 
-    def _take(self) -> list[Item]:
+    def _send_queued(self, everything: bool) -> None:
+        if not self.stopping and self.health.may_send(time.monotonic()):
+            self._refresh_partitions()  # before taking: the queue's lanes follow the partition count
         with self.lock:
             self.busy = True
-        queue, items = self.queue, []
-        pop = queue.popleft
         try:
-            for _ in range(min(len(queue), _MAX_ITEMS_PER_CYCLE)):
-                items.append(pop())
-        except IndexError:  # pragma: no cover - only this thread pops
-            pass
-        self.on_space()
-        return items
-
-    def _send_items(self, items: list[Item]) -> None:
-        if not self.stopping and self.health.may_send(time.monotonic()):
-            self._refresh_partitions()
-        records = build_records(items, self.partitions, self.provider, self.key, self.s.batch_events,
-                                self.s.batch_bytes)
-        for record in records:
-            self._dispatch(record)
+            groups = self.queue.take(self.s.batch_events, everything, _MAX_EVENTS_PER_CYCLE)
+            self.on_space()
+            try:
+                for record in partition_records(groups, self.partitions, self.provider, self.key,
+                                                self.s.batch_events, self.s.batch_bytes):
+                    self._dispatch(record)
+            except Exception:  # a bug; keep the events on disk rather than lose them
+                log.exception("this is a bug: sending %d events failed; spooling them", sum(len(t) for _, t in groups))
+                self._spool_groups(groups)
+        finally:
+            with self.lock:
+                self.busy = False
 
     def _refresh_partitions(self) -> None:
         try:
             self.partitions = self.transport.connect()
         except TransportError as exc:
             self._mark_down(exc)
+        self.queue.resize(self.partitions)
 
     def _dispatch(self, record: SignedRecord) -> None:
         """Send ``record`` if the broker may be up (waiting for an in-flight slot), else spool it."""
@@ -321,20 +323,24 @@ class Sender:
     def idle(self, include_spool: bool) -> bool:
         """Nothing queued, nothing in flight, nothing failed (and, optionally, nothing spooled)."""
         spooled = include_spool and self.spool is not None and len(self.spool) > 0
-        return not (self.queue or self.busy or self.in_flight or self.failed or spooled)
+        return not (len(self.queue) or self.busy or self.in_flight or self.failed or spooled)
 
     def flush(self, timeout: float | None, include_spool: bool = True) -> bool:
         """Wait until :meth:`idle`; False if ``timeout`` seconds passed first."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        self.wake.set()
         with self.lock:
-            while not self.idle(include_spool):
-                remaining = 0.05 if deadline is None else min(0.05, deadline - time.monotonic())
-                if remaining <= 0:
-                    return False
-                self.lock.wait(remaining)
+            self.flushing += 1
+            try:
                 self.wake.set()
-        return True
+                while not self.idle(include_spool):
+                    remaining = 0.05 if deadline is None else min(0.05, deadline - time.monotonic())
+                    if remaining <= 0:
+                        return False
+                    self.lock.wait(remaining)
+                    self.wake.set()
+                return True
+            finally:
+                self.flushing -= 1
 
     def stop(self, timeout: float) -> bool:
         """Deliver what it can within ``timeout``, spool the rest, stop the thread and the transport.
@@ -363,16 +369,9 @@ class Sender:
 
     def _spool_queue(self) -> None:
         """At close, whatever is still queued (the sender did not get to it in time) goes to the spool."""
-        items = []
-        while True:
-            try:
-                items.append(self.queue.popleft())
-            except IndexError:
-                break
-        self._spool_items(items)
+        self._spool_groups(self.queue.take(1, True, None))
 
-    def _spool_items(self, items: list[Item]) -> None:
-        if items:
-            for record in build_records(items, self.partitions, self.provider, self.key, self.s.batch_events,
+    def _spool_groups(self, groups: list[tuple[int, list[str]]]) -> None:
+        for record in partition_records(groups, self.partitions, self.provider, self.key, self.s.batch_events,
                                         self.s.batch_bytes):
-                self._to_spool(record, None)
+            self._to_spool(record, None)

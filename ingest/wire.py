@@ -183,6 +183,10 @@ def _event_id(value: object) -> str:
     return text
 
 
+def _item(partition_hash: int, text: str) -> Item:
+    return partition_hash, text
+
+
 def format_time(ts: datetime) -> str:
     """``occurred_at`` as pydantic writes it: UTC, ``Z``, microseconds only when not zero."""
     if ts.tzinfo is None or ts.utcoffset() is None:
@@ -225,7 +229,7 @@ class EventEncoder:
         self._second: tuple[int, str] = (-1, "")  # (a whole second, its text): one object, so threads see both
         self._families: dict[str, str] = {}  # model family → fragment, for families seen (validated) before
         self._score_key = f'","provider":"{provider}","schema_version":1,"score":'
-        self._encode = self.emitter(lambda item: item)
+        self._encode = self.emitter(_item)
 
     def encode(self, user_id: object, surface: object, model_family: object, detection_stage: object,
                category: object, action: object, score: object, jurisdiction: object, language: object,
@@ -242,8 +246,9 @@ class EventEncoder:
                             identity_verification=identity_verification, account_age_bucket=account_age_bucket,
                             occurred_at=occurred_at, event_id=event_id)
 
-    def emitter(self, accept: Callable[[Item], T]) -> Callable[..., T]:
-        """A function with :meth:`ingest.Client.emit`'s keyword arguments: it encodes and calls ``accept``.
+    def emitter(self, accept: Callable[[int, str], T]) -> Callable[..., T]:
+        """A function with :meth:`ingest.Client.emit`'s keyword arguments: it encodes and calls ``accept``
+        with the event's partition hash and canonical JSON (two arguments, so no tuple is built per event).
 
         The common case (now, a fresh id, a float score, no rotation) costs the HMAC and one table
         lookup per field, with everything it needs in the function's closure; anything else, including
@@ -277,7 +282,7 @@ class EventEncoder:
                             fresh_id = take_id()
                         except IndexError:
                             fresh_id = new_event_id()
-                        item = partition_hash(digest)[0], (
+                        text = (
                             f"{_AGE_OR_NONE[account_age_bucket]}{_ACTION[action]}{digest.hex()}{_CATEGORY[category]}"
                             f"{_STAGE[detection_stage]}{fresh_id}{_VERIFICATION_OR_DEFAULT[identity_verification]}"
                             f"{_JURISDICTION[jurisdiction]}{_LANGUAGE[language]}{families[model_family]}"
@@ -286,10 +291,10 @@ class EventEncoder:
                     except (KeyError, TypeError, UnicodeEncodeError):
                         pass  # the checked path says what is wrong (or fills the model family cache)
                     else:
-                        return accept(item)
-            return accept(checked(user_id, surface, model_family, detection_stage, category, action, score,
-                                  jurisdiction, language, technique, identity_verification, account_age_bucket,
-                                  occurred_at, event_id, now))
+                        return accept(partition_hash(digest)[0], text)
+            return accept(*checked(user_id, surface, model_family, detection_stage, category, action, score,
+                                   jurisdiction, language, technique, identity_verification, account_age_bucket,
+                                   occurred_at, event_id, now))
 
         return emit
 
