@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from operator import attrgetter, itemgetter
 from types import SimpleNamespace
 
@@ -102,7 +103,7 @@ class Kinds:
         if len(self._ids) > MAX_KINDS:
             self._reset()
         known = self._ids
-        out = np.fromiter((known.get(k, -1) for k in kinds), np.int64, len(kinds))
+        out = np.fromiter(map(known.get, kinds, repeat(-1)), np.int64, len(kinds))  # no Python frame per event
         missing = np.nonzero(out < 0)[0]
         if len(missing):
             # Distinct, in order of first sight, and made of one shared object per field value: a decoded
