@@ -96,8 +96,9 @@ def register(app: faust.App, events: faust.TopicT, runtime: WorkerRuntime) -> No
         try:
             async for batch in batches:
                 if batch:
-                    work = asyncio.ensure_future(on_state_thread(runtime, runtime.process,
-                                                                 [_incoming(e) for e in batch]))
+                    records = [_incoming(e) for e in batch]
+                    signers = runtime.verify_executor.submit(runtime.signers, records)
+                    work = asyncio.ensure_future(on_state_thread(runtime, runtime.process, records, None, signers))
                     in_flight.append((work, batch, time.perf_counter()))
                 while len(in_flight) > 1 or (in_flight and in_flight[0][0].done()):
                     await _settle(in_flight.popleft(), batches, publisher, pace)

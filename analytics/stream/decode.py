@@ -131,20 +131,23 @@ class FastDecoder:
         return batch if sizes[0] is not None else None
 
     def decode_many(self, records: Sequence[tuple[bytes | None, Sequence[tuple[str, bytes]] | None]],
-                    latest: float) -> tuple[EventBatch, list[int | None]]:
+                    latest: float, signers: Sequence[str | None] | None = None) -> tuple[EventBatch, list[int | None]]:
         """The events of the records :meth:`decode` takes, as one batch in record order, and per record
         how many events of the batch are its own (None: not taken; the contract's decoder must answer).
 
         The checks run over about a megabyte of records at once (few calls per event, and a bounded
         number of decoded events alive at a time); only when one fails are that chunk's records
-        checked one by one, to find which the contract's decoder must answer for.
+        checked one by one, to find which the contract's decoder must answer for. ``signers`` are
+        the records' :func:`signed_provider`, when they were checked beforehand (on another thread).
         """
+        if signers is None:
+            signers = [signed_provider(headers, self.registry, value) for value, headers in records]
         batches: list[EventBatch] = []
         sizes: list[int | None] = []
-        chunk: list[tuple[bytes | None, Sequence[tuple[str, bytes]] | None]] = []
+        chunk: list[tuple[bytes | None, str | None]] = []
         size = 0
-        for value, headers in records:
-            chunk.append((value, headers))
+        for (value, _), signer in zip(records, signers, strict=True):
+            chunk.append((value, signer))
             size += len(value or b"")
             if size >= _CHUNK_BYTES:
                 batches.append(self._decode_chunk(chunk, latest, sizes))
@@ -153,10 +156,10 @@ class FastDecoder:
             batches.append(self._decode_chunk(chunk, latest, sizes))
         return (batches[0] if len(batches) == 1 else EventBatch.concat(batches)), sizes
 
-    def _decode_chunk(self, records: Sequence[tuple[bytes | None, Sequence[tuple[str, bytes]] | None]],
-                      latest: float, sizes: list[int | None]) -> EventBatch:
-        """:meth:`decode_many` of a few records; appends their sizes to ``sizes``."""
-        parsed = [self._parse(value, headers) for value, headers in records]
+    def _decode_chunk(self, records: Sequence[tuple[bytes | None, str | None]], latest: float,
+                      sizes: list[int | None]) -> EventBatch:
+        """:meth:`decode_many` of a few (value, signer) records; appends their sizes to ``sizes``."""
+        parsed = [self._parse(value, signer) for value, signer in records]
         good = [(provider, events) for provider, events in parsed if events is not None]
         columns, good = self._checked(good)
         t, actors, ids = columns
@@ -187,10 +190,8 @@ class FastDecoder:
         return (_concat([c for c in checked if c is not None]),
                 [g for g, c in zip(good, checked, strict=True) if c is not None])
 
-    def _parse(self, value: bytes | None,
-               headers: Sequence[tuple[str, bytes]] | None) -> tuple[str, list[WireEvent] | None]:
+    def _parse(self, value: bytes | None, provider: str | None) -> tuple[str, list[WireEvent] | None]:
         """The signing provider and the record's events in strict types, or None for the events."""
-        provider = signed_provider(headers, self.registry, value)
         if provider is None or not _PROVIDER.fullmatch(provider):
             return "", None
         try:

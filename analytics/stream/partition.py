@@ -69,17 +69,21 @@ class PartitionWorker:
     def close(self) -> None:
         self.store.close()
 
-    def process(self, records: Sequence[IncomingRecord], now: datetime) -> int:
+    def process(self, records: Sequence[IncomingRecord], now: datetime,
+                signers: Sequence[str | None] | None = None) -> int:
         """Verify and count records (in offset order), then commit state, offset and dead letters at once.
 
-        Returns how many dead letters went to the outbox.
+        ``signers`` are the records' signature checks (:func:`analytics.stream.decode.signed_provider`)
+        when they were done beforehand. Returns how many dead letters went to the outbox.
         """
+        if signers is not None:
+            signers = [s for r, s in zip(records, signers, strict=True) if r.offset > self.offset]
         fresh = [r for r in records if r.offset > self.offset]
         self.config.metrics.skipped_replayed += len(records) - len(fresh)
         if not fresh:
             return 0
         try:
-            events, dead = self._verify(fresh, now)
+            events, dead = self._verify(fresh, now, signers)
             self.aggregator.add_columns(events)
         except Exception:
             log.exception("this is a bug: a batch of %d records of partition %d failed; retrying record by record",
@@ -91,7 +95,8 @@ class PartitionWorker:
         self.offset = fresh[-1].offset
         return len(dead)
 
-    def _verify(self, records: Sequence[IncomingRecord], now: datetime) -> tuple[EventBatch, list[tuple[str, bytes]]]:
+    def _verify(self, records: Sequence[IncomingRecord], now: datetime,
+                signers: Sequence[str | None] | None = None) -> tuple[EventBatch, list[tuple[str, bytes]]]:
         """The records' valid events as columns, and a dead letter per refused record or event.
 
         A record the fast decoder does not take is decoded by the contract's own decoder, which says
@@ -99,7 +104,7 @@ class PartitionWorker:
         """
         c = self.config
         latest = seconds_since_epoch(now + c.max_clock_skew)
-        fast, sizes = self.decoder.decode_many([(r.value, r.headers) for r in records], latest)
+        fast, sizes = self.decoder.decode_many([(r.value, r.headers) for r in records], latest, signers)
         if None not in sizes:
             return fast, []
         parts: list[EventBatch] = []

@@ -9,7 +9,7 @@ keyed by (family, window), makes the release happen once however many workers tr
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +20,7 @@ from analytics.release import Releaser
 from analytics.reporting.auto import generate_if_week_released
 from analytics.settings import WorkerSettings
 from analytics.store import Store
+from analytics.stream.decode import signed_provider
 from analytics.stream.partition import IncomingRecord, PartitionConfig, PartitionWorker
 from analytics.windows import ClosedWindow
 from ingest.registry import ProviderRegistry
@@ -60,6 +61,8 @@ class WorkerRuntime:
         # Partition state (aggregators, SQLite state, metrics) is touched only from this thread, so the event
         # loop keeps fetching while a batch is counted.
         self.state_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flockview-state")
+        # Signatures of the next batch are checked here while the state thread counts the last one.
+        self.verify_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flockview-verify")
         # DuckDB allows one open handle per file and process: every store write goes through this thread.
         self.store_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flockview-store")
         # Reports are written beside releasing, so a slow report never holds up the next release.
@@ -87,24 +90,38 @@ class WorkerRuntime:
             if worker is not None:
                 worker.close()
 
-    def process(self, records: Iterable[IncomingRecord], now: datetime | None = None) -> int:
+    def process(self, records: Sequence[IncomingRecord], now: datetime | None = None,
+                signers: Future[list[str | None]] | None = None) -> int:
         """Count a batch; each partition's part is committed with its last offset in one write.
 
         Records of partitions this worker does not own (revoked while buffered) are left to the new owner.
+        ``signers`` is :meth:`signers` of the records, started earlier on the verify thread.
         Returns how many dead letters the batch added to the outbox.
         """
-        by_partition: dict[int, list[IncomingRecord]] = {}
-        for record in records:
-            by_partition.setdefault(record.partition, []).append(record)
+        checked = signers.result() if signers is not None else [None] * len(records)
+        by_partition: dict[int, tuple[list[IncomingRecord], list[str | None]]] = {}
+        for record, signer in zip(records, checked, strict=True):
+            part, part_signers = by_partition.setdefault(record.partition, ([], []))
+            part.append(record)
+            part_signers.append(signer)
         at = now or datetime.now(UTC)
         dead = 0
-        for p, part in by_partition.items():
+        for p, (part, part_signers) in by_partition.items():
             worker = self.partitions.get(p)
             if worker is None:
                 log.warning("skipping %d records of partition %d, which this worker does not own", len(part), p)
                 continue
-            dead += worker.process(part, at)
+            dead += worker.process(part, at, part_signers if signers is not None else None)
         return dead
+
+    def signers(self, records: Sequence[IncomingRecord]) -> list[str | None]:
+        """Each record's signing provider, or None (no valid signature of a registered provider).
+
+        Runs on the verify thread: the checks wait outside the interpreter lock, so they overlap
+        the state thread's counting of the batch before.
+        """
+        registry = self.config.registry
+        return [signed_provider(r.headers, registry, r.value) for r in records]
 
     def close_due(self, now: datetime | None = None) -> None:
         at = now or datetime.now(UTC)

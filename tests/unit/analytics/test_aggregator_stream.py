@@ -13,7 +13,7 @@ from analytics.families import load_families
 from analytics.health import IngestMetrics
 from analytics.stream.partition import IncomingRecord, PartitionConfig, PartitionWorker
 from analytics.columns import EventBatch, kind_fields
-from analytics.stream.decode import FastDecoder
+from analytics.stream.decode import FastDecoder, signed_provider
 from analytics.stream.verify import verify_record
 from ingest.events import canonical_json, parse_event
 from ingest.records import PROVIDER_HEADER, SIGNATURE_HEADER, decode_record, encode_record
@@ -101,7 +101,9 @@ def records(n: int, start: int = 0) -> list[IncomingRecord]:
     return out
 
 
-def test_a_partition_skips_what_it_applied_before_a_restart_and_sends_bad_records_to_the_dlq(tmp_path: Path) -> None:
+@pytest.mark.parametrize("checked_before", [False, True], ids=["signatures-inline", "signatures-checked-before"])
+def test_a_partition_skips_what_it_applied_before_a_restart_and_sends_bad_records_to_the_dlq(
+        tmp_path: Path, checked_before: bool) -> None:
     metrics = IngestMetrics()
     worker = PartitionWorker("events", 0, tmp_path, config(metrics))
     first = records(5)
@@ -111,7 +113,10 @@ def test_a_partition_skips_what_it_applied_before_a_restart_and_sends_bad_record
     assert again.offset == 4
     forged_value, _ = encode_record("acme-ai", [parse_event(wire())], new_signing_key())
     bad = IncomingRecord(forged_value, [(PROVIDER_HEADER, b"acme-ai"), (SIGNATURE_HEADER, b"y" * 64)], "events", 0, 6)
-    again.process([*first, records(1, start=5)[0], bad], NOW)  # redelivery of 0..4, then 5 and a forged one
+    batch = [*first, records(1, start=5)[0], bad]  # redelivery of 0..4, then 5 and a forged one
+    signers = [signed_provider(r.headers, REGISTRY, r.value) for r in batch] if checked_before else None
+    assert signers is None or signers == ["acme-ai"] * 6 + [None]
+    again.process(batch, NOW, signers)
     assert metrics.skipped_replayed == 5 and sum(metrics.events_in.values()) == 6
     assert metrics.rejected == {"bad_signature": 1}
     (_, topic, message), = again.outbox()
