@@ -113,12 +113,14 @@ def build_records(items: Sequence[Item], partitions: int, provider: str, key: Si
 def partition_records(groups: Iterable[tuple[int, list[str]]], partitions: int, provider: str, key: Signer,
                       max_events: int, max_bytes: int) -> list[SignedRecord]:
     """Cut each partition's texts into signed records of at most ``max_events`` events and ``max_bytes`` bytes."""
+    frame = len(batch_value(provider, ())) - 1  # a value's bytes besides its events and the commas between them
     records = []
     for part, texts in groups:
         for start in range(0, len(texts), max_events):
             chunk = texts[start:start + max_events]
-            if sum(map(len, chunk)) + len(chunk) <= max_bytes:  # the usual case, checked at C speed
-                records.append(_sign(part, partitions, provider, key, chunk))
+            value = batch_value(provider, chunk)
+            if len(value) - frame <= max_bytes:  # the usual case: events and commas fit, the value is built once
+                records.append(SignedRecord(part, partitions, provider, value, key.sign(value), len(chunk)))
             else:
                 records.extend(_sign(part, partitions, provider, key, c) for c in _cut_by_bytes(chunk, max_bytes))
     return records

@@ -6,10 +6,10 @@ import json
 import threading
 from typing import Any
 
-from ingest.batching import EventQueue
+from ingest.batching import EventQueue, partition_records
 from ingest.client import Client
 from ingest.signing import new_signing_key
-from ingest.wire import EventEncoder, actor_partition_hash
+from ingest.wire import EventEncoder, actor_partition_hash, batch_value
 
 SECRET = bytes(range(32))
 FIELDS: dict[str, Any] = dict(category="cyber.malware", detection_stage="input_filter", action="block", surface="api",
@@ -119,3 +119,17 @@ def test_a_client_delivers_every_event_of_many_threads_exactly_once_across_a_par
     assert len({e["event_id"] for _, e in events}) == 24_000
     late = [(p, e) for p, e in events[-1000:]]  # well after the change: batched for 3 partitions
     assert all(actor_partition_hash(e["actor"]) % 3 == p for p, e in late)
+
+
+def test_records_hold_every_event_once_within_the_count_and_byte_bounds() -> None:
+    key = new_signing_key()
+    texts = [f'{{"n":{i},"pad":"{"x" * (i * 37 % 300)}"}}' for i in range(400)]
+    frame = len(batch_value("acme-ai", [])) - 1
+    for max_events, max_bytes in ((1000, 1 << 20), (50, 1 << 20), (1000, 4096), (7, 1024)):
+        records = partition_records([(0, texts[:250]), (1, texts[250:])], 2, "acme-ai", key, max_events, max_bytes)
+        events = [json.loads(r.value)["events"] for r in records]
+        assert [e["n"] for batch in events for e in batch] == list(range(400))
+        assert all(len(batch) == r.events <= max_events for batch, r in zip(events, records, strict=True))
+        assert all(len(r.value) - frame <= max_bytes for r in records)
+        assert {r.partition for r in records} == {0, 1}
+        key.public_key().verify(records[0].signature, records[0].value)
