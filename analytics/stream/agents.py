@@ -97,8 +97,8 @@ def register(app: faust.App, events: faust.TopicT, runtime: WorkerRuntime) -> No
             async for batch in batches:
                 if batch:
                     records = [_incoming(e) for e in batch]
-                    signers = runtime.verify_executor.submit(runtime.signers, records)
-                    work = asyncio.ensure_future(on_state_thread(runtime, runtime.process, records, None, signers))
+                    decoded = runtime.decode_executor.submit(runtime.decode_ahead, records)
+                    work = asyncio.ensure_future(on_state_thread(runtime, runtime.process, records, None, decoded))
                     in_flight.append((work, batch, time.perf_counter()))
                 while len(in_flight) > 1 or (in_flight and in_flight[0][0].done()):
                     await _settle(in_flight.popleft(), batches, publisher, pace)

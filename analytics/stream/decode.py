@@ -131,17 +131,15 @@ class FastDecoder:
         return batch if sizes[0] is not None else None
 
     def decode_many(self, records: Sequence[tuple[bytes | None, Sequence[tuple[str, bytes]] | None]],
-                    latest: float, signers: Sequence[str | None] | None = None) -> tuple[EventBatch, list[int | None]]:
+                    latest: float) -> tuple[EventBatch, list[int | None]]:
         """The events of the records :meth:`decode` takes, as one batch in record order, and per record
         how many events of the batch are its own (None: not taken; the contract's decoder must answer).
 
         The checks run over about a megabyte of records at once (few calls per event, and a bounded
         number of decoded events alive at a time); only when one fails are that chunk's records
-        checked one by one, to find which the contract's decoder must answer for. ``signers`` are
-        the records' :func:`signed_provider`, when they were checked beforehand (on another thread).
+        checked one by one, to find which the contract's decoder must answer for.
         """
-        if signers is None:
-            signers = [signed_provider(headers, self.registry, value) for value, headers in records]
+        signers = [signed_provider(headers, self.registry, value) for value, headers in records]
         batches: list[EventBatch] = []
         sizes: list[int | None] = []
         chunk: list[tuple[bytes | None, str | None]] = []

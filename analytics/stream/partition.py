@@ -19,6 +19,7 @@ from analytics.stream.verify import Rejection, verify_record
 from ingest.registry import ProviderRegistry
 
 log = logging.getLogger("flockview.worker")
+Decoded = tuple[EventBatch, list[int | None]]  # FastDecoder.decode_many's answer: events, and per record how many
 
 
 @dataclass(frozen=True)
@@ -69,21 +70,19 @@ class PartitionWorker:
     def close(self) -> None:
         self.store.close()
 
-    def process(self, records: Sequence[IncomingRecord], now: datetime,
-                signers: Sequence[str | None] | None = None) -> int:
+    def process(self, records: Sequence[IncomingRecord], now: datetime, decoded: Decoded | None = None) -> int:
         """Verify and count records (in offset order), then commit state, offset and dead letters at once.
 
-        ``signers`` are the records' signature checks (:func:`analytics.stream.decode.signed_provider`)
-        when they were done beforehand. Returns how many dead letters went to the outbox.
+        ``decoded`` is the fast decoder's answer for exactly these records when it was worked out
+        beforehand (:meth:`analytics.stream.runtime.WorkerRuntime.decode_ahead`). Returns how many
+        dead letters went to the outbox.
         """
-        if signers is not None:
-            signers = [s for r, s in zip(records, signers, strict=True) if r.offset > self.offset]
         fresh = [r for r in records if r.offset > self.offset]
         self.config.metrics.skipped_replayed += len(records) - len(fresh)
         if not fresh:
             return 0
         try:
-            events, dead = self._verify(fresh, now, signers)
+            events, dead = self._verify(fresh, now, decoded if len(fresh) == len(records) else None)
             self.aggregator.add_columns(events)
         except Exception:
             log.exception("this is a bug: a batch of %d records of partition %d failed; retrying record by record",
@@ -96,15 +95,17 @@ class PartitionWorker:
         return len(dead)
 
     def _verify(self, records: Sequence[IncomingRecord], now: datetime,
-                signers: Sequence[str | None] | None = None) -> tuple[EventBatch, list[tuple[str, bytes]]]:
+                decoded: Decoded | None = None) -> tuple[EventBatch, list[tuple[str, bytes]]]:
         """The records' valid events as columns, and a dead letter per refused record or event.
 
         A record the fast decoder does not take is decoded by the contract's own decoder, which says
         why anything is refused.
         """
         c = self.config
-        latest = seconds_since_epoch(now + c.max_clock_skew)
-        fast, sizes = self.decoder.decode_many([(r.value, r.headers) for r in records], latest, signers)
+        if decoded is None:
+            decoded = self.decoder.decode_many([(r.value, r.headers) for r in records],
+                                               seconds_since_epoch(now + c.max_clock_skew))
+        fast, sizes = decoded
         if None not in sizes:
             return fast, []
         parts: list[EventBatch] = []

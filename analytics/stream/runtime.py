@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+from analytics.aggregator import seconds_since_epoch
+from analytics.columns import kind_fields
 from analytics.families import load_families
 from analytics.gather import Gatherer, Summary
 from analytics.health import IngestMetrics
@@ -20,8 +22,8 @@ from analytics.release import Releaser
 from analytics.reporting.auto import generate_if_week_released
 from analytics.settings import WorkerSettings
 from analytics.store import Store
-from analytics.stream.decode import signed_provider
-from analytics.stream.partition import IncomingRecord, PartitionConfig, PartitionWorker
+from analytics.stream.decode import FastDecoder
+from analytics.stream.partition import Decoded, IncomingRecord, PartitionConfig, PartitionWorker
 from analytics.windows import ClosedWindow
 from ingest.registry import ProviderRegistry
 from ingest.topics import DLQ_TOPIC, EVENTS_TOPIC
@@ -61,8 +63,10 @@ class WorkerRuntime:
         # Partition state (aggregators, SQLite state, metrics) is touched only from this thread, so the event
         # loop keeps fetching while a batch is counted.
         self.state_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flockview-state")
-        # Signatures of the next batch are checked here while the state thread counts the last one.
-        self.verify_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flockview-verify")
+        # The next batch is verified and decoded here while the state thread counts the last one
+        # (the decoder keeps only a cache of model families seen, so it needs no partition state).
+        self.decode_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flockview-decode")
+        self.decoder = FastDecoder(self.config.registry, kind_fields(self.families))
         # DuckDB allows one open handle per file and process: every store write goes through this thread.
         self.store_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flockview-store")
         # Reports are written beside releasing, so a slow report never holds up the next release.
@@ -91,37 +95,34 @@ class WorkerRuntime:
                 worker.close()
 
     def process(self, records: Sequence[IncomingRecord], now: datetime | None = None,
-                signers: Future[list[str | None]] | None = None) -> int:
+                decoded: Future[dict[int, Decoded]] | None = None) -> int:
         """Count a batch; each partition's part is committed with its last offset in one write.
 
         Records of partitions this worker does not own (revoked while buffered) are left to the new owner.
-        ``signers`` is :meth:`signers` of the records, started earlier on the verify thread.
-        Returns how many dead letters the batch added to the outbox.
+        ``decoded`` is :meth:`decode_ahead` of the same records. Returns how many dead letters the batch
+        added to the outbox.
         """
-        checked = signers.result() if signers is not None else [None] * len(records)
-        by_partition: dict[int, tuple[list[IncomingRecord], list[str | None]]] = {}
-        for record, signer in zip(records, checked, strict=True):
-            part, part_signers = by_partition.setdefault(record.partition, ([], []))
-            part.append(record)
-            part_signers.append(signer)
+        ahead = decoded.result() if decoded is not None else {}
         at = now or datetime.now(UTC)
         dead = 0
-        for p, (part, part_signers) in by_partition.items():
+        for p, part in _by_partition(records).items():
             worker = self.partitions.get(p)
             if worker is None:
                 log.warning("skipping %d records of partition %d, which this worker does not own", len(part), p)
                 continue
-            dead += worker.process(part, at, part_signers if signers is not None else None)
+            dead += worker.process(part, at, ahead.get(p))
         return dead
 
-    def signers(self, records: Sequence[IncomingRecord]) -> list[str | None]:
-        """Each record's signing provider, or None (no valid signature of a registered provider).
+    def decode_ahead(self, records: Sequence[IncomingRecord]) -> dict[int, Decoded]:
+        """The fast decoder's answer for each partition's part of a batch, worked out on the decode thread.
 
-        Runs on the verify thread: the checks wait outside the interpreter lock, so they overlap
-        the state thread's counting of the batch before.
+        It runs while the state thread counts the batch before: the signature checks wait outside the
+        interpreter lock, and the rest fills the lock's idle moments. Decoding depends on no partition
+        state; records a partition then finds it applied before are decoded again there (rare: replays).
         """
-        registry = self.config.registry
-        return [signed_provider(r.headers, registry, r.value) for r in records]
+        latest = seconds_since_epoch(datetime.now(UTC) + self.config.max_clock_skew)
+        return {p: self.decoder.decode_many([(r.value, r.headers) for r in part], latest)
+                for p, part in _by_partition(records).items()}
 
     def close_due(self, now: datetime | None = None) -> None:
         at = now or datetime.now(UTC)
@@ -182,3 +183,10 @@ class WorkerRuntime:
         if lag is not None:
             gauges["consumer_lag"] = lag
         return gauges
+
+
+def _by_partition(records: Iterable[IncomingRecord]) -> dict[int, list[IncomingRecord]]:
+    parts: dict[int, list[IncomingRecord]] = {}
+    for record in records:
+        parts.setdefault(record.partition, []).append(record)
+    return parts
