@@ -91,7 +91,7 @@ class Kinds:
         self._values: list[dict[object, object]] = [{} for _ in self.fields]  # per field: value -> the one kept
         widths = [[len(EscalationStage) if fam.metric == "escalation_funnel" else 1 for fam in v.families]
                   for v in self.vocabularies]
-        self._tables = [[np.full((64, w), -1, np.int64) for w in ws] for ws in widths]
+        self._tables = [[np.full((64, w), -1, np.int32) for w in ws] for ws in widths]  # cells < MAX_CELLS
         # Per family, the positions of its inputs in a kind, and its cells by the values at those positions.
         self._inputs = [[tuple(self.fields.index(d) for d in _inputs(fam)) for fam in v.families]
                         for v in self.vocabularies]
@@ -125,7 +125,7 @@ class Kinds:
         table = self._tables[v][f]
         end, width = first + len(new), table.shape[1]
         if end > len(table):
-            grown = np.full((max(end, 2 * len(table)), width), -1, np.int64)
+            grown = np.full((max(end, len(table) + len(table) // 4), width), -1, np.int32)
             grown[: len(table)] = table
             table = self._tables[v][f] = grown
         cache, project = self._cells[v][f], itemgetter(*self._inputs[v][f])
