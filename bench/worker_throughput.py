@@ -4,7 +4,9 @@ Preloads signed multi-event records (skewed simulated traffic from ``ingest.simu
 provider's events of one partition per record, lz4-compressed like the SDK's) into the embedded
 broker, then, on that same topic:
 
-1. raw aiokafka consumption of every record (no parsing: the consumer's limit);
+1. raw aiokafka consumption of every record (no parsing: the consumer's limit), and again with each
+   record's signature checked and its JSON parsed (msgspec, no schema): the least work the event
+   contract asks of any consumer, which bounds what fraction of raw consumption a worker can reach;
 2. one real worker (``flockview worker`` in a subprocess) counting everything: events/s from its
    committed offsets, RSS growth per active actor-window from /proc (see :func:`run_worker`);
 3. a naive Faust agent doing the same work (verification, duplicate removal, bounding and counts
@@ -33,10 +35,12 @@ import tempfile
 import time
 import uuid
 import zlib
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import numpy as np
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
@@ -47,7 +51,8 @@ from ingest.broker import EmbeddedBroker, terminate
 from ingest.events import canonical_json
 from ingest.pseudonym import pseudonymise
 from ingest.records import PROVIDER_HEADER, RECORD_FORMAT, SIGNATURE_HEADER
-from ingest.signing import sign
+from ingest.registry import ProviderRegistry
+from ingest.signing import sign, verify
 from ingest.simulate import Simulator, demo_providers, provider_credentials, registry_toml
 from ingest.topics import EVENTS_TOPIC, ensure_topics
 
@@ -116,8 +121,9 @@ def preload(bootstrap: str, n_events: int, per_record: int, partitions: int, use
     return {"records": records, "events": n_events, "actors": len(cycle_actor), "actors_by_offset": actors_by_offset}
 
 
-async def raw_consume(bootstrap: str, partitions: int, records: int) -> float:
-    """Seconds aiokafka needs to fetch every record once (values untouched)."""
+async def raw_consume(bootstrap: str, partitions: int, records: int,
+                      check: Callable[[bytes, list[tuple[str, bytes]]], object] | None = None) -> float:
+    """Seconds aiokafka needs to fetch every record once (values untouched, or passed to ``check``)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
                                 auto_offset_reset="earliest", max_partition_fetch_bytes=8 << 20)
     await consumer.start()
@@ -129,9 +135,21 @@ async def raw_consume(bootstrap: str, partitions: int, records: int) -> float:
         while seen < records:
             for messages in (await consumer.getmany(timeout_ms=1000, max_records=10_000)).values():
                 seen += len(messages)
+                if check is not None:
+                    for message in messages:
+                        check(message.value, message.headers)
     finally:
         await consumer.stop()
     return time.perf_counter() - started
+
+
+def verify_and_parse(registry: ProviderRegistry) -> Callable[[bytes, list[tuple[str, bytes]]], object]:
+    """The least any consumer must do per record under the contract: check its signature, parse its JSON."""
+    def check(value: bytes, headers: list[tuple[str, bytes]]) -> object:
+        found = dict(headers)
+        verify(registry.key_for(found[PROVIDER_HEADER].decode()), found[SIGNATURE_HEADER], value)
+        return msgspec.json.decode(value)
+    return check
 
 
 def _partition_offsets(state_dir: Path) -> dict[int, int]:
@@ -271,6 +289,12 @@ def main() -> None:
         raw_s = asyncio.run(raw_consume(bootstrap, args.partitions, loaded["records"]))
         raw_eps = loaded["events"] / raw_s
         print(f"raw aiokafka:  {loaded['records'] / raw_s:>12,.0f} records/s = {raw_eps:>12,.0f} events/s")
+        floor_s = asyncio.run(raw_consume(bootstrap, args.partitions, loaded["records"],
+                                          verify_and_parse(ProviderRegistry.from_toml(registry))))
+        floor_eps = loaded["events"] / floor_s
+        print(f"  + signature check and JSON parse per record: {loaded['records'] / floor_s:>8,.0f} records/s = "
+              f"{floor_eps:>10,.0f} events/s ({floor_eps / raw_eps:.0%} of raw: the least the contract asks, "
+              "before any schema check or counting)")
         worker = run_worker(bootstrap, workdir, registry, loaded["records"], loaded["actors_by_offset"], timeout=1800)
         eps = worker["records"] * per_record / worker["seconds"]
         whole_run = (worker["rss_after"] - worker["rss_before"]) / loaded["actors"]
@@ -293,7 +317,9 @@ def main() -> None:
         print(f"kept {workdir}")
     print(json.dumps({"events_per_s": round(eps), "naive_events_per_s": round(naive_eps),
                       "raw_consume_per_s": round(raw_eps), "ratio_vs_naive": round(eps / naive_eps, 1),
-                      "fraction_of_raw": round(eps / raw_eps, 3), "rss_bytes_per_active_actor": round(rss_per_actor),
+                      "fraction_of_raw": round(eps / raw_eps, 3), "verify_parse_per_s": round(floor_eps),
+                      "fraction_of_verify_parse": round(eps / floor_eps, 3),
+                      "rss_bytes_per_active_actor": round(rss_per_actor),
                       "rss_bytes_per_actor_whole_run": round(whole_run),
                       "worker_events_per_cpu_s": round(cpu_eps)}))
 
