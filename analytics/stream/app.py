@@ -56,7 +56,7 @@ def build_worker(settings: WorkerSettings, release_sink: ReleaseSink | None = No
         key_serializer="raw",
         value_serializer="raw",
         stream_buffer_maxsize=max(64, settings.batch_size),
-        consumer_max_fetch_size=1 << 20,  # per partition; with the stream buffer this bounds records in flight
+        consumer_max_fetch_size=settings.fetch_bytes,  # per partition; with the stream buffer it bounds what is in flight
     )
     events = app.topic(EVENTS_TOPIC, key_type=bytes, value_type=bytes, partitions=settings.partitions)
     runtime = WorkerRuntime(settings, release_sink)
