@@ -102,9 +102,12 @@ def register(app: faust.App, events: faust.TopicT, runtime: WorkerRuntime) -> No
                     in_flight.append((work, batch, time.perf_counter()))
                 while len(in_flight) > 1 or (in_flight and in_flight[0][0].done()):
                     await _settle(in_flight.popleft(), batches, publisher, pace)
-        finally:
+        finally:  # stopping: let the batches in flight commit, and ack what committed
             while in_flight:
-                await _settle(in_flight.popleft(), batches, publisher, pace)
+                try:
+                    await _settle(in_flight.popleft(), batches, publisher, pace)
+                except Exception:  # logged by _settle; a restart redoes whatever was not committed
+                    log.warning("a batch in flight did not settle while the agent stopped", exc_info=True)
 
     @app.on_partitions_assigned.connect
     async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:

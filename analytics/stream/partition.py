@@ -58,6 +58,7 @@ class PartitionWorker:
         self.store = PartitionStateStore(self.path)
         self.aggregator, self.offset = self._restore()
         self.decoder = FastDecoder(config.registry, self.aggregator.fields)
+        self.broken = False  # a state write failed: nothing more is applied until a restart restores it
 
     def _restore(self) -> tuple[WindowAggregator, int]:
         c = self.config
@@ -90,9 +91,25 @@ class PartitionWorker:
             self.config.metrics.batch_failures += 1
             self.aggregator, self.offset = self._restore()  # back to the last commit
             return self._process_one_by_one(fresh, now)
-        self.store.commit(self.aggregator, fresh[-1].offset, dead)
-        self.offset = fresh[-1].offset
+        self._commit(fresh[-1].offset, dead)
         return len(dead)
+
+    def _commit(self, offset: int | None, outbox: list[tuple[str, bytes]]) -> None:
+        """Write the state (with ``offset`` applied, unless None) and the outbox in one transaction.
+
+        After a failed write nothing more is written (batches queue behind one another, and none may
+        commit past one whose write failed): the worker must restart and restore the last commit.
+        """
+        if self.broken:
+            raise RuntimeError(f"the state of partition {self.partition} could not be written before; "
+                               "restart the worker to restore it")
+        try:
+            self.store.commit(self.aggregator, offset, outbox)
+        except Exception:
+            self.broken = True
+            raise
+        if offset is not None:
+            self.offset = offset
 
     def _verify(self, records: Sequence[IncomingRecord], now: datetime,
                 decoded: Decoded | None = None) -> tuple[EventBatch, list[tuple[str, bytes]]]:
@@ -139,8 +156,7 @@ class PartitionWorker:
                 self.config.metrics.rejected["processing_error"] += 1
                 dead = [(self.config.dlq_topic, rejection.to_dlq(record.value, record.topic, record.partition,
                                                                   record.offset))]
-            self.store.commit(self.aggregator, record.offset, dead)
-            self.offset = record.offset
+            self._commit(record.offset, dead)
             dead_letters += len(dead)
         return dead_letters
 
@@ -157,7 +173,7 @@ class PartitionWorker:
             summaries.append((self.config.summaries_topic, summary.encode()))
         if not summaries:
             return False
-        self.store.commit(self.aggregator, None, summaries)
+        self._commit(None, summaries)
         return True
 
     def outbox(self) -> list[tuple[int, str, bytes]]:

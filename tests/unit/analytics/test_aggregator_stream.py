@@ -152,3 +152,26 @@ def test_a_bug_on_one_record_sends_it_to_the_dlq_and_the_rest_is_counted(tmp_pat
     monkeypatch.undo()
     closed = worker.aggregator.close_ready(NOW + timedelta(days=9))
     assert sum(closed[0].counts["events_by_category"].values()) == 4
+
+
+def test_after_a_failed_state_write_nothing_more_is_committed_until_a_restart(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches queue behind one another: none may commit past one whose state write failed."""
+    metrics = IngestMetrics()
+    worker = PartitionWorker("events", 0, tmp_path, config(metrics))
+    worker.process(records(2), NOW)
+    real_commit = type(worker.store).commit
+
+    def full_disk(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError("database or disk is full")
+
+    monkeypatch.setattr(type(worker.store), "commit", full_disk)
+    with pytest.raises(OSError):
+        worker.process(records(2, start=2), NOW)
+    monkeypatch.setattr(type(worker.store), "commit", real_commit)  # the disk has room again, too late
+    with pytest.raises(RuntimeError, match="could not be written before"):
+        worker.process(records(2, start=4), NOW)
+    assert worker.offset == 1
+    worker.close()
+    restarted = PartitionWorker("events", 0, tmp_path, config(IngestMetrics()))
+    assert restarted.offset == 1  # the last commit; the records after it are read again from Kafka
