@@ -102,7 +102,11 @@ class WorkerRuntime:
         ``decoded`` is :meth:`decode_ahead` of the same records. Returns how many dead letters the batch
         added to the outbox.
         """
-        ahead = decoded.result() if decoded is not None else {}
+        try:
+            ahead = decoded.result() if decoded is not None else {}
+        except Exception:  # a bug in decoding: each partition decodes (and isolates bad records) itself
+            log.exception("this is a bug: decoding a batch ahead failed; decoding it again per partition")
+            ahead = {}
         at = now or datetime.now(UTC)
         dead = 0
         for p, part in _by_partition(records).items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +13,9 @@ import pytest
 from analytics.aggregator import seconds_since_epoch
 from analytics.families import load_families
 from analytics.health import IngestMetrics
-from analytics.stream.partition import IncomingRecord, PartitionConfig, PartitionWorker
+from analytics.settings import WorkerSettings
+from analytics.stream.partition import Decoded, IncomingRecord, PartitionConfig, PartitionWorker
+from analytics.stream.runtime import WorkerRuntime
 from analytics.columns import EventBatch, kind_fields
 from analytics.stream.decode import FastDecoder
 from analytics.stream.verify import verify_record
@@ -175,3 +178,16 @@ def test_after_a_failed_state_write_nothing_more_is_committed_until_a_restart(tm
     worker.close()
     restarted = PartitionWorker("events", 0, tmp_path, config(IngestMetrics()))
     assert restarted.offset == 1  # the last commit; the records after it are read again from Kafka
+
+
+def test_a_bug_decoding_ahead_leaves_each_partition_to_decode_its_records(tmp_path: Path) -> None:
+    """WorkerRuntime.process falls back to decoding per partition when the decode thread's answer is an error."""
+    registry = tmp_path / "providers.toml"
+    registry.write_text(REGISTRY.to_toml())
+    runtime = WorkerRuntime(WorkerSettings(store=tmp_path / "store.duckdb", registry=registry, datadir=tmp_path / "w"))
+    runtime.assign([0])
+    failed: Future[dict[int, Decoded]] = Future()
+    failed.set_exception(ZeroDivisionError("a bug"))
+    assert runtime.process(records(3), NOW, failed) == 0
+    assert runtime.partitions[0].offset == 2 and sum(runtime.metrics.events_in.values()) == 3
+    runtime.revoke([0])
