@@ -104,7 +104,11 @@ class KafkaTransport:
         self._options: dict[str, object] = {
             "bootstrap_servers": bootstrap_servers, "client_id": client_id, "acks": "all",
             "compression_type": None if compression == "none" else compression,
-            "linger_ms": 5, "batch_size": 1 << 20, "max_request_size": 1 << 20,
+            # A partition's batch stays within batch_size (1 MiB before compression, under the broker's
+            # per-batch limit); a request may carry one for each partition. With max_request_size at
+            # 1 MiB a request carried a single batch, and the producer's I/O thread, which gets the
+            # interpreter lock only in turns with emit(), fell behind the sender.
+            "linger_ms": 5, "batch_size": 1 << 20, "max_request_size": 4 << 20,
             "max_block_ms": int(max_block_s * 1000), "bootstrap_timeout_ms": int(max_block_s * 1000),
             "request_timeout_ms": int(min(delivery_timeout_s / 2, 30) * 1000),
             "delivery_timeout_ms": int(delivery_timeout_s * 1000), "retries": 1 << 30,
