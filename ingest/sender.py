@@ -116,6 +116,7 @@ class Sender:
         self.flushing = 0  # threads waiting in flush(): partial records go out at once
         self.stopping = False
         self._linger = settings.linger_ms / 1000
+        self._crowded = max(1, settings.queue_size // 2)  # from this length on, partial records go out at once
         self._send_partial_at = 0.0  # when the events gathering in partial records have waited long enough
         self.thread = threading.Thread(target=self._run, name=f"flockview-sdk-{provider}", daemon=True)
 
@@ -141,18 +142,21 @@ class Sender:
         """One pass; returns True when stopping and nothing is left to do.
 
         Full records go out as soon as they are full; what gathers in partial ones waits until the
-        linger has passed since the last time partial records were sent (or a flush, or the stop).
+        linger has passed since the last time partial records were sent (or a flush, or the stop, or
+        the queue being half full: then waiting for full records would only make emit() drop or block).
         """
         while True:
             self._spool_failures()
             now = time.monotonic()
-            everything = self.stopping or self.flushing > 0 or now >= self._send_partial_at
+            everything = (self.stopping or self.flushing > 0 or now >= self._send_partial_at
+                          or len(self.queue) >= self._crowded)
             if everything:
                 self._send_partial_at = now + self._linger
             if len(self.queue):
                 self._send_queued(everything)
             self._drain_spool()  # between batches too, so a steady stream does not starve the spool
-            if not (self.queue.has_full(self.s.batch_events) or (len(self.queue) and (self.stopping or self.flushing))):
+            if not (self.queue.has_full(self.s.batch_events) or len(self.queue) >= self._crowded
+                    or (len(self.queue) and (self.stopping or self.flushing))):
                 break  # a few events: let them gather for full records (emit() wakes us, or the linger ends)
         with self.lock:
             self.lock.notify_all()

@@ -133,3 +133,14 @@ def test_records_hold_every_event_once_within_the_count_and_byte_bounds() -> Non
         assert all(len(r.value) - frame <= max_bytes for r in records)
         assert {r.partition for r in records} == {0, 1}
         key.public_key().verify(records[0].signature, records[0].value)
+
+
+def test_a_queue_smaller_than_a_record_is_drained_without_waiting_for_the_linger() -> None:
+    # Full records never form here (1000 events per record, 20 queued at most) and the linger is
+    # ten minutes: the sender must still free space, or emit() would give up after 5 s and drop.
+    key = new_signing_key()
+    with Client("acme-ai", SECRET, key, send=False, queue_size=20, batch_events=1000, linger_ms=600_000,
+                on_full="block", block_timeout_s=5) as client:
+        assert all(client.emit(user_id=f"u{i}", **FIELDS) for i in range(300))
+        assert client.flush(10)
+        assert client.stats().delivered_events == 300 and client.stats().dropped_queue_full == 0
