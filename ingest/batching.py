@@ -39,7 +39,11 @@ class EventQueue:
 
     Attributes:
         lanes: one deque per partition; the list is replaced, never changed in place.
-        appended: events put in, counted by :meth:`ingest.Client._put` after each append.
+        appended: events put in, counted by :meth:`ingest.Client._put` after each append. Several
+            callers may count at once: the read and the write of the count have no thread switch
+            point between them in CPython's interpreter (no call, no backward jump), so with the GIL
+            no count is lost (the client tests check it with four threads); an interpreter without
+            a GIL would need a lock or an atomic counter here.
         taken: events taken off; written by the sender thread only, before it pops them, so
             ``appended - taken`` never overstates what is queued.
     """
