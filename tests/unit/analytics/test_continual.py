@@ -64,7 +64,11 @@ def test_ytd_lines_are_stored_with_intervals_and_charge_each_level_once(tmp_path
 
 def test_ytd_coverage_over_a_year(tmp_path: Path) -> None:
     # 17 categories x 32 weeks of YTD estimates (544; independent noise across categories, shared tree
-    # nodes across weeks): the 95% intervals cover the truth; 0.90-0.99 allows for the correlation.
+    # nodes across weeks): the 95% intervals cover the truth. The shared nodes make the share covered
+    # vary far more than for independent draws: simulating this tree (200k runs) gives a mean of 0.950,
+    # a standard deviation of 0.015, and the 1e-5 and 1 - 1e-5 quantiles 0.849 and 0.993. The noise
+    # comes from OpenDP and cannot be seeded, so the bounds sit there (0.90-0.99 failed 0.3% of runs).
+    # Intervals half or twice as wide as they should be fail every run (simulated: 100% and 99.8%).
     store = Store(tmp_path / "s.duckdb")
     releaser = Releaser(store, [FAMILY], BudgetPolicy())
     categories = [key[0] for key in FAMILY.keys]
@@ -74,7 +78,7 @@ def test_ytd_coverage_over_a_year(tmp_path: Path) -> None:
     first = TreeLayout(WEEK).first_start(2026)
     truth = [3000 * (int((start - first) / WEEK) + 1) for start in ytd["window_start"]]
     covered = (ytd["ci_low"] <= truth) & (ytd["ci_high"] >= truth)
-    assert len(ytd) == 544 and 0.90 <= covered.mean() <= 0.99
+    assert len(ytd) == 544 and 0.84 <= covered.mean() <= 0.995
 
 
 def test_lost_private_state_skips_incomplete_nodes_and_falls_back_to_children(tmp_path: Path) -> None:
