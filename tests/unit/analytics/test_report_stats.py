@@ -53,7 +53,7 @@ def test_false_change_rate_under_opendp_noise_is_about_five_percent() -> None:
     2,000 pairs: the count of false calls is about Binomial(2000, 0.052) (50,000 pairs measured 5.17%:
     the discrete noise is a little heavier than the normal the test assumes), mean 103, sd 9.9. The
     noise cannot be seeded, so the bounds are ±5.5 sd (±4 sd failed a CI run with 142 calls); a rate
-    of 10% or 2.5% still fails almost every run.
+    of 10% fails 99.9% of runs, one of 2% 88% (exact binomial); the true rate fails one run in ten million.
     """
     plan = plan_gaussian(1.0, RhoBudget(0.001))
     first, second = draw(plan, [500] * 2000), draw(plan, [500] * 2000)
