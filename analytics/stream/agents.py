@@ -92,14 +92,15 @@ def register(app: faust.App, events: faust.TopicT, runtime: WorkerRuntime) -> No
         # Batch k is counted on the state thread while batch k + 1 fills; a batch is acked (so its offsets
         # may be committed) only after its state is committed, so a crash at any point loses nothing.
         batches = PipelinedBatches(stream, settings.batch_size, settings.batch_within)
-        in_flight: deque[tuple[asyncio.Future[int], list[Any], float]] = deque()
+        in_flight: deque[tuple[asyncio.Future[tuple[int, float]], list[Any]]] = deque()
         try:
             async for batch in batches:
                 if batch:
                     records = [_incoming(e) for e in batch]
                     decoded = runtime.decode_executor.submit(runtime.decode_ahead, records)
-                    work = asyncio.ensure_future(on_state_thread(runtime, runtime.process, records, None, decoded))
-                    in_flight.append((work, batch, time.perf_counter()))
+                    work = asyncio.ensure_future(on_state_thread(runtime, _timed, runtime.process, records, None,
+                                                                 decoded))
+                    in_flight.append((work, batch))
                 while len(in_flight) > 1 or (in_flight and in_flight[0][0].done()):
                     await _settle(in_flight.popleft(), batches, publisher, pace)
         finally:  # stopping: let the batches in flight commit, and ack what committed
@@ -141,12 +142,18 @@ def register(app: faust.App, events: faust.TopicT, runtime: WorkerRuntime) -> No
             raise
 
 
-async def _settle(item: tuple[asyncio.Future[int], list[Any], float], batches: PipelinedBatches,
+def _timed(fn: Callable[..., T], *args: Any) -> tuple[T, float]:
+    """``fn(*args)`` and the seconds it took (batches overlap, so their time in flight is no measure)."""
+    started = time.perf_counter()
+    return fn(*args), time.perf_counter() - started
+
+
+async def _settle(item: tuple[asyncio.Future[tuple[int, float]], list[Any]], batches: PipelinedBatches,
                   publisher: Publisher, pace: Pace) -> None:
     """Wait for a batch's processing, ack its events, and publish its dead letters if it had any."""
-    work, batch, started = item
+    work, batch = item
     try:
-        dead = await work
+        dead, seconds = await work
     except Exception:
         # Bad input never raises (it goes to the DLQ); this is the state store failing.
         log.critical("the worker state could not be written; stopping so a restart restores it", exc_info=True)
@@ -154,7 +161,7 @@ async def _settle(item: tuple[asyncio.Future[int], list[Any], float], batches: P
     await batches.done(batch)
     if dead:
         await publisher.flush()
-    pace.batch(len(batch), time.perf_counter() - started)
+    pace.batch(len(batch), seconds)
 
 
 async def _report_health(app: faust.App, runtime: WorkerRuntime) -> None:
