@@ -6,7 +6,11 @@ broker, then, on that same topic:
 
 1. raw aiokafka consumption of every record (no parsing: the consumer's limit), and again with each
    record's signature checked and its JSON parsed (msgspec, no schema): the least work the event
-   contract asks of any consumer, which bounds what fraction of raw consumption a worker can reach;
+   contract asks of any consumer, which bounds what fraction of raw consumption a worker can reach.
+   From the same data, the CPU ceiling: the CPU time per event that fetching (consumer and broker),
+   the signature check and the typed decode each take, measured one at a time; spread perfectly over
+   every core with nothing else to do, that is the most events/s any worker under the contract
+   could reach (:func:`cpu_ceiling`);
 2. one real worker (``flockview worker`` in a subprocess) counting everything: events/s from its
    committed offsets, RSS growth per active actor-window from /proc (see :func:`run_worker`);
 3. a naive Faust agent doing the same work (verification, duplicate removal, bounding and counts
@@ -47,6 +51,7 @@ from aiokafka.structs import TopicPartition
 from kafka import KafkaProducer
 
 from analytics.stream.app import ensure_summaries_topic
+from analytics.stream.decode import WireRecord
 from ingest.broker import EmbeddedBroker, terminate
 from ingest.events import canonical_json
 from ingest.pseudonym import pseudonymise
@@ -58,6 +63,8 @@ from ingest.topics import EVENTS_TOPIC, ensure_topics
 
 NAIVE_APP = Path(__file__).with_name("naive_faust_agent.py")
 TEMPLATES = 250_000
+KEPT_RECORDS = 2_000  # records timed one by one for the CPU ceiling
+_TYPED_RECORD = msgspec.json.Decoder(WireRecord)
 
 
 def preload(bootstrap: str, n_events: int, per_record: int, partitions: int, users: int,
@@ -121,9 +128,12 @@ def preload(bootstrap: str, n_events: int, per_record: int, partitions: int, use
     return {"records": records, "events": n_events, "actors": len(cycle_actor), "actors_by_offset": actors_by_offset}
 
 
-async def raw_consume(bootstrap: str, partitions: int, records: int,
-                      check: Callable[[bytes, list[tuple[str, bytes]]], object] | None = None) -> float:
-    """Seconds aiokafka needs to fetch every record once (values untouched, or passed to ``check``)."""
+async def raw_consume(bootstrap: str, partitions: int, records: int, broker_pid: int,
+                      check: Callable[[bytes, list[tuple[str, bytes]]], object] | None = None,
+                      keep: list[tuple[bytes, list[tuple[str, bytes]]]] | None = None) -> dict[str, float]:
+    """Fetch every record once with aiokafka (values untouched, or passed to ``check``); returns the
+    seconds it took and the CPU seconds this process and the broker spent. The first records'
+    values and headers are appended to ``keep`` until it holds ``KEPT_RECORDS``."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
                                 auto_offset_reset="earliest", max_partition_fetch_bytes=8 << 20)
     await consumer.start()
@@ -131,16 +141,20 @@ async def raw_consume(bootstrap: str, partitions: int, records: int,
     consumer.assign(tps)
     await consumer.seek_to_beginning(*tps)
     seen, started = 0, time.perf_counter()
+    cpu, broker_cpu = time.process_time(), _cpu_seconds(broker_pid)
     try:
         while seen < records:
             for messages in (await consumer.getmany(timeout_ms=1000, max_records=10_000)).values():
                 seen += len(messages)
+                if keep is not None and len(keep) < KEPT_RECORDS:
+                    keep.extend((m.value, m.headers) for m in messages[:KEPT_RECORDS - len(keep)])
                 if check is not None:
                     for message in messages:
                         check(message.value, message.headers)
     finally:
         await consumer.stop()
-    return time.perf_counter() - started
+    return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu,
+            "broker_cpu_seconds": _cpu_seconds(broker_pid) - broker_cpu}
 
 
 def verify_and_parse(registry: ProviderRegistry) -> Callable[[bytes, list[tuple[str, bytes]]], object]:
@@ -150,6 +164,32 @@ def verify_and_parse(registry: ProviderRegistry) -> Callable[[bytes, list[tuple[
         verify(registry.key_for(found[PROVIDER_HEADER].decode()), found[SIGNATURE_HEADER], value)
         return msgspec.json.decode(value)
     return check
+
+
+def cpu_ceiling(raw: dict[str, float], events: int, kept: list[tuple[bytes, list[tuple[str, bytes]]]],
+                registry: ProviderRegistry) -> dict[str, float]:
+    """CPU microseconds per event that no worker under the contract can avoid, and the events/s they allow.
+
+    Fetching (this process and the broker, from the raw run), one signature check per record and one
+    decode into the contract's typed structs (the worker's msgspec decoder), each timed on its own
+    over the ``kept`` records. With every core busy and nothing else done (no duplicate removal,
+    bounding, counting or state), a worker cannot pass ``cores / total``.
+    """
+    kept_events = 0
+    started = time.process_time()
+    for value, headers in kept:
+        found = dict(headers)
+        verify(registry.key_for(found[PROVIDER_HEADER].decode()), found[SIGNATURE_HEADER], value)
+    verify_cpu = time.process_time() - started
+    started = time.process_time()
+    for value, _ in kept:
+        kept_events += len(_TYPED_RECORD.decode(value).events)
+    decode_cpu = time.process_time() - started
+    per_event = {"fetch_us": raw["cpu_seconds"] / events * 1e6, "broker_us": raw["broker_cpu_seconds"] / events * 1e6,
+                 "verify_us": verify_cpu / kept_events * 1e6, "decode_us": decode_cpu / kept_events * 1e6}
+    total = sum(per_event.values())
+    cores = os.cpu_count() or 1
+    return {**per_event, "total_us": total, "cores": cores, "events_per_s": cores / total * 1e6}
 
 
 def _partition_offsets(state_dir: Path) -> dict[int, int]:
@@ -286,15 +326,24 @@ def main() -> None:
         print(f"preloaded {loaded['events']:,} events in {loaded['records']:,} records from {loaded['actors']:,} "
               f"actors in {time.perf_counter() - t0:.1f} s (broker {bootstrap}, {args.partitions} partitions)")
         per_record = loaded["events"] / loaded["records"]
-        raw_s = asyncio.run(raw_consume(bootstrap, args.partitions, loaded["records"]))
+        broker_pid = broker.proc.pid if broker.proc else os.getpid()
+        kept: list[tuple[bytes, list[tuple[str, bytes]]]] = []
+        raw = asyncio.run(raw_consume(bootstrap, args.partitions, loaded["records"], broker_pid, keep=kept))
+        raw_s = raw["seconds"]
         raw_eps = loaded["events"] / raw_s
         print(f"raw aiokafka:  {loaded['records'] / raw_s:>12,.0f} records/s = {raw_eps:>12,.0f} events/s")
-        floor_s = asyncio.run(raw_consume(bootstrap, args.partitions, loaded["records"],
-                                          verify_and_parse(ProviderRegistry.from_toml(registry))))
+        registry_keys = ProviderRegistry.from_toml(registry)
+        floor_s = asyncio.run(raw_consume(bootstrap, args.partitions, loaded["records"], broker_pid,
+                                          verify_and_parse(registry_keys)))["seconds"]
         floor_eps = loaded["events"] / floor_s
         print(f"  + signature check and JSON parse per record: {loaded['records'] / floor_s:>8,.0f} records/s = "
               f"{floor_eps:>10,.0f} events/s ({floor_eps / raw_eps:.0%} of raw: the least the contract asks, "
               "before any schema check or counting)")
+        ceiling = cpu_ceiling(raw, loaded["events"], kept, registry_keys)
+        print(f"  CPU per event no worker avoids: fetch {ceiling['fetch_us']:.2f} + broker {ceiling['broker_us']:.2f} + "
+              f"signature {ceiling['verify_us']:.2f} + typed decode {ceiling['decode_us']:.2f} = "
+              f"{ceiling['total_us']:.2f} µs; on {ceiling['cores']} cores at most {ceiling['events_per_s']:,.0f} events/s "
+              f"({ceiling['events_per_s'] / raw_eps:.0%} of raw) with no counting at all")
         worker = run_worker(bootstrap, workdir, registry, loaded["records"], loaded["actors_by_offset"], timeout=1800)
         eps = worker["records"] * per_record / worker["seconds"]
         whole_run = (worker["rss_after"] - worker["rss_before"]) / loaded["actors"]
@@ -319,6 +368,8 @@ def main() -> None:
                       "raw_consume_per_s": round(raw_eps), "ratio_vs_naive": round(eps / naive_eps, 1),
                       "fraction_of_raw": round(eps / raw_eps, 3), "verify_parse_per_s": round(floor_eps),
                       "fraction_of_verify_parse": round(eps / floor_eps, 3),
+                      "cpu_ceiling_events_per_s": round(ceiling["events_per_s"]),
+                      "cpu_ceiling_fraction_of_raw": round(ceiling["events_per_s"] / raw_eps, 3),
                       "rss_bytes_per_active_actor": round(rss_per_actor),
                       "rss_bytes_per_actor_whole_run": round(whole_run),
                       "worker_events_per_cpu_s": round(cpu_eps)}))
