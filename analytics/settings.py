@@ -33,6 +33,9 @@ class WorkerSettings(BaseSettings):
     fetch_bytes: int = Field(4 << 20, ge=1 << 16, description="Most bytes fetched per partition and request "
                              "(at least the largest record); 4 MiB keeps the batches coming: 1 MiB left the "
                              "counting thread waiting for records a tenth of the time.")
+    decode_process: bool = Field(True, description="Verify and decode batches in a child process, on a core of its "
+                                 "own (Linux); off: on a thread of the worker, where it contends for the "
+                                 "interpreter lock with the counting.")
     tick_seconds: float = Field(1.0, gt=0, description="How often closed windows are looked for.")
     datadir: Path = Path("flockview-data/worker")
     state_dir: Path | None = Field(None, description="Per-partition worker state (SQLite, exact and private); "

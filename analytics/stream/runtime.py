@@ -9,6 +9,7 @@ keyed by (family, window), makes the release happen once however many workers tr
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -23,12 +24,14 @@ from analytics.reporting.auto import generate_if_week_released
 from analytics.settings import WorkerSettings
 from analytics.store import Store
 from analytics.stream.decode import FastDecoder
+from analytics.stream.decode_process import DecodeProcess, DecodeProcessError, available
 from analytics.stream.partition import Decoded, IncomingRecord, PartitionConfig, PartitionWorker
 from analytics.windows import ClosedWindow
 from ingest.registry import ProviderRegistry
 from ingest.topics import DLQ_TOPIC, EVENTS_TOPIC
 
 log = logging.getLogger("flockview.worker")
+DECODE_PROCESS_RETRY_S = 60.0  # after the decode process fails, decode in the worker this long
 
 SUMMARIES_TOPIC = "flockview.summaries.v1"  # internal: exact per-partition counts; workers only
 ReleaseSink = Callable[[ClosedWindow], None]
@@ -67,6 +70,10 @@ class WorkerRuntime:
         # (the decoder keeps only a cache of model families seen, so it needs no partition state).
         self.decode_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flockview-decode")
         self.decoder = FastDecoder(self.config.registry, kind_fields(self.families))
+        # With decode_process, that thread hands the work to a child process (started on first use).
+        self.decode_process: DecodeProcess | None = None
+        self._decode_process_wanted = settings.decode_process and available()
+        self._decode_process_retry_at = 0.0
         # DuckDB allows one open handle per file and process: every store write goes through this thread.
         self.store_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flockview-store")
         # Reports are written beside releasing, so a slow report never holds up the next release.
@@ -125,8 +132,34 @@ class WorkerRuntime:
         state; records a partition then finds it applied before are decoded again there (rare: replays).
         """
         latest = seconds_since_epoch(datetime.now(UTC) + self.config.max_clock_skew)
-        return {p: self.decoder.decode_many([(r.value, r.headers) for r in part], latest)
-                for p, part in _by_partition(records).items()}
+        decode = self._decode_in_process() or self.decoder.decode_many
+        try:
+            return {p: decode([(r.value, r.headers) for r in part], latest) for p, part in _by_partition(records).items()}
+        except DecodeProcessError:
+            log.warning("the decode process failed; decoding in the worker for %.0f s, then starting a new one",
+                        DECODE_PROCESS_RETRY_S, exc_info=True)
+            self._decode_process_retry_at = time.monotonic() + DECODE_PROCESS_RETRY_S
+            return {p: self.decoder.decode_many([(r.value, r.headers) for r in part], latest)
+                    for p, part in _by_partition(records).items()}
+
+    def _decode_in_process(self) -> Callable[..., Decoded] | None:
+        """The decode process's ``decode_many`` when it is wanted and not resting after a failure."""
+        if not self._decode_process_wanted or time.monotonic() < self._decode_process_retry_at:
+            return None
+        if self.decode_process is None:
+            try:
+                self.decode_process = DecodeProcess(self.config.registry, self.decoder.fields)
+            except (OSError, DecodeProcessError):
+                log.warning("could not start a decode process; decoding in the worker", exc_info=True)
+                self._decode_process_retry_at = time.monotonic() + DECODE_PROCESS_RETRY_S
+                return None
+            log.info("decoding in a child process (pid %s)", self.decode_process.pid)
+        return self.decode_process.decode_many
+
+    def close(self) -> None:
+        """Stop the decode process, if one runs (it also exits by itself when this process ends)."""
+        if self.decode_process is not None:
+            self.decode_process.close()
 
     def close_due(self, now: datetime | None = None) -> None:
         at = now or datetime.now(UTC)
