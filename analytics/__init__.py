@@ -26,23 +26,23 @@ Modules:
     cli: the ``flockview`` command line.
 """
 
-from analytics.errors import AnalyticsError, BudgetExceededError, EmptyStoreError, FamilySpecError, StoreError
-from analytics.families import ReportFamily, load_families
-from analytics.privacy import RhoBudget
-from analytics.release import BudgetPolicy, Releaser
-from analytics.store import ReadOnlyStore, Store
+from __future__ import annotations
 
-__all__ = [
-    "AnalyticsError",
-    "BudgetExceededError",
-    "BudgetPolicy",
-    "EmptyStoreError",
-    "FamilySpecError",
-    "ReadOnlyStore",
-    "Releaser",
-    "ReportFamily",
-    "RhoBudget",
-    "Store",
-    "StoreError",
-    "load_families",
-]
+from importlib import import_module
+from typing import Any
+
+# Loaded on first use, so that a module such as the decode process's imports no OpenDP, DuckDB or pandas.
+_WHERE = {
+    "AnalyticsError": "analytics.errors", "BudgetExceededError": "analytics.errors",
+    "EmptyStoreError": "analytics.errors", "FamilySpecError": "analytics.errors", "StoreError": "analytics.errors",
+    "ReportFamily": "analytics.families", "load_families": "analytics.families", "RhoBudget": "analytics.privacy",
+    "BudgetPolicy": "analytics.release", "Releaser": "analytics.release", "ReadOnlyStore": "analytics.store",
+    "Store": "analytics.store",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(import_module(_WHERE[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,6 +7,17 @@ Modules:
     __main__: ``python -m analytics.stream`` runs a worker.
 """
 
-from analytics.stream.app import build_worker, run_worker
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["build_worker", "run_worker"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the decode process imports this package's decoder without Faust and DuckDB.
+    if name in __all__:
+        from analytics.stream import app
+
+        return getattr(app, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -97,5 +97,8 @@ def run_app(app: faust.App, settings: WorkerSettings) -> None:
 def run_worker(settings: WorkerSettings) -> None:
     """Run a worker until SIGINT/SIGTERM: topics are created if missing, then Faust takes over."""
     prepare(settings)
-    app, _ = build_worker(settings)
-    run_app(app, settings)
+    app, runtime = build_worker(settings)
+    try:
+        run_app(app, settings)
+    finally:
+        runtime.close()  # the decode process would also go once this process ends

@@ -127,12 +127,12 @@ class WorkerRuntime:
     def decode_ahead(self, records: Sequence[IncomingRecord]) -> dict[int, Decoded]:
         """The fast decoder's answer for each partition's part of a batch, worked out on the decode thread.
 
-        It runs while the state thread counts the batch before: the signature checks wait outside the
-        interpreter lock, and the rest fills the lock's idle moments. Decoding depends on no partition
+        It runs while the state thread counts the batch before, in the decode process when there is one
+        (:mod:`analytics.stream.decode_process`), else on this thread. Decoding depends on no partition
         state; records a partition then finds it applied before are decoded again there (rare: replays).
         """
         latest = seconds_since_epoch(datetime.now(UTC) + self.config.max_clock_skew)
-        decode = self._decode_in_process() or self.decoder.decode_many
+        decode = self._child_decoder() or self.decoder.decode_many
         try:
             return {p: decode([(r.value, r.headers) for r in part], latest) for p, part in _by_partition(records).items()}
         except DecodeProcessError:
@@ -142,8 +142,9 @@ class WorkerRuntime:
             return {p: self.decoder.decode_many([(r.value, r.headers) for r in part], latest)
                     for p, part in _by_partition(records).items()}
 
-    def _decode_in_process(self) -> Callable[..., Decoded] | None:
-        """The decode process's ``decode_many`` when it is wanted and not resting after a failure."""
+    def _child_decoder(self) -> Callable[..., Decoded] | None:
+        """The decode process's ``decode_many``, started on first use; None when it is not wanted, cannot
+        start, or rests after a failure."""
         if not self._decode_process_wanted or time.monotonic() < self._decode_process_retry_at:
             return None
         if self.decode_process is None:
