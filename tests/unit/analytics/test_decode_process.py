@@ -170,7 +170,7 @@ def test_the_worker_decodes_in_process_when_the_child_fails(tmp_path: Path, capl
         assert "the decode process failed" in caplog.text
         assert {p: (as_lists(b), s) for p, (b, s) in fallback.items()} == \
             {p: (as_lists(b), s) for p, (b, s) in expected.items()}
-        assert runtime._decode_in_process() is None  # resting: the next batches decode in the worker
+        assert runtime._child_decoder() is None  # resting: the next batches decode in the worker
         runtime._decode_process_retry_at = 0.0  # the rest is over: a new child starts and answers
         assert {p: s for p, (_, s) in runtime.decode_ahead(records).items()} == {0: [5], 1: [5]}
         restarted = runtime.decode_process.pid
