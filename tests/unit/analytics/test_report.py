@@ -132,6 +132,17 @@ def _verdict(now: float, before: float, s_now: float, s_before: float) -> str:
             "clear decrease" if before - now > threshold else "no clear change")
 
 
+def _within_noise(call: str, z: float = 5.0) -> bool:
+    """A steady cell's call: "no clear change", or a change ("clear increase (+112; noise ±104)") of
+    less than ``z`` standard deviations (the noise shown is 1.96 of them)."""
+    if call == "no clear change":
+        return True
+    match = re.search(r"\(([−+-]?[\d,]+); noise ±([\d,]+)\)", call)
+    assert match, call
+    change, noise = (abs(int(x.replace(",", "").replace("−", "-"))) for x in match.groups())
+    return change < z * noise / 1.959963984540054
+
+
 def test_report_has_every_section(report: str) -> None:
     assert report.startswith("# Flockview weekly policy report: 2026-W47\n")
     assert "Window 2026-11-16 00:00:00 to 2026-11-23 00:00:00 UTC" in report
@@ -179,7 +190,10 @@ def test_change_against_last_week_is_the_gaussian_difference_test(week_store: Pa
             assert row[4] == f"±{round(1.959963984540054 * math.hypot(c['scale'], p['scale'])):,}"
     assert _row(changes, "`cbrn.bio`")[5] == "clear increase"
     assert _row(changes, "`cyber.malware`")[5] == "clear decrease"
-    assert _row(changes, "`fraud.phishing`")[5] == "no clear change"
+    # fraud.phishing is steady: at the 95% level it is called a change in 1 run of 20 (the loop above
+    # checks the call matches the test either way), so only its noise is bounded here: |z| < 5.
+    steady, last = now.loc["fraud.phishing"], before.loc["fraud.phishing"]
+    assert abs(steady["value"] - last["value"]) < 5 * math.hypot(steady["scale"], last["scale"])
     assert "`cbrn.bio` up +" in _section(report, "Summary")
 
 
@@ -193,7 +207,12 @@ def test_change_against_the_trend_uses_the_mean_of_earlier_windows(week_store: P
         expected = _verdict(now.loc[category, "value"], mean, now.loc[category, "scale"], sigma)
         assert _row(domains, f"`{category}`")[4].split(" (")[0] == expected
     assert _row(domains, "`cbrn.bio`")[4].startswith("clear increase")
-    assert _row(domains, "`weapons.conventional`")[4] == "no clear change"
+    # weapons.conventional is steady: called a change against its trend in 1 run of 20 (the loop above
+    # checks the call matches the test either way), so only its noise is bounded here: |z| < 5.
+    mean = sum(e.loc["weapons.conventional", "value"] for e in earlier) / len(earlier)
+    sigma = math.sqrt(sum(e.loc["weapons.conventional", "scale"] ** 2 for e in earlier)) / len(earlier)
+    steady = now.loc["weapons.conventional"]
+    assert abs(steady["value"] - mean) < 5 * math.hypot(steady["scale"], sigma)
 
 
 def test_new_and_rising_techniques(week_store: Path, report: str) -> None:
@@ -229,7 +248,7 @@ def test_jurisdictions_of_note(week_store: Path, report: str) -> None:
     listed = [r[0] for r in _rows(section, "BR") + _rows(section, "US") + _rows(section, "DE")]
     assert listed == ["BR", "US", "DE"]
     assert _row(section, "BR")[3].startswith("clear increase")
-    assert _row(section, "US")[3] == "no clear change"
+    assert _within_noise(_row(section, "US")[3])  # steady: called a change in 1 run of 20 at the 95% level
     cells = _cells(week_store, "events_by_category_jurisdiction", "2026-W47")
     br = cells[(cells["jurisdiction"] == "BR") & cells["category"].isin([c.value for c in EXTRAORDINARILY_DANGEROUS])]
     assert _int(_row(section, "BR")[1]) == round(br["value"].sum())
