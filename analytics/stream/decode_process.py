@@ -49,6 +49,7 @@ Record = tuple[bytes | None, Sequence[tuple[str, bytes]] | None]
 Decoded = tuple[EventBatch, list[int | None]]
 
 _LENGTH = struct.Struct("<Q")
+CHUNK_BYTES = 16 << 20  # record bytes per request: bounds the shared files (a partition's batch can be far bigger)
 ANSWER_TIMEOUT_S = 120.0  # a batch takes well under a second; a child this slow is stuck, and is replaced
 _PAGE = mmap.PAGESIZE
 # Columns in the order they are laid out in the shared output: name, dtype, values per event.
@@ -68,6 +69,20 @@ def available() -> bool:
 def _rounded(size: int) -> int:
     """``size`` rounded up to a power of two (at least a page), so a growing file is resized rarely."""
     return max(_PAGE, 1 << max(size - 1, 1).bit_length())
+
+
+def _chunks(records: Sequence[Record], limit: int) -> list[Sequence[Record]]:
+    """``records`` in runs of at most ``limit`` bytes of values (a bigger record alone), in order."""
+    chunks: list[Sequence[Record]] = []
+    start = size = 0
+    for i, (value, _) in enumerate(records):
+        n = len(value or b"")
+        if size and size + n > limit:
+            chunks.append(records[start:i])
+            start, size = i, 0
+        size += n
+    chunks.append(records[start:])
+    return chunks
 
 
 def _send(stream: BinaryIO, message: object) -> None:
@@ -152,13 +167,16 @@ class DecodeProcess:
             if self._proc is None:
                 self._start()
             try:
-                return self._ask(records, latest)
+                answers = [self._ask(chunk, latest) for chunk in _chunks(records, CHUNK_BYTES)]
             except DecodeProcessError:
                 self._stop()
                 raise
             except (OSError, ValueError, pickle.PickleError, EOFError) as exc:
                 self._stop()
                 raise DecodeProcessError(f"the decode process failed: {exc!r}") from exc
+        if len(answers) == 1:
+            return answers[0]
+        return EventBatch.concat([batch for batch, _ in answers]), [n for _, sizes in answers for n in sizes]
 
     def _ask(self, records: Sequence[Record], latest: float) -> Decoded:
         proc = self._proc

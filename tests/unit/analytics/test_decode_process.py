@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -71,10 +72,12 @@ def test_the_decode_process_answers_as_the_in_process_decoder(
         signed.append((None, headers) if how == "tombstone" else (value, headers))
     latest = float("inf") if draw_latest is None else seconds_since_epoch(draw_latest)
     here, here_sizes = FastDecoder(REGISTRY, FIELDS).decode_many(signed, latest)
-    there, there_sizes = process.decode_many(signed, latest)
-    assert there_sizes == here_sizes
-    assert as_lists(there) == as_lists(here)
-    assert there.providers == here.providers
+    for chunk_bytes in (decode_process.CHUNK_BYTES, 600):  # one request, and requests of a record or two
+        with patch.object(decode_process, "CHUNK_BYTES", chunk_bytes):
+            there, there_sizes = process.decode_many(signed, latest)
+        assert there_sizes == here_sizes
+        assert as_lists(there) == as_lists(here)
+        assert there.providers == here.providers
     assert there.t.dtype == here.t.dtype and there.actors.shape == here.actors.shape and there.ids.shape == here.ids.shape
 
 
