@@ -87,6 +87,8 @@ class WireRecord(msgspec.Struct):
 _RECORD = msgspec.json.Decoder(WireRecord)
 _CHUNK_BYTES = 1 << 20  # records decoded and checked together
 Columns = tuple[np.ndarray, np.ndarray, np.ndarray]  # times (seconds since EPOCH), actor keys, event ids
+Record = tuple[bytes | None, Sequence[tuple[str, bytes]] | None]  # a record's value and headers
+Decoded = tuple[EventBatch, list[int | None]]  # decode_many's answer: events, and per record how many (None: not taken)
 _TIMESTAMPS = msgspec.json.Decoder(list[Annotated[datetime, msgspec.Meta(tz=True)]])
 
 
@@ -130,8 +132,7 @@ class FastDecoder:
         batch, sizes = self.decode_many([(value, headers)], latest)
         return batch if sizes[0] is not None else None
 
-    def decode_many(self, records: Sequence[tuple[bytes | None, Sequence[tuple[str, bytes]] | None]],
-                    latest: float) -> tuple[EventBatch, list[int | None]]:
+    def decode_many(self, records: Sequence[Record], latest: float) -> Decoded:
         """The events of the records :meth:`decode` takes, as one batch in record order, and per record
         how many events of the batch are its own (None: not taken; the contract's decoder must answer).
 

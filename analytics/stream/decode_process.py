@@ -39,14 +39,11 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from analytics.columns import MAX_KINDS, EventBatch
-from analytics.stream.decode import FastDecoder
+from analytics.stream.decode import Decoded, FastDecoder, Record
 from ingest.registry import ProviderRegistry
 from ingest.signing import public_key_to_text
 
 log = logging.getLogger("flockview.worker")
-
-Record = tuple[bytes | None, Sequence[tuple[str, bytes]] | None]
-Decoded = tuple[EventBatch, list[int | None]]
 
 _LENGTH = struct.Struct("<Q")
 CHUNK_BYTES = 16 << 20  # record bytes per request: bounds the shared files (a partition's batch can be far bigger)
@@ -296,7 +293,8 @@ def _answer(decoder: FastDecoder, numbers: dict[tuple[object, ...], int], inputs
     out = outputs.grow(sum(a.nbytes for a in arrays))
     at = 0
     for array in arrays:
-        out[at:at + array.nbytes] = array.tobytes()
+        if array.nbytes:  # an empty view cannot be cast
+            out[at:at + array.nbytes] = memoryview(array).cast("B")  # no intermediate bytes copy
         at += array.nbytes
     return "ok", len(batch), renumbered, new_kinds, sizes, dict(batch.providers)
 

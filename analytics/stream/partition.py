@@ -14,12 +14,11 @@ from analytics.families import ReportFamily
 from analytics.gather import Summary
 from analytics.health import IngestMetrics
 from analytics.state import PartitionStateStore
-from analytics.stream.decode import FastDecoder
+from analytics.stream.decode import Decoded, FastDecoder
 from analytics.stream.verify import Rejection, verify_record
 from ingest.registry import ProviderRegistry
 
 log = logging.getLogger("flockview.worker")
-Decoded = tuple[EventBatch, list[int | None]]  # FastDecoder.decode_many's answer: events, and per record how many
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,9 @@ from analytics.release import Releaser
 from analytics.reporting.auto import generate_if_week_released
 from analytics.settings import WorkerSettings
 from analytics.store import Store
-from analytics.stream.decode import FastDecoder
+from analytics.stream.decode import Decoded, FastDecoder
 from analytics.stream.decode_process import DecodeProcess, DecodeProcessError, available
-from analytics.stream.partition import Decoded, IncomingRecord, PartitionConfig, PartitionWorker
+from analytics.stream.partition import IncomingRecord, PartitionConfig, PartitionWorker
 from analytics.windows import ClosedWindow
 from ingest.registry import ProviderRegistry
 from ingest.topics import DLQ_TOPIC, EVENTS_TOPIC
@@ -132,15 +132,15 @@ class WorkerRuntime:
         state; records a partition then finds it applied before are decoded again there (rare: replays).
         """
         latest = seconds_since_epoch(datetime.now(UTC) + self.config.max_clock_skew)
+        parts = {p: [(r.value, r.headers) for r in part] for p, part in _by_partition(records).items()}
         decode = self._child_decoder() or self.decoder.decode_many
         try:
-            return {p: decode([(r.value, r.headers) for r in part], latest) for p, part in _by_partition(records).items()}
+            return {p: decode(part, latest) for p, part in parts.items()}
         except DecodeProcessError:
             log.warning("the decode process failed; decoding in the worker for %.0f s, then starting a new one",
                         DECODE_PROCESS_RETRY_S, exc_info=True)
             self._decode_process_retry_at = time.monotonic() + DECODE_PROCESS_RETRY_S
-            return {p: self.decoder.decode_many([(r.value, r.headers) for r in part], latest)
-                    for p, part in _by_partition(records).items()}
+            return {p: self.decoder.decode_many(part, latest) for p, part in parts.items()}
 
     def _child_decoder(self) -> Callable[..., Decoded] | None:
         """The decode process's ``decode_many``, started on first use; None when it is not wanted, cannot
