@@ -51,13 +51,13 @@ from aiokafka.structs import TopicPartition
 from kafka import KafkaProducer
 
 from analytics.stream.app import ensure_summaries_topic
-from analytics.stream.decode import WireRecord
+from analytics.stream.decode import WireRecord, signed_provider
 from ingest.broker import EmbeddedBroker, terminate
 from ingest.events import canonical_json
 from ingest.pseudonym import pseudonymise
 from ingest.records import PROVIDER_HEADER, RECORD_FORMAT, SIGNATURE_HEADER
 from ingest.registry import ProviderRegistry
-from ingest.signing import sign, verify
+from ingest.signing import sign
 from ingest.simulate import Simulator, demo_providers, provider_credentials, registry_toml
 from ingest.topics import EVENTS_TOPIC, ensure_topics
 
@@ -160,10 +160,15 @@ async def raw_consume(bootstrap: str, partitions: int, records: int, broker_pid:
 def verify_and_parse(registry: ProviderRegistry) -> Callable[[bytes, list[tuple[str, bytes]]], object]:
     """The least any consumer must do per record under the contract: check its signature, parse its JSON."""
     def check(value: bytes, headers: list[tuple[str, bytes]]) -> object:
-        found = dict(headers)
-        verify(registry.key_for(found[PROVIDER_HEADER].decode()), found[SIGNATURE_HEADER], value)
+        _verified(value, headers, registry)
         return msgspec.json.decode(value)
     return check
+
+
+def _verified(value: bytes, headers: list[tuple[str, bytes]], registry: ProviderRegistry) -> None:
+    """The worker's signature check (:func:`analytics.stream.decode.signed_provider`); every preloaded record passes."""
+    if signed_provider(headers, registry, value) is None:
+        raise SystemExit("error: a preloaded record failed its signature check")
 
 
 def cpu_ceiling(raw: dict[str, float], events: int, kept: list[tuple[bytes, list[tuple[str, bytes]]]],
@@ -178,8 +183,7 @@ def cpu_ceiling(raw: dict[str, float], events: int, kept: list[tuple[bytes, list
     kept_events = 0
     started = time.process_time()
     for value, headers in kept:
-        found = dict(headers)
-        verify(registry.key_for(found[PROVIDER_HEADER].decode()), found[SIGNATURE_HEADER], value)
+        _verified(value, headers, registry)
     verify_cpu = time.process_time() - started
     started = time.process_time()
     for value, _ in kept:
@@ -223,30 +227,31 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def _cpu_with_children(pid: int) -> float:
-    """CPU seconds of ``pid`` and its running children (the worker's decode process)."""
-    total = _cpu_seconds(pid)
+def _with_children(pid: int, read: Callable[[int], float]) -> float:
+    """``read(pid)`` plus ``read`` of each running child (the worker's decode process)."""
+    total = read(pid)
     for child in _children(pid):
         try:
-            total += _cpu_seconds(child)
-        except OSError:
+            total += read(child)
+        except OSError:  # it exited meanwhile
             pass
     return total
 
 
-def _rss(pid: int, children: bool = True) -> int:
-    """Resident bytes of ``pid`` and (by default) its running children (their shared pages count twice)."""
-    total = 0
+def _cpu_with_children(pid: int) -> float:
+    return _with_children(pid, _cpu_seconds)
+
+
+def _rss(pid: int) -> int:
+    """Resident bytes of ``pid`` and its running children (pages they share count twice)."""
+    return int(_with_children(pid, _own_rss))
+
+
+def _own_rss(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
-            total = int(line.split()[1]) * 1024
-    if children:
-        for child in _children(pid):
-            try:
-                total += _rss(child, children=False)
-            except OSError:
-                pass
-    return total
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def _children(pid: int) -> set[int]:
@@ -355,7 +360,8 @@ def main() -> None:
         print(f"preloaded {loaded['events']:,} events in {loaded['records']:,} records from {loaded['actors']:,} "
               f"actors in {time.perf_counter() - t0:.1f} s (broker {bootstrap}, {args.partitions} partitions)")
         per_record = loaded["events"] / loaded["records"]
-        broker_pid = broker.proc.pid if broker.proc else os.getpid()
+        assert broker.proc is not None  # started by the with statement
+        broker_pid = broker.proc.pid
         kept: list[tuple[bytes, list[tuple[str, bytes]]]] = []
         raw = asyncio.run(raw_consume(bootstrap, args.partitions, loaded["records"], broker_pid, keep=kept))
         raw_s = raw["seconds"]
