@@ -87,9 +87,9 @@ def budget(
     rho_year: Annotated[float, typer.Option(help="The worker's yearly cap (its --rho-year; the demo uses 1000).")] = 1.0,
 ) -> None:
     """Show the privacy budget spent per period and year, and what remains under the caps."""
-    from analytics.budget import budget_summary
-    from analytics.privacy import RhoBudget
-    from analytics.release import BudgetPolicy
+    from analytics.privacy.ledger import budget_summary
+    from analytics.privacy.budget import RhoBudget
+    from analytics.privacy.release import BudgetPolicy
 
     try:
         policy = BudgetPolicy(RhoBudget(rho_week), RhoBudget(rho_year))
@@ -110,7 +110,7 @@ def dashboard(
     """Serve the analysts' Streamlit dashboard (read-only on the store)."""
     import os
 
-    from analytics.up import dashboard_command
+    from analytics.demo import dashboard_command
 
     argv, env = dashboard_command(store, port, address, reports=reports)
     typer.echo(f"dashboard on http://{address}:{port} reading {store}")
@@ -128,7 +128,7 @@ def up(
     duration: Annotated[float | None, typer.Option(help="Stop by itself after this many seconds.")] = None,
 ) -> None:
     """Run the whole demo: embedded broker, a worker, simulated providers and the dashboard, until Ctrl-C."""
-    from analytics.up import DemoConfig, run_up
+    from analytics.demo import DemoConfig, run_up
 
     config = DemoConfig(data_dir=data_dir, window_seconds=window_seconds, rate=rate, dashboard_port=port,
                         campaign=None if campaign in (None, "none") else campaign)

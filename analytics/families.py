@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from analytics.errors import FamilySpecError
 from analytics.windows import Cell
-from ingest.events import Event
-from ingest.taxonomy import ENUM_FIELDS, JURISDICTIONS, LANGUAGES, Action
+from ingest.contract.events import Event
+from ingest.contract.taxonomy import ENUM_FIELDS, JURISDICTIONS, LANGUAGES, Action
 
 
 class EscalationStage(StrEnum):

@@ -8,8 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from analytics.privacy import RhoBudget
-from analytics.release import BudgetPolicy
+from analytics.privacy.budget import RhoBudget
+from analytics.privacy.release import BudgetPolicy
 
 
 class WorkerSettings(BaseSettings):

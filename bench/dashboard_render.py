@@ -30,7 +30,8 @@ from pathlib import Path
 import pandas as pd
 
 from analytics.families import PUBLIC_DIMENSIONS
-from analytics.privacy import RhoBudget, draw, interval_half_width, plan_gaussian
+from analytics.privacy.budget import RhoBudget
+from analytics.privacy.gaussian import draw, interval_half_width, plan_gaussian
 from analytics.store import DIMENSION_COLUMNS, Store
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"

@@ -22,9 +22,9 @@ import faust
 from analytics.families import ReportFamily, load_families
 from analytics.windows import window_of
 from ingest.errors import FlockviewError
-from ingest.records import decode_record
-from ingest.registry import ProviderRegistry
-from ingest.topics import EVENTS_TOPIC
+from ingest.contract.records import decode_record
+from ingest.contract.registry import ProviderRegistry
+from ingest.contract.topics import EVENTS_TOPIC
 
 
 def main(bootstrap: str, registry_path: str, datadir: str, progress_path: str) -> None:

@@ -32,14 +32,15 @@ from typing import Any
 
 from kafka import KafkaProducer
 
-from ingest.broker import EmbeddedBroker
-from ingest.client import Client
-from ingest.events import parse_event
-from ingest.pseudonym import pseudonymise
-from ingest.records import encode_record
-from ingest.signing import new_signing_key
-from ingest.taxonomy import Category, DetectionStage, Technique
-from ingest.topics import EVENTS_TOPIC, ensure_topics
+from ingest.devtools.broker import EmbeddedBroker
+from ingest.sdk.client import Client
+from ingest.contract.events import parse_event
+from ingest.contract.pseudonym import pseudonymise
+from ingest.contract.records import encode_record
+from ingest.contract.signing import new_signing_key
+from ingest.contract.taxonomy import Category, DetectionStage, Technique
+from ingest.contract.topics import EVENTS_TOPIC
+from ingest.sdk.admin import ensure_topics
 
 FIELD_VARIANTS = 512
 

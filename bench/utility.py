@@ -2,7 +2,7 @@
 
 Simulates a year of weekly traffic from several providers with injected campaigns, bounds each
 week's events per family (K cells, L events per actor), releases every default family through the
-real :class:`analytics.release.Releaser` (OpenDP noise, ledger, DuckDB), and prints:
+real :class:`analytics.privacy.release.Releaser` (OpenDP noise, ledger, DuckDB), and prints:
 
 * median relative error of released cells by true cell size, and 95%-interval coverage over all
   released cells of ≥ 1,000 releases;
@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 
 from analytics.families import PUBLIC_DIMENSIONS, ReportFamily, load_families
-from analytics.privacy import draw
-from analytics.release import BudgetPolicy, Releaser
+from analytics.privacy.gaussian import draw
+from analytics.privacy.release import BudgetPolicy, Releaser
 from analytics.store import ReadOnlyStore, Store
 from analytics.windows import ClosedWindow, Window
 

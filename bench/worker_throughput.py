@@ -1,6 +1,6 @@
 """Worker throughput: the Flockview worker vs a naive per-event Faust agent vs raw aiokafka consumption.
 
-Preloads signed multi-event records (skewed simulated traffic from ``ingest.simulate``, one
+Preloads signed multi-event records (skewed simulated traffic from ``ingest.devtools.simulate``, one
 provider's events of one partition per record, lz4-compressed like the SDK's) into the embedded
 broker, then, on that same topic:
 
@@ -51,15 +51,16 @@ from aiokafka.structs import TopicPartition
 from kafka import KafkaProducer
 
 from analytics.stream.app import ensure_summaries_topic
-from analytics.stream.decode import WireRecord, signed_provider
-from ingest.broker import EmbeddedBroker, terminate
-from ingest.events import canonical_json
-from ingest.pseudonym import pseudonymise
-from ingest.records import PROVIDER_HEADER, RECORD_FORMAT, SIGNATURE_HEADER
-from ingest.registry import ProviderRegistry
-from ingest.signing import sign
-from ingest.simulate import Simulator, demo_providers, provider_credentials, registry_toml
-from ingest.topics import EVENTS_TOPIC, ensure_topics
+from analytics.worker.decode import WireRecord, signed_provider
+from ingest.devtools.broker import EmbeddedBroker, terminate
+from ingest.contract.events import canonical_json
+from ingest.contract.pseudonym import pseudonymise
+from ingest.contract.records import PROVIDER_HEADER, RECORD_FORMAT, SIGNATURE_HEADER
+from ingest.contract.registry import ProviderRegistry
+from ingest.contract.signing import sign
+from ingest.devtools.simulate import Simulator, demo_providers, provider_credentials, registry_toml
+from ingest.contract.topics import EVENTS_TOPIC
+from ingest.sdk.admin import ensure_topics
 
 NAIVE_APP = Path(__file__).with_name("naive_faust_agent.py")
 TEMPLATES = 250_000
@@ -166,7 +167,7 @@ def verify_and_parse(registry: ProviderRegistry) -> Callable[[bytes, list[tuple[
 
 
 def _verified(value: bytes, headers: list[tuple[str, bytes]], registry: ProviderRegistry) -> None:
-    """The worker's signature check (:func:`analytics.stream.decode.signed_provider`); every preloaded record passes."""
+    """The worker's signature check (:func:`analytics.worker.decode.signed_provider`); every preloaded record passes."""
     if signed_provider(headers, registry, value) is None:
         raise SystemExit("error: a preloaded record failed its signature check")
 

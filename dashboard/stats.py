@@ -21,7 +21,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from analytics.report import interval_text, value_text
+from analytics.reporting.document import interval_text, value_text
 
 Z95 = NormalDist().inv_cdf(0.975)
 WINDOW_COLUMNS = ["window_start", "window_end"]

@@ -1,29 +1,25 @@
 """Flockview's way in: the event contract and the provider SDK.
 
+Packages:
+    contract: event contract v1 (taxonomy, events, records, signing, pseudonyms, registry, keys, topics).
+    sdk: the provider SDK (client, settings, encoder, queue, sender, transport, spool, importer, admin).
+    devtools: the embedded broker and the traffic simulator (never imported by ``sdk``).
+
 Modules:
-    taxonomy: the public taxonomies (categories, techniques, stages, actions, surfaces, …).
-    events: event contract v1 (pydantic), validation, JSON Schema, canonical JSON.
-    pseudonym: HMAC-SHA256 pseudonyms and per-period key rotation.
-    signing: Ed25519 keys and signatures.
-    records: the signed Kafka record format (a batch of events per record).
-    registry: registered providers and their public keys.
-    client: the SDK ``Client`` (validate, pseudonymise, queue); see docs/provider-guide.md.
-    wire: the SDK's fast validation and canonical encoding of one event.
-    batching: events cut into signed records per partition.
-    sender: the SDK's background sender (delivery, retries with backoff, spooling).
-    transport: where records go: Kafka, or memory in the SDK's test mode.
-    spool: the SDK's crash-safe, bounded disk spool.
-    sdk_settings: the SDK's settings (``FLOCKVIEW_SDK_*``).
-    keys: a provider's credentials file (signing key and pseudonym secret).
-    importer: JSONL import through the SDK (``flockview emit``).
-    topics: topic names and creation.
-    broker: the embedded Tansu broker.
-    simulate: synthetic providers for demos, tests and benchmarks.
+    cli: the provider-side commands of ``flockview``.
     errors: ``FlockviewError`` and its subclasses.
+
+The face: ``from ingest import Client`` sends events; the contract's names load with this package,
+the SDK (and so kafka-python) on first use.
 """
 
-from typing import TYPE_CHECKING
+from __future__ import annotations
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from ingest.contract.events import SCHEMA_VERSION, Event, json_schema, parse_event
+from ingest.contract.registry import ProviderRegistry
 from ingest.errors import (
     BrokerError,
     ConfigError,
@@ -32,32 +28,39 @@ from ingest.errors import (
     SignatureError,
     UnknownProviderError,
 )
-from ingest.events import SCHEMA_VERSION, Event, json_schema, parse_event
-from ingest.registry import ProviderRegistry
 
 if TYPE_CHECKING:
-    from ingest.client import Client
+    from ingest.sdk.client import Client, ClientClosedError, Stats
+    from ingest.sdk.sender import DeliveryError
+
+_LAZY = {
+    "Client": "ingest.sdk.client",
+    "ClientClosedError": "ingest.sdk.client",
+    "Stats": "ingest.sdk.client",
+    "DeliveryError": "ingest.sdk.sender",
+}
 
 
-def __getattr__(name: str) -> object:
-    # The SDK client pulls in kafka-python; load it on first use, so that the dashboard, which
-    # needs only the contract and taxonomies, never imports Kafka.
-    if name == "Client":
-        from ingest.client import Client
-
-        return Client
+def __getattr__(name: str) -> Any:
+    # The SDK pulls in kafka-python: a reader of the contract alone (the dashboard) never loads it.
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'ingest' has no attribute {name!r}")
+
 
 __all__ = [
     "SCHEMA_VERSION",
     "BrokerError",
     "Client",
+    "ClientClosedError",
     "ConfigError",
+    "DeliveryError",
     "Event",
     "FlockviewError",
     "ProviderRegistry",
     "SchemaError",
     "SignatureError",
+    "Stats",
     "UnknownProviderError",
     "json_schema",
     "parse_event",

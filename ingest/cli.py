@@ -12,10 +12,11 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from ingest.broker import EmbeddedBroker
+from ingest.devtools.broker import EmbeddedBroker
 from ingest.errors import FlockviewError
-from ingest.events import json_schema
-from ingest.topics import DEFAULT_PARTITIONS, EVENTS_TOPIC, ensure_topics
+from ingest.contract.events import json_schema
+from ingest.contract.topics import DEFAULT_PARTITIONS, EVENTS_TOPIC
+from ingest.sdk.admin import ensure_topics
 
 app = typer.Typer(no_args_is_help=True)
 keys_app = typer.Typer(help="Provider keys: signing key pairs and pseudonym secrets.", no_args_is_help=True)
@@ -89,7 +90,7 @@ def simulate(
 
     The demo keys derive from --seed; real providers create theirs with their own secrets.
     """
-    from ingest.simulate import Simulator, campaign_preset, demo_providers, provider_credentials, registry_toml
+    from ingest.devtools.simulate import Simulator, campaign_preset, demo_providers, provider_credentials, registry_toml
 
     chosen = demo_providers(providers.split(",") if providers else None)
     credentials = provider_credentials([p.name for p in chosen], seed)
@@ -119,7 +120,7 @@ def keys_new_provider(
     The private parts go to --out only; stdout gets the [providers.NAME] entry (public key) that the
     platform operator adds to the provider registry.
     """
-    from ingest.keys import ProviderKeys
+    from ingest.contract.keys import ProviderKeys
 
     keys = ProviderKeys.generate(name)
     keys.write(out, force=force)
@@ -144,9 +145,9 @@ def emit(
     Bad lines are reported with their line numbers and written to the rejects file; good lines are
     sent; a summary ends the run. What the broker does not take in time stays in the spool.
     """
-    from ingest.client import Client
-    from ingest.importer import import_jsonl
-    from ingest.keys import ProviderKeys
+    from ingest.sdk.client import Client
+    from ingest.sdk.importer import import_jsonl
+    from ingest.contract.keys import ProviderKeys
 
     keys = ProviderKeys.load(credentials)
     if provider is not None and provider != keys.provider:

@@ -12,12 +12,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from analytics.families import ReportFamily, load_families
-from analytics.privacy import RhoBudget
-from analytics.release import BudgetPolicy, Releaser
+from analytics.privacy.budget import RhoBudget
+from analytics.privacy.release import BudgetPolicy, Releaser
 from analytics.store import Store
 from analytics.windows import ClosedWindow, Window, window_of
-from ingest.broker import EmbeddedBroker
-from ingest.signing import new_signing_key, public_key_to_text
+from ingest.devtools.broker import EmbeddedBroker
+from ingest.contract.signing import new_signing_key, public_key_to_text
 
 
 @pytest.fixture

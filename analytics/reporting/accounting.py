@@ -12,7 +12,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from analytics.privacy import DEFAULT_DELTA, RhoBudget
+from analytics.privacy.budget import DEFAULT_DELTA, RhoBudget
 from analytics.windows import Window
 
 

@@ -128,3 +128,15 @@ def write_reports(store_path: Path | str, out_dir: Path | str, week: str | None 
     chosen = parse_formats(formats)
     report = gather(store_path, week, allow_partial=allow_partial)
     return render(report, Path(out_dir), chosen)
+
+
+def weekly_report_markdown(store_path: Path | str, week: str | None = None) -> str:
+    """The Markdown report of one released window (chart images referenced, not written).
+
+    Raises:
+        EmptyStoreError: The store holds no release, or none for ``week``.
+        PartialWeekError: Some families were not released for the window.
+    """
+    report = gather(store_path, week)
+    charts = charts_dirname(report.label)
+    return to_markdown(build_document(report), lambda name: f"{charts}/{name}.png")

@@ -15,7 +15,7 @@ import pandas as pd
 
 from analytics.families import EscalationStage
 from analytics.reporting.stats import Z95, Change, Estimate, compare, distinguishable_from_zero, z_for
-from ingest.taxonomy import EXTRAORDINARILY_DANGEROUS, TECHNIQUE_ATLAS, Category, Surface, Technique
+from ingest.contract.taxonomy import EXTRAORDINARILY_DANGEROUS, TECHNIQUE_ATLAS, Category, Surface, Technique
 
 #: Danger domains in report order: the extraordinarily dangerous first, then the others.
 DOMAIN_ORDER: tuple[str, ...] = tuple(
@@ -156,7 +156,7 @@ def surfaces(current: pd.DataFrame | None, previous: pd.DataFrame | None,
     From ``events_by_surface`` (one cell per surface, with a consistent total), or with ``by_category``
     from ``events_by_category_surface`` summed over domains. The parts of a family with a total were
     projected onto it, which correlates them: a sum of m of its n parts has variance σ²·(m − m²/(n+1)),
-    not m·σ'² (see analytics.postprocess).
+    not m·σ'² (see analytics.privacy.postprocess).
     """
     rows = [_surface_sums(frame) if by_category else _surface_rows(frame) for frame in (current, previous)]
     if not rows[0]:

@@ -118,3 +118,19 @@ def compare(current: Estimate | None, baseline: Estimate | None, z: float = Z95)
 def distinguishable_from_zero(estimate: Estimate, z: float = Z95) -> bool:
     """Whether ``estimate`` exceeds what noise alone makes of a zero count, at critical value ``z``."""
     return estimate.value > z * estimate.scale
+
+
+def change_text(current: Mapping[str, object] | None, previous: Mapping[str, object] | None) -> str:
+    """The verdict of :func:`compare` on two released cells' rows, as the dashboard shows it.
+
+    Args:
+        current: The cell's row (``value``, ``scale``, ``ci_low``, ``ci_high``), or None if not released.
+        previous: The same cell's row in the previous released window, or None.
+
+    Returns:
+        ``"clear increase"`` or ``"clear decrease"`` when the difference exceeds 1.96·√(σ₁² + σ₂²),
+        ``"no clear change"`` inside the noise, ``"no earlier window"`` when either is missing.
+    """
+    if current is None or previous is None:
+        return "no earlier window"
+    return compare(Estimate.from_row(current), Estimate.from_row(previous)).verdict

@@ -1,21 +1,24 @@
-"""The Faust stream layer: a thin adapter from Kafka records to the plain-Python aggregation and release.
+"""The Faust stream layer, the only package that imports Faust: a thin adapter over ``analytics.worker``.
 
 Modules:
     app: builds the ``faust.App`` and its topics from :class:`analytics.settings.WorkerSettings`.
-    verify: record verification (signature, schema, clock skew) and dead-letter messages.
-    agents: the agent that consumes events and the timer that closes windows.
+    agents: the batch agent, the window and health timers, and the gathering task.
+    batches: batches that fill while the previous one is counted, acked once counted.
     __main__: ``python -m analytics.stream`` runs a worker.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from analytics.stream.app import build_worker, run_worker
 
 __all__ = ["build_worker", "run_worker"]
 
 
 def __getattr__(name: str) -> Any:
-    # Imported on first use: the decode process imports this package's decoder without Faust and DuckDB.
+    # Imported on first use: importing this package must not start Faust's import chain.
     if name in __all__:
         from analytics.stream import app
 

@@ -13,10 +13,10 @@ import faust
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
-from analytics.health import write_health
+from analytics.worker.health import write_health
 from analytics.stream.batches import PipelinedBatches
-from analytics.stream.runtime import SUMMARIES_TOPIC, IncomingRecord, WorkerRuntime
-from ingest.topics import EVENTS_TOPIC
+from analytics.worker.runtime import SUMMARIES_TOPIC, IncomingRecord, WorkerRuntime
+from ingest.contract.topics import EVENTS_TOPIC
 
 log = logging.getLogger("flockview.worker")
 PARTITIONS_REFRESH_S = 10.0

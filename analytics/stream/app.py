@@ -11,9 +11,10 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from analytics.settings import WorkerSettings
 from analytics.stream.agents import register
-from analytics.stream.runtime import SUMMARIES_TOPIC, ReleaseSink, WorkerRuntime
+from analytics.worker.runtime import SUMMARIES_TOPIC, ReleaseSink, WorkerRuntime
 from ingest.errors import BrokerError
-from ingest.topics import EVENTS_TOPIC, ensure_topics
+from ingest.contract.topics import EVENTS_TOPIC
+from ingest.sdk.admin import ensure_topics
 
 log = logging.getLogger("flockview.worker")
 _M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter

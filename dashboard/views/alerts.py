@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from analytics.report import value_text
+from analytics.reporting.document import value_text
 from dashboard import data, stats
 from dashboard.views import _common
 from dashboard.views.explore import dimensions_of

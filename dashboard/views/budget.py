@@ -1,7 +1,7 @@
 """Privacy budget: the ledger, spend per week and per year against the caps, and what it means in words.
 
 Budgets are zero-concentrated DP (ρ); spends within a period and across a year add up. The (ε, δ)
-equivalents come from OpenDP's conversion (:meth:`analytics.privacy.RhoBudget.epsilon`).
+equivalents come from OpenDP's conversion (:meth:`analytics.privacy.gaussian.RhoBudget.epsilon`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from analytics.privacy import DEFAULT_DELTA, RhoBudget
+from analytics.privacy.budget import DEFAULT_DELTA, RhoBudget
 from dashboard import data
 from dashboard.views import _common
 

@@ -15,7 +15,7 @@ import streamlit as st
 
 from dashboard import data, stats, tilemap
 from dashboard.views import _common
-from ingest.taxonomy import REGION_BUCKETS, Category, jurisdiction_name
+from ingest.contract.taxonomy import REGION_BUCKETS, Category, jurisdiction_name
 
 FAMILY = "events_by_category_jurisdiction"
 

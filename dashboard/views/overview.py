@@ -12,12 +12,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from analytics.report import change_text, interval_text, value_text
+from analytics.reporting.document import interval_text, value_text
+from analytics.reporting.stats import change_text
 from analytics.windows import Window
 from dashboard import data, stats
 from dashboard.settings import DashboardSettings
 from dashboard.views import _common
-from ingest.taxonomy import EXTRAORDINARILY_DANGEROUS, Category
+from ingest.contract.taxonomy import EXTRAORDINARILY_DANGEROUS, Category
 
 FAMILY = "events_by_category"
 YEAR_TO_DATE_TABLE = "cumulative"

@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import data, stats
 from dashboard.views import _common
-from ingest.taxonomy import Surface
+from ingest.contract.taxonomy import Surface
 
 FAMILY = "events_by_category_surface"
 WINDOWS_SHOWN = 26

@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import data, stats
 from dashboard.views import _common
-from ingest.taxonomy import TECHNIQUE_ATLAS, Technique
+from ingest.contract.taxonomy import TECHNIQUE_ATLAS, Technique
 
 FAMILY = "techniques_by_category"
 WINDOWS_SHOWN = 26

@@ -18,13 +18,14 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from analytics.store import ReadOnlyStore
-from ingest.broker import EmbeddedBroker
-from ingest.client import Client
-from ingest.events import canonical_json
-from ingest.pseudonym import pseudonymise
-from ingest.records import PROVIDER_HEADER, SIGNATURE_HEADER, encode_record
-from ingest.signing import new_signing_key, sign
-from ingest.topics import DLQ_TOPIC, ensure_topics
+from ingest.devtools.broker import EmbeddedBroker
+from ingest.sdk.client import Client
+from ingest.contract.events import canonical_json
+from ingest.contract.pseudonym import pseudonymise
+from ingest.contract.records import PROVIDER_HEADER, SIGNATURE_HEADER, encode_record
+from ingest.contract.signing import new_signing_key, sign
+from ingest.contract.topics import DLQ_TOPIC
+from ingest.sdk.admin import ensure_topics
 
 pytestmark = pytest.mark.integration
 

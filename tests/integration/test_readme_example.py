@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from ingest.broker import EmbeddedBroker
-from ingest.records import decode_record
-from ingest.registry import ProviderRegistry
-from ingest.signing import public_key_to_text
-from ingest.topics import EVENTS_TOPIC, ensure_topics
+from ingest.devtools.broker import EmbeddedBroker
+from ingest.contract.records import decode_record
+from ingest.contract.registry import ProviderRegistry
+from ingest.contract.signing import public_key_to_text
+from ingest.contract.topics import EVENTS_TOPIC
+from ingest.sdk.admin import ensure_topics
 
 pytestmark = pytest.mark.integration
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()

@@ -18,16 +18,17 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from analytics.aggregator import WindowAggregator
+from analytics.worker.aggregator import WindowAggregator
 from analytics.families import load_families
-from analytics.stream.verify import verify_record
-from ingest.broker import EmbeddedBroker
-from ingest.client import Client
-from ingest.records import PROVIDER_HEADER, SIGNATURE_HEADER
-from ingest.registry import ProviderRegistry
-from ingest.signing import new_signing_key, private_key_to_text, public_key_to_text
-from ingest.topics import EVENTS_TOPIC, ensure_topics
-from ingest.wire import actor_partition_hash
+from analytics.worker.verify import verify_record
+from ingest.devtools.broker import EmbeddedBroker
+from ingest.sdk.client import Client
+from ingest.contract.records import PROVIDER_HEADER, SIGNATURE_HEADER
+from ingest.contract.registry import ProviderRegistry
+from ingest.contract.signing import new_signing_key, private_key_to_text, public_key_to_text
+from ingest.contract.topics import EVENTS_TOPIC
+from ingest.sdk.admin import ensure_topics
+from ingest.contract.topics import actor_partition_hash
 
 pytestmark = pytest.mark.integration
 FIELDS: dict[str, Any] = dict(category="cyber.malware", detection_stage="input_filter", action="block", surface="api",
@@ -131,7 +132,7 @@ def test_broker_restarted_mid_stream_loses_nothing_once_the_spool_drains(topics:
 
 PROVIDER_SCRIPT = textwrap.dedent("""
     import json, sys, uuid
-    from ingest.client import Client
+    from ingest.sdk.client import Client
     secret, key, bootstrap, spool, out = sys.argv[1:6]
     client = Client("acme-ai", bytes.fromhex(secret), key, bootstrap, spool_dir=spool, delivery_timeout_s=2,
                     max_block_s=0.5, atexit_flush_s=3)
@@ -234,7 +235,7 @@ def test_altered_or_forged_records_are_rejected_by_the_worker_verifier(topics: E
 
 def test_provider_guide_example_runs_as_written(topics: EmbeddedBroker, provider, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    from ingest.keys import ProviderKeys
+    from ingest.contract.keys import ProviderKeys
 
     guide = (Path(__file__).resolve().parents[2] / "docs" / "provider-guide.md").read_text()
     section = guide.split("## A ten-line integration", 1)[1]

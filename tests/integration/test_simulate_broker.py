@@ -13,12 +13,13 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from ingest.broker import EmbeddedBroker
+from ingest.devtools.broker import EmbeddedBroker
 from ingest.errors import SignatureError
-from ingest.records import decode_record
-from ingest.simulate import Simulator, campaign_preset, demo_providers, demo_registry, provider_credentials
-from ingest.topics import DEFAULT_PARTITIONS, EVENTS_TOPIC, ensure_topics
-from ingest.wire import actor_partition_hash
+from ingest.contract.records import decode_record
+from ingest.devtools.simulate import Simulator, campaign_preset, demo_providers, demo_registry, provider_credentials
+from ingest.contract.topics import DEFAULT_PARTITIONS, EVENTS_TOPIC
+from ingest.sdk.admin import ensure_topics
+from ingest.contract.topics import actor_partition_hash
 
 pytestmark = pytest.mark.integration
 

@@ -17,8 +17,8 @@ WRITER = textwrap.dedent("""
     from datetime import UTC, datetime, timedelta
     from pathlib import Path
     from analytics.families import load_families
-    from analytics.privacy import RhoBudget
-    from analytics.release import BudgetPolicy, Releaser
+    from analytics.privacy.budget import RhoBudget
+    from analytics.privacy.release import BudgetPolicy, Releaser
     from analytics.store import Store
     from analytics.windows import ClosedWindow, Window
 

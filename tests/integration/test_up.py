@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from analytics.store import ReadOnlyStore
-from ingest.broker import free_port
+from ingest.devtools.broker import free_port
 
 pytestmark = pytest.mark.integration
 

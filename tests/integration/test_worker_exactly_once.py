@@ -3,7 +3,7 @@
 The pre-noise counts the release step receives (through the test-only sink of ``sink_worker.py``)
 are compared with a batch recomputation: the events read back from the broker, partition by
 partition in offset order, de-duplicated per window and bounded by the plain
-:class:`analytics.bounding.ContributionBounder`.
+:class:`analytics.privacy.bounding.ContributionBounder`.
 """
 
 from __future__ import annotations
@@ -29,15 +29,16 @@ import duckdb
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from analytics.bounding import ContributionBounder
+from analytics.privacy.bounding import ContributionBounder
 from analytics.families import load_families
 from analytics.stream.app import ensure_summaries_topic
 from analytics.windows import window_of
-from ingest.broker import EmbeddedBroker, terminate
-from ingest.events import Event, parse_event
-from ingest.records import decode_record, encode_record
-from ingest.registry import ProviderRegistry
-from ingest.topics import EVENTS_TOPIC, ensure_topics
+from ingest.devtools.broker import EmbeddedBroker, terminate
+from ingest.contract.events import Event, parse_event
+from ingest.contract.records import decode_record, encode_record
+from ingest.contract.registry import ProviderRegistry
+from ingest.contract.topics import EVENTS_TOPIC
+from ingest.sdk.admin import ensure_topics
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from analytics.families import ReportFamily
 from analytics.store import ReadOnlyStore, Store
-from ingest.taxonomy import EXTRAORDINARILY_DANGEROUS, Category
+from ingest.contract.taxonomy import EXTRAORDINARILY_DANGEROUS, Category
 
 ROOT = Path(__file__).resolve().parents[3]
 APP = ROOT / "dashboard" / "app.py"

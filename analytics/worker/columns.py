@@ -1,0 +1,164 @@
+"""Verified events as columns, the form the stream worker counts them in (numpy, a batch at a time).
+
+An :class:`EventBatch` holds, per event and in partition order: the event time, the actor key
+(the first 128 bits of the pseudonym), the event id and the event's *kind*, the values of the
+fields the report families read. :class:`Kinds` numbers the kinds it meets and works out once per
+kind, with each family's own ``cells_of``, which cells of which family an event of that kind
+touches; so the families stay the one definition of what is counted where.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import repeat
+from operator import attrgetter, itemgetter
+from types import SimpleNamespace
+
+import numpy as np
+
+from analytics.worker.slots import Vocabulary
+from analytics.families import EscalationStage, ReportFamily
+from analytics.windows import EPOCH_TS
+from ingest.contract.events import Event
+from ingest.contract.taxonomy import ENUM_FIELDS
+
+_EVENT_FIELDS = frozenset(Event.model_fields)
+MAX_KINDS = 1 << 20  # distinct kinds remembered before the numbering starts again (between batches)
+
+
+def kind_fields(families: Iterable[ReportFamily]) -> tuple[str, ...]:
+    """The event fields the families' cells depend on: their dimensions that are event fields, and the action."""
+    return tuple(sorted({d for f in families for d in _inputs(f)}))
+
+
+@dataclass
+class EventBatch:
+    """Verified events as columns, in partition order."""
+
+    t: np.ndarray  # float64: seconds since EPOCH
+    actors: np.ndarray  # (n, 2) uint64: the first 16 bytes of each actor pseudonym
+    ids: np.ndarray  # (n, 2) uint64: the 16 bytes of each event id
+    kinds: list[tuple[object, ...]]  # per event, the values of ``kind_fields`` (strings, enum members or None)
+    providers: Counter[str] = field(default_factory=Counter)  # events per provider
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def slice(self, start: int, stop: int) -> EventBatch:
+        """Events ``start`` to ``stop`` (without provider totals, which are not kept per event)."""
+        return EventBatch(self.t[start:stop], self.actors[start:stop], self.ids[start:stop], self.kinds[start:stop])
+
+    @classmethod
+    def from_events(cls, events: Sequence[Event], fields: Sequence[str]) -> EventBatch:
+        """The columns of validated :class:`Event` objects."""
+        n = len(events)
+        t = np.fromiter((e.occurred_at.timestamp() - EPOCH_TS for e in events), np.float64, n)
+        actors = np.frombuffer(bytes.fromhex("".join([e.actor[:32] for e in events])), "<u8").reshape(-1, 2)
+        ids = np.frombuffer(b"".join([e.event_id.bytes for e in events]), "<u8").reshape(-1, 2)
+        kind_of = attrgetter(*fields)
+        kinds = [kind_of(e) for e in events] if len(fields) > 1 else [(kind_of(e),) for e in events]
+        return cls(t, actors, ids, kinds, Counter(e.provider for e in events))
+
+    @classmethod
+    def concat(cls, batches: Sequence[EventBatch]) -> EventBatch:
+        if not batches:
+            return cls(np.zeros(0), np.zeros((0, 2), np.uint64), np.zeros((0, 2), np.uint64), [])
+        providers: Counter[str] = Counter()
+        for b in batches:
+            providers.update(b.providers)
+        return cls(np.concatenate([b.t for b in batches]), np.concatenate([b.actors for b in batches]),
+                   np.concatenate([b.ids for b in batches]), [k for b in batches for k in b.kinds], providers)
+
+
+class Kinds:
+    """Numbers event kinds and keeps, per vocabulary and family, the cells each kind touches.
+
+    ``table(v, f)[kind]`` lists family ``f``'s cell indexes (in ``vocabularies[v]``) that an event of
+    that kind touches, padded with -1: usually one cell, none when the family does not count the
+    event, several for the escalation funnel.
+    """
+
+    def __init__(self, fields: Sequence[str], vocabularies: Sequence[Vocabulary]) -> None:
+        self.fields = tuple(fields)
+        self.vocabularies = list(vocabularies)
+        self._reset()
+
+    def _reset(self) -> None:
+        """Forget every kind (numbers are only meaningful within a batch, so this is safe between batches)."""
+        self._ids: dict[tuple[object, ...], int] = {}
+        self._values: list[dict[object, object]] = [{} for _ in self.fields]  # per field: value -> the one kept
+        widths = [[len(EscalationStage) if fam.metric == "escalation_funnel" else 1 for fam in v.families]
+                  for v in self.vocabularies]
+        self._tables = [[np.full((64, w), -1, np.int32) for w in ws] for ws in widths]  # cells < MAX_CELLS
+        # Per family, the positions of its inputs in a kind, and its cells by the values at those positions.
+        self._inputs = [[tuple(self.fields.index(d) for d in _inputs(fam)) for fam in v.families]
+                        for v in self.vocabularies]
+        self._cells: list[list[dict[object, object]]] = [[{} for _ in v.families]
+                                                                        for v in self.vocabularies]
+
+    def ids(self, kinds: Sequence[tuple[object, ...]]) -> np.ndarray:
+        """Each kind's number; new kinds get their cells worked out now, all of a batch's at once."""
+        if len(self._ids) > MAX_KINDS:
+            self._reset()
+        known = self._ids
+        out = np.fromiter(map(known.get, kinds, repeat(-1)), np.int64, len(kinds))  # no Python frame per event
+        missing = np.nonzero(out < 0)[0]
+        if len(missing):
+            # Distinct, in order of first sight, and made of one shared object per field value: a decoded
+            # event's strings are its own, and a kind kept for good would otherwise keep them alive.
+            canon = self._values
+            new = [tuple([c.setdefault(x, x) for c, x in zip(canon, kind, strict=True)])
+                   for kind in dict.fromkeys(kinds[i] for i in missing)]
+            first = len(known)
+            for number, kind in enumerate(new, first):
+                known[kind] = number
+            for v in range(len(self.vocabularies)):
+                for f in range(len(self._tables[v])):
+                    self._fill(v, f, new, first)
+            out[missing] = [known[kinds[i]] for i in missing]
+        return out
+
+    def _fill(self, v: int, f: int, new: list[tuple[object, ...]], first: int) -> None:
+        """Write family ``f``'s cells of the kinds numbered ``first``, ``first + 1``, … into its table."""
+        table = self._tables[v][f]
+        end, width = first + len(new), table.shape[1]
+        if end > len(table):
+            grown = np.full((max(end, len(table) + len(table) // 4), width), -1, np.int32)
+            grown[: len(table)] = table
+            table = self._tables[v][f] = grown
+        cache, project = self._cells[v][f], itemgetter(*self._inputs[v][f])
+        values = [project(kind) for kind in new]
+        rows = [cache.get(value) for value in values]
+        for i in [i for i, row in enumerate(rows) if row is None]:  # values this family has not met yet
+            row = cache.get(values[i])
+            if row is None:
+                cells = (*self._cells_of(v, f, new[i]), *[-1] * width)[:width]
+                row = cache[values[i]] = cells[0] if width == 1 else cells
+            rows[i] = row
+        if width == 1:
+            table[first:end, 0] = rows
+        else:
+            table[first:end] = rows
+
+    def _cells_of(self, v: int, f: int, kind: tuple[object, ...]) -> list[int]:
+        """Family ``f``'s cell indexes for ``kind``, by ``family.cells_of`` on the values it reads."""
+        vocabulary = self.vocabularies[v]
+        event = SimpleNamespace(**{self.fields[i]: _typed(self.fields[i], kind[i]) for i in self._inputs[v][f]})
+        return [vocabulary.cell_index(f, c) for c in vocabulary.families[f].cells_of(event)]  # type: ignore[arg-type]
+
+    def table(self, v: int, f: int) -> np.ndarray:
+        """Family ``f`` of vocabulary ``v``: kind number -> cell indexes touched, padded with -1."""
+        return self._tables[v][f]
+
+
+def _inputs(family: ReportFamily) -> tuple[str, ...]:
+    """The event fields ``family.cells_of`` reads: its dimensions that are event fields, and the action."""
+    return tuple(sorted({d for d in family.dimensions if d in _EVENT_FIELDS} | {"action"}))
+
+
+def _typed(name: str, value: object) -> object:
+    """A kind's value as the event holds it: taxonomy fields as their enum members."""
+    enum = ENUM_FIELDS.get(name)
+    return enum(value) if enum is not None and value is not None else value
