@@ -35,13 +35,33 @@ if TYPE_CHECKING:
 
 # Loaded on first use, so that a module such as the decode process's imports no OpenDP, DuckDB or pandas.
 _WHERE = {
-    "AnalyticsError": "analytics.errors", "BudgetExceededError": "analytics.errors",
-    "EmptyStoreError": "analytics.errors", "FamilySpecError": "analytics.errors", "StoreError": "analytics.errors",
-    "ReportFamily": "analytics.families", "load_families": "analytics.families",
-    "RhoBudget": "analytics.privacy.budget", "BudgetPolicy": "analytics.privacy.ledger",
-    "Releaser": "analytics.privacy.release", "ReadOnlyStore": "analytics.store", "Store": "analytics.store",
+    "AnalyticsError": "analytics.errors",
+    "BudgetExceededError": "analytics.errors",
+    "EmptyStoreError": "analytics.errors",
+    "FamilySpecError": "analytics.errors",
+    "StoreError": "analytics.errors",
+    "ReportFamily": "analytics.families",
+    "load_families": "analytics.families",
+    "RhoBudget": "analytics.privacy.budget",
+    "BudgetPolicy": "analytics.privacy.ledger",
+    "Releaser": "analytics.privacy.release",
+    "ReadOnlyStore": "analytics.store",
+    "Store": "analytics.store",
 }
-__all__ = sorted(_WHERE)
+__all__ = [
+    "AnalyticsError",
+    "BudgetExceededError",
+    "BudgetPolicy",
+    "EmptyStoreError",
+    "FamilySpecError",
+    "ReadOnlyStore",
+    "Releaser",
+    "ReportFamily",
+    "RhoBudget",
+    "Store",
+    "StoreError",
+    "load_families",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -40,7 +40,9 @@ def worker(
     families: Annotated[Path | None, typer.Option(help="Report families TOML (default: the shipped set).")] = None,
     window_seconds: Annotated[float | None, typer.Option(help="Window size in seconds (default a week).")] = None,
     lateness_seconds: Annotated[float | None, typer.Option(help="Allowed lateness in seconds.")] = None,
-    rho_week: Annotated[float | None, typer.Option(help="zCDP rho per privacy period, split by family weights.")] = None,
+    rho_week: Annotated[
+        float | None, typer.Option(help="zCDP rho per privacy period, split by family weights.")
+    ] = None,
     rho_year: Annotated[float | None, typer.Option(help="zCDP rho cap per calendar year.")] = None,
     app_id: Annotated[str | None, typer.Option(help="Consumer group id; workers sharing it split partitions.")] = None,
 ) -> None:
@@ -51,9 +53,17 @@ def worker(
     from analytics.settings import WorkerSettings
     from analytics.stream import run_worker
 
-    options = {"bootstrap_servers": bootstrap_servers, "store": store, "registry": registry, "families": families,
-               "window_seconds": window_seconds, "lateness_seconds": lateness_seconds, "rho_week": rho_week,
-               "rho_year": rho_year, "app_id": app_id}
+    options = {
+        "bootstrap_servers": bootstrap_servers,
+        "store": store,
+        "registry": registry,
+        "families": families,
+        "window_seconds": window_seconds,
+        "lateness_seconds": lateness_seconds,
+        "rho_week": rho_week,
+        "rho_year": rho_year,
+        "app_id": app_id,
+    }
     given = {name: value for name, value in options.items() if value is not None}
     run_worker(WorkerSettings(**given))
 
@@ -62,14 +72,23 @@ def worker(
 @clean_errors
 def report_weekly(
     store: StoreOpt = DEFAULT_STORE,
-    week: Annotated[str | None, typer.Option(help="Window label, e.g. 2026-W47 (or '2026-11-23 09:40:10Z' for "
-                                                  "short demo windows); default the latest released.")] = None,
-    fmt: Annotated[list[str] | None, typer.Option(
-        "--format", "-f", help="html, pdf or md; repeat or give a comma list. Default: html and md.")] = None,
-    out: Annotated[Path, typer.Option(help="Folder the report is written to.", envvar="FLOCKVIEW_REPORTS_DIR")]
-    = Path("reports"),
-    allow_partial: Annotated[bool, typer.Option(
-        help="Write the report even if some families were not released for the window.")] = False,
+    week: Annotated[
+        str | None,
+        typer.Option(
+            help="Window label, e.g. 2026-W47 (or '2026-11-23 09:40:10Z' for "
+            "short demo windows); default the latest released."
+        ),
+    ] = None,
+    fmt: Annotated[
+        list[str] | None,
+        typer.Option("--format", "-f", help="html, pdf or md; repeat or give a comma list. Default: html and md."),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder the report is written to.", envvar="FLOCKVIEW_REPORTS_DIR")] = Path(
+        "reports"
+    ),
+    allow_partial: Annotated[
+        bool, typer.Option(help="Write the report even if some families were not released for the window.")
+    ] = False,
 ) -> None:
     """Write the weekly policy report of a released window: summary, charts with 95% bands, privacy statement."""
     from analytics.reporting.build import write_reports
@@ -84,11 +103,13 @@ def report_weekly(
 def budget(
     store: StoreOpt = DEFAULT_STORE,
     rho_week: Annotated[float, typer.Option(help="The worker's per-period cap (its --rho-week).")] = 0.02,
-    rho_year: Annotated[float, typer.Option(help="The worker's yearly cap (its --rho-year; the demo uses 1000).")] = 1.0,
+    rho_year: Annotated[
+        float, typer.Option(help="The worker's yearly cap (its --rho-year; the demo uses 1000).")
+    ] = 1.0,
 ) -> None:
     """Show the privacy budget spent per period and year, and what remains under the caps."""
-    from analytics.privacy.ledger import budget_summary
     from analytics.privacy.budget import RhoBudget
+    from analytics.privacy.ledger import budget_summary
     from analytics.privacy.release import BudgetPolicy
 
     try:
@@ -104,8 +125,12 @@ def dashboard(
     store: StoreOpt = DEFAULT_STORE,
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
     address: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    reports: Annotated[Path | None, typer.Option(
-        help="Folder of weekly policy reports to list (default: ./reports).", envvar="FLOCKVIEW_REPORTS_DIR")] = None,
+    reports: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of weekly policy reports to list (default: ./reports).", envvar="FLOCKVIEW_REPORTS_DIR"
+        ),
+    ] = None,
 ) -> None:
     """Serve the analysts' Streamlit dashboard (read-only on the store)."""
     import os
@@ -130,8 +155,13 @@ def up(
     """Run the whole demo: embedded broker, a worker, simulated providers and the dashboard, until Ctrl-C."""
     from analytics.demo import DemoConfig, run_up
 
-    config = DemoConfig(data_dir=data_dir, window_seconds=window_seconds, rate=rate, dashboard_port=port,
-                        campaign=None if campaign in (None, "none") else campaign)
+    config = DemoConfig(
+        data_dir=data_dir,
+        window_seconds=window_seconds,
+        rate=rate,
+        dashboard_port=port,
+        campaign=None if campaign in (None, "none") else campaign,
+    )
     run_up(config, typer.echo, duration=duration)
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from analytics.store import ReadOnlyStore
 from ingest.devtools.broker import EmbeddedBroker, terminate, wait_for_port
-from ingest.errors import FlockviewError
 from ingest.devtools.simulate import demo_providers, provider_credentials, registry_toml
+from ingest.errors import FlockviewError
 from ingest.sdk.admin import ensure_topics
 
 Echo = Callable[[str], None]
@@ -30,15 +30,29 @@ class StackError(FlockviewError, RuntimeError):
     """A part of the demo stack failed to start or died."""
 
 
-def dashboard_command(store: Path, port: int, address: str = "127.0.0.1",
-                      reports: Path | None = None) -> tuple[list[str], dict[str, str]]:
+def dashboard_command(
+    store: Path, port: int, address: str = "127.0.0.1", reports: Path | None = None
+) -> tuple[list[str], dict[str, str]]:
     """The argv and environment that serve the Streamlit dashboard on ``address:port``."""
     spec = importlib.util.find_spec("dashboard")  # locate, not import: the dashboard is its own process
     if spec is None or spec.origin is None:
         raise StackError("the 'dashboard' package is not installed")
     app_path = Path(spec.origin).parent / "app.py"
-    argv = [sys.executable, "-m", "streamlit", "run", str(app_path), "--server.port", str(port),
-            "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    argv = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app_path),
+        "--server.port",
+        str(port),
+        "--server.address",
+        address,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
     env = dict(os.environ, FLOCKVIEW_DASHBOARD_STORE=str(store))
     if reports is not None:
         env["FLOCKVIEW_REPORTS_DIR"] = str(reports)
@@ -88,8 +102,9 @@ class Stack:
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         log = self.logs / f"{name}.log"
         with log.open("ab") as out:
-            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    env=env, start_new_session=True)
+            proc = subprocess.Popen(
+                argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+            )
         self.children.append(_Child(name, proc, log))
 
     def start(self) -> None:
@@ -102,15 +117,49 @@ class Stack:
         registry = cfg.data_dir / "providers.toml"
         registry.write_text(registry_toml(provider_credentials([p.name for p in providers], seed=cfg.seed)))
         cli = [sys.executable, "-m", "analytics.cli"]
-        self._spawn("worker", cli + [
-            "worker", "--bootstrap-servers", bootstrap, "--store", str(cfg.store), "--registry", str(registry),
-            "--window-seconds", str(cfg.window_seconds), "--lateness-seconds", str(cfg.lateness_seconds),
-            "--rho-year", str(cfg.rho_year), "--app-id", "flockview-demo-worker",
-        ], dict(os.environ, FLOCKVIEW_WORKER_DATADIR=str(cfg.data_dir / "worker"),
-                FLOCKVIEW_WORKER_REPORTS_DIR=str(cfg.reports)))
+        self._spawn(
+            "worker",
+            [
+                *cli,
+                "worker",
+                "--bootstrap-servers",
+                bootstrap,
+                "--store",
+                str(cfg.store),
+                "--registry",
+                str(registry),
+                "--window-seconds",
+                str(cfg.window_seconds),
+                "--lateness-seconds",
+                str(cfg.lateness_seconds),
+                "--rho-year",
+                str(cfg.rho_year),
+                "--app-id",
+                "flockview-demo-worker",
+            ],
+            dict(
+                os.environ,
+                FLOCKVIEW_WORKER_DATADIR=str(cfg.data_dir / "worker"),
+                FLOCKVIEW_WORKER_REPORTS_DIR=str(cfg.reports),
+            ),
+        )
         campaign = ["--campaign", cfg.campaign] if cfg.campaign else []
-        self._spawn("simulator", cli + ["simulate", "--bootstrap-servers", bootstrap, "--rate", str(cfg.rate),
-                                        "--seed", str(cfg.seed), "--bad-events", "0.002", *campaign])
+        self._spawn(
+            "simulator",
+            [
+                *cli,
+                "simulate",
+                "--bootstrap-servers",
+                bootstrap,
+                "--rate",
+                str(cfg.rate),
+                "--seed",
+                str(cfg.seed),
+                "--bad-events",
+                "0.002",
+                *campaign,
+            ],
+        )
         argv, env = dashboard_command(cfg.store, cfg.dashboard_port, reports=cfg.reports)
         self._spawn("dashboard", argv, env)
         wait_for_port(cfg.dashboard_port, timeout=60, proc=self.children[-1].proc)
@@ -154,11 +203,13 @@ def run_up(config: DemoConfig, echo: Echo, duration: float | None = None, status
     try:
         echo("starting the embedded broker, a worker, the simulated providers and the dashboard…")
         stack.start()
-        echo(f"Flockview is up.\n  dashboard:  http://127.0.0.1:{config.dashboard_port}\n"
-             f"  broker:     {stack.broker.bootstrap_servers if stack.broker else '?'} (memory storage)\n"
-             f"  store:      {config.store}\n  logs:       {stack.logs}\n"
-             f"  windows:    {config.window_seconds:g} s (each stands in for a week)\n"
-             "Press Ctrl-C to stop everything.")
+        echo(
+            f"Flockview is up.\n  dashboard:  http://127.0.0.1:{config.dashboard_port}\n"
+            f"  broker:     {stack.broker.bootstrap_servers if stack.broker else '?'} (memory storage)\n"
+            f"  store:      {config.store}\n  logs:       {stack.logs}\n"
+            f"  windows:    {config.window_seconds:g} s (each stands in for a week)\n"
+            "Press Ctrl-C to stop everything."
+        )
         deadline = time.monotonic() + duration if duration else None
         next_status = time.monotonic() + status_every
         while deadline is None or time.monotonic() < deadline:

@@ -70,7 +70,8 @@ class ReportFamily(BaseModel):
     window: WindowKind = Field("week", description="week: one privacy period; day: a seventh of it")
     total: bool = Field(False, description="also release the total over all cells, made consistent with them")
     year_to_date_weight: float | None = Field(
-        None, gt=0, allow_inf_nan=False, description="weight of a continual year-to-date release per category")
+        None, gt=0, allow_inf_nan=False, description="weight of a continual year-to-date release per category"
+    )
 
     @model_validator(mode="after")
     def _metric_fields(self) -> ReportFamily:
@@ -79,8 +80,10 @@ class ReportFamily(BaseModel):
         if (self.metric == "escalation_funnel") != ("escalation_stage" in self.dimensions):
             raise ValueError("metric escalation_funnel needs the dimension escalation_stage, and only it may use it")
         if self.total and (self.open_vocabulary or self.metric == "escalation_funnel"):
-            raise ValueError("total needs a public key space and additive cells (not open vocabularies, "
-                             "not the cumulative escalation funnel)")
+            raise ValueError(
+                "total needs a public key space and additive cells (not open vocabularies, "
+                "not the cumulative escalation funnel)"
+            )
         if self.year_to_date_weight is not None and (self.dimensions != ("category",) or self.window != "week"):
             raise ValueError("year_to_date_weight is supported for weekly families with dimensions ['category'] only")
         return self
@@ -90,8 +93,10 @@ class ReportFamily(BaseModel):
     def _public(cls, dims: tuple[str, ...]) -> tuple[str, ...]:
         for dim in dims:
             if dim not in PUBLIC_DIMENSIONS and dim not in OPEN_DIMENSIONS:
-                raise ValueError(f"dimension {dim!r} is not supported; public dimensions: "
-                                 f"{', '.join(PUBLIC_DIMENSIONS)}; open vocabularies: {', '.join(sorted(OPEN_DIMENSIONS))}")
+                raise ValueError(
+                    f"dimension {dim!r} is not supported; public dimensions: "
+                    f"{', '.join(PUBLIC_DIMENSIONS)}; open vocabularies: {', '.join(sorted(OPEN_DIMENSIONS))}"
+                )
         if len(set(dims)) != len(dims):
             raise ValueError("dimensions repeat")
         return dims
@@ -141,7 +146,7 @@ class ReportFamily(BaseModel):
             if base is None:
                 return ()
             at = self.dimensions.index("escalation_stage")
-            return tuple(base[:at] + (s.value,) + base[at:] for s in stages)
+            return tuple((*base[:at], s.value, *base[at:]) for s in stages)
         cell = self.cell_of(event)
         return () if cell is None else (cell,)
 

@@ -30,20 +30,35 @@ class WorkerSettings(BaseSettings):
     partitions: int = Field(4, ge=1, description="Partitions of the events topic when the worker creates it.")
     batch_size: int = Field(500, ge=1, description="Records processed together (each may hold many events).")
     batch_within: float = Field(0.5, gt=0, description="Seconds to wait for a batch to fill.")
-    fetch_bytes: int = Field(4 << 20, ge=1 << 16, description="Most bytes fetched per partition and request "
-                             "(at least the largest record); 4 MiB keeps the batches coming: 1 MiB left the "
-                             "counting thread waiting for records a tenth of the time.")
-    decode_process: bool = Field(True, description="Verify and decode batches in a child process, on a core of its "
-                                 "own (Linux); off: on a thread of the worker, where it contends for the "
-                                 "interpreter lock with the counting.")
+    fetch_bytes: int = Field(
+        4 << 20,
+        ge=1 << 16,
+        description="Most bytes fetched per partition and request "
+        "(at least the largest record); 4 MiB keeps the batches coming: 1 MiB left the "
+        "counting thread waiting for records a tenth of the time.",
+    )
+    decode_process: bool = Field(
+        True,
+        description="Verify and decode batches in a child process, on a core of its "
+        "own (Linux); off: on a thread of the worker, where it contends for the "
+        "interpreter lock with the counting.",
+    )
     tick_seconds: float = Field(1.0, gt=0, description="How often closed windows are looked for.")
     datadir: Path = Path("flockview-data/worker")
-    state_dir: Path | None = Field(None, description="Per-partition worker state (SQLite, exact and private); "
-                                   "datadir/state when unset. Workers that may take over each other's partitions "
-                                   "must see the same directory.")
-    health_seconds: float = Field(30.0, gt=0, description="How often operational totals go to the store's health table.")
-    reports_dir: Path | None = Field(None, description="Write the weekly policy report here whenever a window is "
-                                     "fully released (the dashboard's FLOCKVIEW_REPORTS_DIR); off when unset.")
+    state_dir: Path | None = Field(
+        None,
+        description="Per-partition worker state (SQLite, exact and private); "
+        "datadir/state when unset. Workers that may take over each other's partitions "
+        "must see the same directory.",
+    )
+    health_seconds: float = Field(
+        30.0, gt=0, description="How often operational totals go to the store's health table."
+    )
+    reports_dir: Path | None = Field(
+        None,
+        description="Write the weekly policy report here whenever a window is "
+        "fully released (the dashboard's FLOCKVIEW_REPORTS_DIR); off when unset.",
+    )
     report_formats: str = Field("html,md", description="Formats of automatic reports: html, md, pdf (comma list).")
     log_level: str = "info"
 

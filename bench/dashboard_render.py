@@ -37,15 +37,18 @@ from analytics.store import DIMENSION_COLUMNS, Store
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 FIRST_WEEK = datetime(2024, 11, 25, tzinfo=UTC)  # a Monday: window starts align with the worker's
 # (family, dimensions) filled in this order until a window has the requested number of cells
-FILL = [("events_by_category", ("category",)), ("techniques_by_category", ("category", "technique")),
-        ("events_by_category_surface", ("category", "surface")),
-        ("events_by_category_jurisdiction", ("category", "jurisdiction"))]
+FILL = [
+    ("events_by_category", ("category",)),
+    ("techniques_by_category", ("category", "technique")),
+    ("events_by_category_surface", ("category", "surface")),
+    ("events_by_category_jurisdiction", ("category", "jurisdiction")),
+]
 
 
 def _keys(dimensions: tuple[str, ...]) -> list[tuple[str, ...]]:
     keys: list[tuple[str, ...]] = [()]
     for dimension in dimensions:
-        keys = [k + (v,) for k in keys for v in PUBLIC_DIMENSIONS[dimension]]
+        keys = [(*k, v) for k in keys for v in PUBLIC_DIMENSIONS[dimension]]
     return keys
 
 
@@ -63,25 +66,65 @@ def _window_rows(i: int, cells_per_window: int, plan: object) -> tuple[list[dict
         noisy = draw(plan, true)  # type: ignore[arg-type]
         half = plan.half_width  # type: ignore[attr-defined]
         release_id = f"{family}@{start.isoformat()}"
-        releases.append({"release_id": release_id, "family": family, "window_start": start, "window_end": end,
-                         "released_at": end, "privacy_unit": "one actor of one provider, per week",
-                         "metric": "event_count", "mechanism": "discrete_gaussian_zcdp", "bound_k": 2, "bound_l": 3,
-                         "sensitivity_l2": 4.24, "scale": plan.scale, "rho": plan.rho,  # type: ignore[attr-defined]
-                         "epsilon": plan.epsilon, "delta": 1e-6, "alpha": 0.05,  # type: ignore[attr-defined]
-                         "interval_half_width": half, "n_cells": len(keys), "window_kind": "week"})
+        releases.append(
+            {
+                "release_id": release_id,
+                "family": family,
+                "window_start": start,
+                "window_end": end,
+                "released_at": end,
+                "privacy_unit": "one actor of one provider, per week",
+                "metric": "event_count",
+                "mechanism": "discrete_gaussian_zcdp",
+                "bound_k": 2,
+                "bound_l": 3,
+                "sensitivity_l2": 4.24,
+                "scale": plan.scale,
+                "rho": plan.rho,  # type: ignore[attr-defined]
+                "epsilon": plan.epsilon,
+                "delta": 1e-6,
+                "alpha": 0.05,  # type: ignore[attr-defined]
+                "interval_half_width": half,
+                "n_cells": len(keys),
+                "window_kind": "week",
+            }
+        )
         for key, value in zip(keys, noisy, strict=True):
             v = float(max(value, 0))
             row = {c: None for c in DIMENSION_COLUMNS}
             row.update(dict(zip(dimensions, key, strict=True)))
-            row.update(release_id=release_id, family=family, window_start=start, window_end=end, value=v,
-                       ci_low=max(v - half, 0.0), ci_high=v + half, includes_zero=v - half <= 0,
-                       mechanism="discrete_gaussian_zcdp", scale=plan.scale, rho=plan.rho,  # type: ignore[attr-defined]
-                       is_total=False)
+            row.update(
+                release_id=release_id,
+                family=family,
+                window_start=start,
+                window_end=end,
+                value=v,
+                ci_low=max(v - half, 0.0),
+                ci_high=v + half,
+                includes_zero=v - half <= 0,
+                mechanism="discrete_gaussian_zcdp",
+                scale=plan.scale,
+                rho=plan.rho,  # type: ignore[attr-defined]
+                is_total=False,
+            )
             cells.append(row)
-        ledger.append({"family": family, "window_start": start, "window_end": end, "period": f"{i}",
-                       "year": start.year, "rho": plan.rho, "epsilon": plan.epsilon, "delta": 1e-6,  # type: ignore[attr-defined]
-                       "recorded_at": end, "component": "cells", "period_start": start, "cap_period": 0.02,
-                       "cap_year": 1.0})
+        ledger.append(
+            {
+                "family": family,
+                "window_start": start,
+                "window_end": end,
+                "period": f"{i}",
+                "year": start.year,
+                "rho": plan.rho,
+                "epsilon": plan.epsilon,
+                "delta": 1e-6,  # type: ignore[attr-defined]
+                "recorded_at": end,
+                "component": "cells",
+                "period_start": start,
+                "cap_period": 0.02,
+                "cap_year": 1.0,
+            }
+        )
     return releases, cells, ledger
 
 
@@ -90,11 +133,24 @@ def _year_to_date(cells: pd.DataFrame) -> pd.DataFrame:
     ours["year"] = ours["window_start"].map(lambda t: t.year)
     ours["value"] = ours.groupby(["year", "category"])["value"].cumsum()
     half = interval_half_width(40.0)
-    return pd.DataFrame({"family": ours["family"], "year": ours["year"], "window_start": ours["window_start"],
-                         "window_end": ours["window_end"], "category": ours["category"], "value": ours["value"],
-                         "ci_low": (ours["value"] - half).clip(lower=0), "ci_high": ours["value"] + half,
-                         "includes_zero": ours["value"] - half <= 0, "mechanism": "discrete_gaussian_zcdp",
-                         "scale": 40.0, "rho": 0.001, "n_nodes": 3, "released_at": ours["window_end"]})
+    return pd.DataFrame(
+        {
+            "family": ours["family"],
+            "year": ours["year"],
+            "window_start": ours["window_start"],
+            "window_end": ours["window_end"],
+            "category": ours["category"],
+            "value": ours["value"],
+            "ci_low": (ours["value"] - half).clip(lower=0),
+            "ci_high": ours["value"] + half,
+            "includes_zero": ours["value"] - half <= 0,
+            "mechanism": "discrete_gaussian_zcdp",
+            "scale": 40.0,
+            "rho": 0.001,
+            "n_nodes": 3,
+            "released_at": ours["window_end"],
+        }
+    )
 
 
 def build_store(path: Path, weeks: int, cells_per_window: int) -> int:
@@ -149,8 +205,9 @@ def time_load_and_chart(store: Path, runs: int) -> float:
         st.cache_data.clear()
         started = time.perf_counter()
         data.load_releases(store)
-        cells = overview._with_labels(stats.released_parts(data.load_cells(store, overview.FAMILY,
-                                                                           overview.WINDOWS_SHOWN)))
+        cells = overview._with_labels(
+            stats.released_parts(data.load_cells(store, overview.FAMILY, overview.WINDOWS_SHOWN))
+        )
         data.load_ledger(store)
         latest = cells[cells["window_start"] == cells["window_start"].max()]
         overview.overview_chart(cells, overview._default_domains(latest)).to_dict()
@@ -172,8 +229,10 @@ def main() -> None:
         store = Path(tmp) / "flockview.duckdb"
         started = time.perf_counter()
         cells = build_store(store, weeks, args.cells)
-        print(f"store: {weeks} weekly windows x {args.cells} cells = {cells:,} cells, "
-              f"{store.stat().st_size / 1e6:.1f} MB, built in {time.perf_counter() - started:.1f} s")
+        print(
+            f"store: {weeks} weekly windows x {args.cells} cells = {cells:,} cells, "
+            f"{store.stat().st_size / 1e6:.1f} MB, built in {time.perf_counter() - started:.1f} s"
+        )
         cold, warm = time_apptest(store, args.runs)
         direct = time_load_and_chart(store, args.runs)
     print(f"{'measurement':<44}{'median s':>10}")
@@ -181,9 +240,18 @@ def main() -> None:
     print(f"{'overview, AppTest, cached (store unchanged)':<44}{warm:>10.3f}")
     print(f"{'overview data loading + chart and tables':<44}{direct:>10.3f}")
     print(f"target: overview under 2 s -> {'met' if cold < 2 else 'NOT met'}")
-    print(json.dumps({"overview_render_s": round(cold, 3), "overview_warm_s": round(warm, 3),
-                      "load_and_chart_s": round(direct, 3), "cells": cells, "windows": weeks,
-                      "cells_per_window": args.cells}))
+    print(
+        json.dumps(
+            {
+                "overview_render_s": round(cold, 3),
+                "overview_warm_s": round(warm, 3),
+                "load_and_chart_s": round(direct, 3),
+                "cells": cells,
+                "windows": weeks,
+                "cells_per_window": args.cells,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

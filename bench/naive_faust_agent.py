@@ -21,19 +21,29 @@ import faust
 
 from analytics.families import ReportFamily, load_families
 from analytics.windows import window_of
-from ingest.errors import FlockviewError
 from ingest.contract.records import decode_record
 from ingest.contract.registry import ProviderRegistry
 from ingest.contract.topics import EVENTS_TOPIC
+from ingest.errors import FlockviewError
 
 
 def main(bootstrap: str, registry_path: str, datadir: str, progress_path: str) -> None:
     registry = ProviderRegistry.from_toml(Path(registry_path))
     families = load_families()
-    app = faust.App("bench-naive", broker=f"kafka://{bootstrap}", web_enabled=False, datadir=datadir,
-                    store="memory://", broker_session_timeout=10.0, broker_rebalance_timeout=10.0,
-                    broker_heartbeat_interval=1.0, consumer_auto_offset_reset="earliest",
-                    topic_replication_factor=1, key_serializer="raw", value_serializer="raw")
+    app = faust.App(
+        "bench-naive",
+        broker=f"kafka://{bootstrap}",
+        web_enabled=False,
+        datadir=datadir,
+        store="memory://",
+        broker_session_timeout=10.0,
+        broker_rebalance_timeout=10.0,
+        broker_heartbeat_interval=1.0,
+        consumer_auto_offset_reset="earliest",
+        topic_replication_factor=1,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
     topic = app.topic(EVENTS_TOPIC, key_type=bytes, value_type=bytes)
     seen = app.Table("naive-seen", default=bool, partitions=4)
     slots = app.Table("naive-slots", default=dict, partitions=4)
@@ -60,8 +70,12 @@ def main(bootstrap: str, registry_path: str, datadir: str, progress_path: str) -
                 window = window_of(ev.occurred_at, week).label()
                 for family in families:
                     for cell in family.cells_of(ev):
-                        count_event(family, f"{family.name}|{window}|{ev.actor}".encode(), cell,
-                                    f"{family.name}|{window}|{'|'.join(cell)}".encode())
+                        count_event(
+                            family,
+                            f"{family.name}|{window}|{ev.actor}".encode(),
+                            cell,
+                            f"{family.name}|{window}|{'|'.join(cell)}".encode(),
+                        )
 
     def count_event(family: ReportFamily, slot_key: bytes, cell: tuple[str, ...], count_key: bytes) -> None:
         """The bounding rule on the actor's slots (a dict cell -> events), one table read and write each."""
@@ -83,8 +97,9 @@ def main(bootstrap: str, registry_path: str, datadir: str, progress_path: str) -
     @app.timer(interval=1.0)
     async def report() -> None:
         if state["first"]:
-            progress.write_text(json.dumps({"events": state["events"],
-                                            "seconds": time.perf_counter() - state["first"]}))
+            progress.write_text(
+                json.dumps({"events": state["events"], "seconds": time.perf_counter() - state["first"]})
+            )
 
     worker = faust.Worker(app, loglevel="warning", quiet=True, redirect_stdouts=False)
     sys.argv = sys.argv[:1]

@@ -43,8 +43,12 @@ from analytics.windows import ClosedWindow, Window
 
 WEEK = timedelta(days=7)
 CATEGORIES = PUBLIC_DIMENSIONS["category"]
-STAGES_OF_ACTION = {"warn": ("warn",), "rate_limit": ("warn", "rate_limit"),
-                    "suspend": ("warn", "rate_limit", "suspend_ban"), "ban": ("warn", "rate_limit", "suspend_ban")}
+STAGES_OF_ACTION = {
+    "warn": ("warn",),
+    "rate_limit": ("warn", "rate_limit"),
+    "suspend": ("warn", "rate_limit", "suspend_ban"),
+    "ban": ("warn", "rate_limit", "suspend_ban"),
+}
 PROVIDERS = {"acme-ai": 0.45, "openweights-hub": 0.25, "api-platform": 0.2, "small-lab": 0.1}
 MODEL_FAMILIES = ["acme-large", "acme-small", "llama-like-70b", "mistral-like-7b", "qwen-like-32b"]
 JURISDICTIONS = ["US", "GB", "DE", "FR", "IN", "BR", "JP", "NG", "ID", "CA"]
@@ -54,7 +58,7 @@ CAMPAIGNS = [("cbrn.bio", 10, 3, 0.3), ("cyber.malware", 30, 2, 0.3), ("fraud.ph
 
 def baseline_rates() -> dict[str, float]:
     """Weekly events per category: a spread from ~100 to ~8,000, with cbrn.bio at 2,000."""
-    rates = {c: 8000 * 0.78 ** i for i, c in enumerate(CATEGORIES)}
+    rates = {c: 8000 * 0.78**i for i, c in enumerate(CATEGORIES)}
     rates["cbrn.bio"] = 2000.0
     return rates
 
@@ -75,16 +79,20 @@ def simulate_week(rng: np.random.Generator, week: int, rates: dict[str, float]) 
     activity = rng.lognormal(0.0, 1.2, pool)
     actor_ids = rng.choice(pool, size, p=activity / activity.sum())
     actions = ["allow", "audit", "warn", "modify", "block", "rate_limit", "suspend", "ban"]
-    frame = pd.DataFrame({
-        "actor": np.char.add(provider.astype(str), actor_ids.astype(str)),
-        "category": category,
-        "detection_stage": rng.choice(PUBLIC_DIMENSIONS["detection_stage"], size),
-        "action": rng.choice(actions, size, p=[0.05, 0.1, 0.2, 0.05, 0.4, 0.1, 0.06, 0.04]),
-        "technique": rng.choice(PUBLIC_DIMENSIONS["technique"], size),
-        "surface": rng.choice(PUBLIC_DIMENSIONS["surface"], size, p=[0.4, 0.3, 0.1, 0.2]),
-        "jurisdiction": rng.choice(JURISDICTIONS, size),
-        "model_family": rng.choice(MODEL_FAMILIES + ["rare-finetune"], size, p=[0.3, 0.25, 0.2, 0.15, 0.0999, 0.0001]),
-    })
+    frame = pd.DataFrame(
+        {
+            "actor": np.char.add(provider.astype(str), actor_ids.astype(str)),
+            "category": category,
+            "detection_stage": rng.choice(PUBLIC_DIMENSIONS["detection_stage"], size),
+            "action": rng.choice(actions, size, p=[0.05, 0.1, 0.2, 0.05, 0.4, 0.1, 0.06, 0.04]),
+            "technique": rng.choice(PUBLIC_DIMENSIONS["technique"], size),
+            "surface": rng.choice(PUBLIC_DIMENSIONS["surface"], size, p=[0.4, 0.3, 0.1, 0.2]),
+            "jurisdiction": rng.choice(JURISDICTIONS, size),
+            "model_family": rng.choice(
+                [*MODEL_FAMILIES, "rare-finetune"], size, p=[0.3, 0.25, 0.2, 0.15, 0.0999, 0.0001]
+            ),
+        }
+    )
     return frame.sample(frac=1.0, random_state=int(rng.integers(1 << 31))).reset_index(drop=True)  # arrival order
 
 
@@ -108,8 +116,15 @@ def bounded_counts(events: pd.DataFrame, family: ReportFamily) -> dict[tuple[str
     return {(k,) if isinstance(k, str) else tuple(k): int(v) for k, v in totals.items() if v}
 
 
-def run_year(releaser: Releaser, families: list[ReportFamily], year: int, weeks: int, rng: np.random.Generator,
-             truth: list[dict[str, object]], weekly_events: list[pd.DataFrame]) -> float:
+def run_year(
+    releaser: Releaser,
+    families: list[ReportFamily],
+    year: int,
+    weeks: int,
+    rng: np.random.Generator,
+    truth: list[dict[str, object]],
+    weekly_events: list[pd.DataFrame],
+) -> float:
     """Simulate and release ``weeks`` weeks of ``year``; returns the seconds spent in releases."""
     first = datetime(year, 1, 1, tzinfo=UTC) + timedelta(days=(7 - datetime(year, 1, 1).weekday()) % 7)
     spent, rates = 0.0, baseline_rates()
@@ -120,11 +135,25 @@ def run_year(releaser: Releaser, families: list[ReportFamily], year: int, weeks:
         counts = {f.name: bounded_counts(events, f) for f in families}
         for family in families:
             for cell in family.keys or counts[family.name]:
-                truth.append({"family": family.name, "window_start": window.start, "cell": cell,
-                              "truth": counts[family.name].get(cell, 0), "week": week})
+                truth.append(
+                    {
+                        "family": family.name,
+                        "window_start": window.start,
+                        "cell": cell,
+                        "truth": counts[family.name].get(cell, 0),
+                        "week": week,
+                    }
+                )
             if family.total:
-                truth.append({"family": family.name, "window_start": window.start, "cell": None,
-                              "truth": sum(counts[family.name].values()), "week": week})
+                truth.append(
+                    {
+                        "family": family.name,
+                        "window_start": window.start,
+                        "cell": None,
+                        "truth": sum(counts[family.name].values()),
+                        "week": week,
+                    }
+                )
         t0 = time.perf_counter()
         outcomes = releaser.release(ClosedWindow(window, counts))
         spent += time.perf_counter() - t0
@@ -138,8 +167,9 @@ def joined_cells(store: Path, families: list[ReportFamily], truth: list[dict[str
     """Released cells beside their bounded truth (open-vocabulary keys: only those released)."""
     cells = ReadOnlyStore(store).query("SELECT * FROM cells")
     dims = {f.name: list(f.dimensions) for f in families}
-    cells["cell"] = [None if row.is_total else tuple(getattr(row, d) for d in dims[row.family])
-                     for row in cells.itertuples()]
+    cells["cell"] = [
+        None if row.is_total else tuple(getattr(row, d) for d in dims[row.family]) for row in cells.itertuples()
+    ]
     frame = pd.DataFrame(truth)
     return cells.merge(frame, on=["family", "window_start", "cell"], how="inner")
 
@@ -148,14 +178,19 @@ def error_table(joined: pd.DataFrame) -> tuple[dict[str, float], float]:
     """Median relative error by true cell size, and the median for cells of ≥ 1,000 events."""
     sized = joined[(joined["truth"] > 0) & joined["metric_is_count"]]
     rel = (sized["value"] - sized["truth"]).abs() / sized["truth"]
-    buckets = pd.cut(sized["truth"], [0, 100, 1000, 10_000, np.inf], right=False,
-                     labels=["1-99", "100-999", "1,000-9,999", ">=10,000"])
+    buckets = pd.cut(
+        sized["truth"],
+        [0, 100, 1000, 10_000, np.inf],
+        right=False,
+        labels=["1-99", "100-999", "1,000-9,999", ">=10,000"],
+    )
     table = rel.groupby(buckets, observed=True).median().to_dict()
     return {str(k): float(v) for k, v in table.items()}, float(rel[sized["truth"] >= 1000].median())
 
 
-def alert_experiment(releaser: Releaser, family: ReportFamily, trials: int,
-                     rng: np.random.Generator) -> tuple[float, float, float]:
+def alert_experiment(
+    releaser: Releaser, family: ReportFamily, trials: int, rng: np.random.Generator
+) -> tuple[float, float, float]:
     """Power and false-alarm rate of the week-over-week alert on events_by_category's noise.
 
     Alert when the noisy rise exceeds z·√(2σ² + v_prev + v_now): DP noise of both weeks plus Poisson
@@ -171,7 +206,7 @@ def alert_experiment(releaser: Releaser, family: ReportFamily, trials: int,
     def alerts(before: np.ndarray, after: np.ndarray) -> np.ndarray:
         nb = np.array(draw(plan, before.ravel().tolist())).reshape(before.shape)
         na = np.array(draw(plan, after.ravel().tolist())).reshape(after.shape)
-        se = np.sqrt(2 * plan.scale ** 2 + np.maximum(nb, 0) + np.maximum(na, 0))
+        se = np.sqrt(2 * plan.scale**2 + np.maximum(nb, 0) + np.maximum(na, 0))
         return (na - nb) > z * se
 
     base = rng.poisson(2000, (trials, k))
@@ -186,14 +221,22 @@ def polars_weekly(events: pd.DataFrame, family: ReportFamily, rho: float) -> tup
     import polars as pl
 
     t0 = time.perf_counter()
-    context = dp.Context.compositor(data=pl.from_pandas(events[["actor", "category"]]).lazy(),
-                                    privacy_unit=dp.unit_of(contributions=1, identifier="actor"),
-                                    privacy_loss=dp.loss_of(rho=rho), split_evenly_over=1)
+    context = dp.Context.compositor(
+        data=pl.from_pandas(events[["actor", "category"]]).lazy(),
+        privacy_unit=dp.unit_of(contributions=1, identifier="actor"),
+        privacy_loss=dp.loss_of(rho=rho),
+        split_evenly_over=1,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        query = (context.query().truncate_per_group(family.bound_l, by=["category"], keep="first")
-                 .truncate_num_groups(family.bound_k, by=["category"], keep="first")
-                 .group_by("category").agg(dp.len()).with_keys(pl.LazyFrame({"category": list(CATEGORIES)})))
+        query = (
+            context.query()
+            .truncate_per_group(family.bound_l, by=["category"], keep="first")
+            .truncate_num_groups(family.bound_k, by=["category"], keep="first")
+            .group_by("category")
+            .agg(dp.len())
+            .with_keys(pl.LazyFrame({"category": list(CATEGORIES)}))
+        )
         released = query.release().collect()
     return dict(zip(released["category"], released["len"], strict=True)), time.perf_counter() - t0
 
@@ -220,14 +263,24 @@ def compare_polars(releaser: Releaser, family: ReportFamily, weekly: list[pd.Dat
                 if true >= 1000:
                     engine_err.append(abs(row.value - true) / true)
                     polars_err.append(abs(polars[row.category] - true) / true)
-    return {"engine_median_rel_error": statistics.median(engine_err), "polars_median_rel_error":
-            statistics.median(polars_err), "engine_s_per_week": engine_s / n, "polars_s_per_week": polars_s / n}
+    return {
+        "engine_median_rel_error": statistics.median(engine_err),
+        "polars_median_rel_error": statistics.median(polars_err),
+        "engine_s_per_week": engine_s / n,
+        "polars_s_per_week": polars_s / n,
+    }
 
 
 def release_100k(policy: BudgetPolicy, rng: np.random.Generator, repeats: int) -> tuple[int, float, float]:
     """Best-of-``repeats`` wall time of a 100k-cell release against the bare OpenDP draws for those cells."""
-    family = ReportFamily(name="bench_100k", title="100k cells", bound_k=1, bound_l=1, weight=1.0,
-                          dimensions=("category", "jurisdiction", "detection_stage", "surface"))
+    family = ReportFamily(
+        name="bench_100k",
+        title="100k cells",
+        bound_k=1,
+        bound_l=1,
+        weight=1.0,
+        dimensions=("category", "jurisdiction", "detection_stage", "surface"),
+    )
     values = rng.poisson(20, len(family.keys)).tolist()
     bare = full = float("inf")
     with tempfile.TemporaryDirectory() as tmp:
@@ -245,8 +298,9 @@ def release_100k(policy: BudgetPolicy, rng: np.random.Generator, repeats: int) -
     return len(values), full, bare
 
 
-def release_years(families: list[ReportFamily], policy: BudgetPolicy, years: int, weeks: int,
-                  rng: np.random.Generator) -> tuple[Releaser, pd.DataFrame, int, pd.DataFrame, list[pd.DataFrame]]:
+def release_years(
+    families: list[ReportFamily], policy: BudgetPolicy, years: int, weeks: int, rng: np.random.Generator
+) -> tuple[Releaser, pd.DataFrame, int, pd.DataFrame, list[pd.DataFrame]]:
     """Simulate and release ``years`` x ``weeks``; returns the releaser, cells beside truth, release count, YTD."""
     truth: list[dict[str, object]] = []
     weekly: list[pd.DataFrame] = []
@@ -263,8 +317,9 @@ def release_years(families: list[ReportFamily], policy: BudgetPolicy, years: int
     return releaser, joined, n_releases, ytd, weekly
 
 
-def report_accuracy(releaser: Releaser, families: list[ReportFamily], joined: pd.DataFrame, n_releases: int,
-                    weekly: list[pd.DataFrame]) -> tuple[float, float, float]:
+def report_accuracy(
+    releaser: Releaser, families: list[ReportFamily], joined: pd.DataFrame, n_releases: int, weekly: list[pd.DataFrame]
+) -> tuple[float, float, float]:
     """Print errors by cell size, coverage, bounding and the plans; returns coverage (events, all) and median."""
     table, median_ge_1000 = error_table(joined)
     hit = (joined["ci_low"] <= joined["truth"]) & (joined["truth"] <= joined["ci_high"])
@@ -272,9 +327,11 @@ def report_accuracy(releaser: Releaser, families: list[ReportFamily], joined: pd
     print("median relative error by true cell size (event and actor counts):")
     for bucket, value in table.items():
         print(f"  {bucket:>12}: {value:.3%}")
-    print(f"95% interval coverage over {n_releases} releases: {coverage:.4f} on {int((joined['truth'] > 0).sum())} "
-          f"cells with events; {coverage_all:.4f} on all {len(joined)} cells (an interval clamped at 0 always "
-          "covers a true 0 unless the noise exceeds +half-width: 97.5%)")
+    print(
+        f"95% interval coverage over {n_releases} releases: {coverage:.4f} on {int((joined['truth'] > 0).sum())} "
+        f"cells with events; {coverage_all:.4f} on all {len(joined)} cells (an interval clamped at 0 always "
+        "covers a true 0 unless the noise exceeds +half-width: 97.5%)"
+    )
     counted = [f for f in families if f.metric == "event_count" and not f.open_vocabulary]
     kept = {f.name: sum(sum(bounded_counts(w, f).values()) for w in weekly[:4]) for f in counted}
     exact = sum(len(w) for w in weekly[:4])
@@ -287,25 +344,34 @@ def report_accuracy(releaser: Releaser, families: list[ReportFamily], joined: pd
     return coverage, coverage_all, median_ge_1000
 
 
-def report_side_by_side(releaser: Releaser, by_cat: ReportFamily, weekly: list[pd.DataFrame], n: int,
-                        ytd: pd.DataFrame) -> dict[str, float]:
+def report_side_by_side(
+    releaser: Releaser, by_cat: ReportFamily, weekly: list[pd.DataFrame], n: int, ytd: pd.DataFrame
+) -> dict[str, float]:
     """Print the year-to-date figures and the engine beside OpenDP's Polars API."""
     last = ytd[ytd["window_start"] == ytd["window_start"].max()]
     plan = releaser.plan(by_cat, WEEK)
     assert plan.gaussian is not None and plan.continual is not None
-    print(f"year-to-date (binary tree): {len(ytd)} estimates; latest median ±"
-          f"{(last['ci_high'] - last['value']).median():.0f} from {int(last['n_nodes'].max())} nodes; at week 52: "
-          f"±{plan.continual.plan.half_width * np.sqrt(3):.0f} (3 nodes) vs summing 52 weekly releases "
-          f"±{plan.gaussian.half_width * np.sqrt(52):.0f}")
+    print(
+        f"year-to-date (binary tree): {len(ytd)} estimates; latest median ±"
+        f"{(last['ci_high'] - last['value']).median():.0f} from {int(last['n_nodes'].max())} nodes; at week 52: "
+        f"±{plan.continual.plan.half_width * np.sqrt(3):.0f} (3 nodes) vs summing 52 weekly releases "
+        f"±{plan.gaussian.half_width * np.sqrt(52):.0f}"
+    )
     side = compare_polars(releaser, by_cat, weekly, n)
     print(f"\nevents_by_category, {n} weeks, same rho, vs exact counts of cells >= 1,000:")
-    print(f"  release engine   median rel. error {side['engine_median_rel_error']:.3%}  "
-          f"{side['engine_s_per_week']:.3f} s/week (bounding + noise + ledger + DuckDB)")
-    print(f"  OpenDP Polars    median rel. error {side['polars_median_rel_error']:.3%}  "
-          f"{side['polars_s_per_week']:.3f} s/week (truncation + noise)")
-    print("  (both keep K = 2 categories and L = 3 events per actor; OpenDP's keep='first' keeps an actor's\n"
-          "   alphabetically first categories, which biases later ones down; keep='sample' fails on a single\n"
-          "   grouping column in opendp 0.16 with polars 1.36.1; the engine keeps cells in arrival order)")
+    print(
+        f"  release engine   median rel. error {side['engine_median_rel_error']:.3%}  "
+        f"{side['engine_s_per_week']:.3f} s/week (bounding + noise + ledger + DuckDB)"
+    )
+    print(
+        f"  OpenDP Polars    median rel. error {side['polars_median_rel_error']:.3%}  "
+        f"{side['polars_s_per_week']:.3f} s/week (truncation + noise)"
+    )
+    print(
+        "  (both keep K = 2 categories and L = 3 events per actor; OpenDP's keep='first' keeps an actor's\n"
+        "   alphabetically first categories, which biases later ones down; keep='sample' fails on a single\n"
+        "   grouping column in opendp 0.16 with polars 1.36.1; the engine keeps cells in arrival order)"
+    )
     return side
 
 
@@ -314,28 +380,42 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run: 8 weeks, small experiments")
     parser.add_argument("--seed", type=int, default=20261123)
     args = parser.parse_args()
-    years, weeks, trials, polars_weeks = ((1, 8, 300, 3) if args.quick else (2, 52, 2000, 10))
+    years, weeks, trials, polars_weeks = (1, 8, 300, 3) if args.quick else (2, 52, 2000, 10)
     rng = np.random.default_rng(args.seed)
     families, policy = load_families(), BudgetPolicy()
-    print(f"utility benchmark: {years} simulated year(s) of {weeks} weeks, {len(families)} default families, "
-          f"default budget (rho_week={policy.rho_week.rho}, rho_year={policy.rho_year.rho})")
+    print(
+        f"utility benchmark: {years} simulated year(s) of {weeks} weeks, {len(families)} default families, "
+        f"default budget (rho_week={policy.rho_week.rho}, rho_year={policy.rho_year.rho})"
+    )
     releaser, joined, n_releases, ytd, weekly = release_years(families, policy, years, weeks, rng)
     coverage, coverage_all, median_ge_1000 = report_accuracy(releaser, families, joined, n_releases, weekly)
     by_cat = next(f for f in families if f.name == "events_by_category")
     power, false_alarm, z = alert_experiment(releaser, by_cat, trials, rng)
-    print(f"\nweek-over-week alert (z={z:.2f}, {trials} trials): power {power:.3f} for +30% on 2,000/week; "
-          f"false alarms {false_alarm:.3f} per week across {len(CATEGORIES)} categories")
+    print(
+        f"\nweek-over-week alert (z={z:.2f}, {trials} trials): power {power:.3f} for +30% on 2,000/week; "
+        f"false alarms {false_alarm:.3f} per week across {len(CATEGORIES)} categories"
+    )
     side = report_side_by_side(releaser, by_cat, weekly, polars_weeks, ytd)
     n_cells, full, bare = release_100k(policy, rng, 1 if args.quick else 3)
-    print(f"\n{n_cells:,} cells: release (ledger + DuckDB) {full:.3f} s, bare OpenDP draws {bare:.3f} s "
-          f"({full / bare:.2f}x)")
-    print(json.dumps({
-        "coverage": round(coverage, 4), "coverage_all_cells": round(coverage_all, 4),
-        "median_rel_error_ge_1000": round(median_ge_1000, 5), "alert_power": power, "alert_false_alarm": false_alarm,
-        "release_100k_cells_s": round(full * 100_000 / n_cells, 4),
-        "opendp_draw_100k_s": round(bare * 100_000 / n_cells, 4), "releases": n_releases,
-        **{k: round(v, 5) for k, v in side.items()},
-    }))
+    print(
+        f"\n{n_cells:,} cells: release (ledger + DuckDB) {full:.3f} s, bare OpenDP draws {bare:.3f} s "
+        f"({full / bare:.2f}x)"
+    )
+    print(
+        json.dumps(
+            {
+                "coverage": round(coverage, 4),
+                "coverage_all_cells": round(coverage_all, 4),
+                "median_rel_error_ge_1000": round(median_ge_1000, 5),
+                "alert_power": power,
+                "alert_false_alarm": false_alarm,
+                "release_100k_cells_s": round(full * 100_000 / n_cells, 4),
+                "opendp_draw_100k_s": round(bare * 100_000 / n_cells, 4),
+                "releases": n_releases,
+                **{k: round(v, 5) for k, v in side.items()},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

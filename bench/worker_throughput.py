@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -52,14 +53,14 @@ from kafka import KafkaProducer
 
 from analytics.stream.app import ensure_summaries_topic
 from analytics.worker.decode import WireRecord, signed_provider
-from ingest.devtools.broker import EmbeddedBroker, terminate
 from ingest.contract.events import canonical_json
 from ingest.contract.pseudonym import pseudonymise
 from ingest.contract.records import PROVIDER_HEADER, RECORD_FORMAT, SIGNATURE_HEADER
 from ingest.contract.registry import ProviderRegistry
 from ingest.contract.signing import sign
-from ingest.devtools.simulate import Simulator, demo_providers, provider_credentials, registry_toml
 from ingest.contract.topics import EVENTS_TOPIC
+from ingest.devtools.broker import EmbeddedBroker, terminate
+from ingest.devtools.simulate import Simulator, demo_providers, provider_credentials, registry_toml
 from ingest.sdk.admin import ensure_topics
 
 NAIVE_APP = Path(__file__).with_name("naive_faust_agent.py")
@@ -68,8 +69,9 @@ KEPT_RECORDS = 2_000  # records timed one by one for the CPU ceiling
 _TYPED_RECORD = msgspec.json.Decoder(WireRecord)
 
 
-def preload(bootstrap: str, n_events: int, per_record: int, partitions: int, users: int,
-            seed: int) -> dict[str, object]:
+def preload(
+    bootstrap: str, n_events: int, per_record: int, partitions: int, users: int, seed: int
+) -> dict[str, object]:
     """Produce ``n_events`` in signed records; returns records, events, distinct actors and, per partition,
     the distinct actors in its records up to each offset (``actors_by_offset``)."""
     providers = tuple(replace(p, users=users) for p in demo_providers())
@@ -79,8 +81,9 @@ def preload(bootstrap: str, n_events: int, per_record: int, partitions: int, use
     now = datetime.now(UTC)
     actors: dict[tuple[str, str], str] = {}
     buffers: dict[tuple[str, int], list[dict[str, object]]] = {}
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, batch_size=1 << 20,
-                             max_request_size=8 << 20, compression_type="lz4")
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=20, batch_size=1 << 20, max_request_size=8 << 20, compression_type="lz4"
+    )
     records = 0
     seen_in: list[set[str]] = [set() for _ in range(partitions)]
     actors_by_offset: list[list[int]] = [[] for _ in range(partitions)]
@@ -114,10 +117,15 @@ def preload(bootstrap: str, n_events: int, per_record: int, partitions: int, use
         actor = cycle_actor.get((template["actor"], cycle))
         if actor is None:
             actor = cycle_actor[(template["actor"], cycle)] = (
-                template["actor"] if cycle == 0 else hashlib.sha256(f"{template['actor']}/{cycle}".encode()).hexdigest())
+                template["actor"] if cycle == 0 else hashlib.sha256(f"{template['actor']}/{cycle}".encode()).hexdigest()
+            )
         occurred = now - timedelta(seconds=rng.random() * 600)
-        wire = dict(template, actor=actor, event_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                    occurred_at=occurred.isoformat())
+        wire = dict(
+            template,
+            actor=actor,
+            event_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            occurred_at=occurred.isoformat(),
+        )
         key = (template["provider"], zlib.crc32(actor.encode()) % partitions)
         buffers.setdefault(key, []).append(wire)
         if len(buffers[key]) >= per_record:
@@ -129,14 +137,24 @@ def preload(bootstrap: str, n_events: int, per_record: int, partitions: int, use
     return {"records": records, "events": n_events, "actors": len(cycle_actor), "actors_by_offset": actors_by_offset}
 
 
-async def raw_consume(bootstrap: str, partitions: int, records: int, broker_pid: int,
-                      check: Callable[[bytes, list[tuple[str, bytes]]], object] | None = None,
-                      keep: list[tuple[bytes, list[tuple[str, bytes]]]] | None = None) -> dict[str, float]:
+async def raw_consume(
+    bootstrap: str,
+    partitions: int,
+    records: int,
+    broker_pid: int,
+    check: Callable[[bytes, list[tuple[str, bytes]]], object] | None = None,
+    keep: list[tuple[bytes, list[tuple[str, bytes]]]] | None = None,
+) -> dict[str, float]:
     """Fetch every record once with aiokafka (values untouched, or passed to ``check``); returns the
     seconds it took and the CPU seconds this process and the broker spent. The first records'
     values and headers are appended to ``keep`` until it holds ``KEPT_RECORDS``."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                                auto_offset_reset="earliest", max_partition_fetch_bytes=8 << 20)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=8 << 20,
+    )
     await consumer.start()
     tps = [TopicPartition(EVENTS_TOPIC, p) for p in range(partitions)]
     consumer.assign(tps)
@@ -148,21 +166,26 @@ async def raw_consume(bootstrap: str, partitions: int, records: int, broker_pid:
             for messages in (await consumer.getmany(timeout_ms=1000, max_records=10_000)).values():
                 seen += len(messages)
                 if keep is not None and len(keep) < KEPT_RECORDS:
-                    keep.extend((m.value, m.headers) for m in messages[:KEPT_RECORDS - len(keep)])
+                    keep.extend((m.value, m.headers) for m in messages[: KEPT_RECORDS - len(keep)])
                 if check is not None:
                     for message in messages:
                         check(message.value, message.headers)
     finally:
         await consumer.stop()
-    return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu,
-            "broker_cpu_seconds": _cpu_seconds(broker_pid) - broker_cpu}
+    return {
+        "seconds": time.perf_counter() - started,
+        "cpu_seconds": time.process_time() - cpu,
+        "broker_cpu_seconds": _cpu_seconds(broker_pid) - broker_cpu,
+    }
 
 
 def verify_and_parse(registry: ProviderRegistry) -> Callable[[bytes, list[tuple[str, bytes]]], object]:
     """The least any consumer must do per record under the contract: check its signature, parse its JSON."""
+
     def check(value: bytes, headers: list[tuple[str, bytes]]) -> object:
         _verified(value, headers, registry)
         return msgspec.json.decode(value)
+
     return check
 
 
@@ -172,8 +195,9 @@ def _verified(value: bytes, headers: list[tuple[str, bytes]], registry: Provider
         raise SystemExit("error: a preloaded record failed its signature check")
 
 
-def cpu_ceiling(raw: dict[str, float], events: int, kept: list[tuple[bytes, list[tuple[str, bytes]]]],
-                registry: ProviderRegistry) -> dict[str, float]:
+def cpu_ceiling(
+    raw: dict[str, float], events: int, kept: list[tuple[bytes, list[tuple[str, bytes]]]], registry: ProviderRegistry
+) -> dict[str, float]:
     """CPU microseconds per event that no worker under the contract can avoid, and the events/s they allow.
 
     Fetching (this process and the broker, from the raw run), one signature check per record and one
@@ -190,8 +214,12 @@ def cpu_ceiling(raw: dict[str, float], events: int, kept: list[tuple[bytes, list
     for value, _ in kept:
         kept_events += len(_TYPED_RECORD.decode(value).events)
     decode_cpu = time.process_time() - started
-    per_event = {"fetch_us": raw["cpu_seconds"] / events * 1e6, "broker_us": raw["broker_cpu_seconds"] / events * 1e6,
-                 "verify_us": verify_cpu / kept_events * 1e6, "decode_us": decode_cpu / kept_events * 1e6}
+    per_event = {
+        "fetch_us": raw["cpu_seconds"] / events * 1e6,
+        "broker_us": raw["broker_cpu_seconds"] / events * 1e6,
+        "verify_us": verify_cpu / kept_events * 1e6,
+        "decode_us": decode_cpu / kept_events * 1e6,
+    }
     total = sum(per_event.values())
     cores = os.cpu_count() or 1
     return {**per_event, "total_us": total, "cores": cores, "events_per_s": cores / total * 1e6}
@@ -232,10 +260,8 @@ def _with_children(pid: int, read: Callable[[int], float]) -> float:
     """``read(pid)`` plus ``read`` of each running child (the worker's decode process)."""
     total = read(pid)
     for child in _children(pid):
-        try:
+        with contextlib.suppress(OSError):  # it exited meanwhile
             total += read(child)
-        except OSError:  # it exited meanwhile
-            pass
     return total
 
 
@@ -258,15 +284,14 @@ def _own_rss(pid: int) -> int:
 def _children(pid: int) -> set[int]:
     found = set()
     for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
+        with contextlib.suppress(OSError):
             found.update(int(c) for c in (task / "children").read_text().split())
-        except OSError:
-            pass
     return found
 
 
-def run_worker(bootstrap: str, workdir: Path, registry: Path, records: int, actors_by_offset: list[list[int]],
-               timeout: float) -> dict[str, float]:
+def run_worker(
+    bootstrap: str, workdir: Path, registry: Path, records: int, actors_by_offset: list[list[int]], timeout: float
+) -> dict[str, float]:
     """Run one real worker until it has committed every record; returns seconds, records and RSS figures.
 
     Memory: from the moment a third of the records are applied, RSS and the active actors are read
@@ -277,12 +302,19 @@ def run_worker(bootstrap: str, workdir: Path, registry: Path, records: int, acto
     group join over all actors) also carries the fixed costs of buffers and caches that fill in
     the first batches.
     """
-    env = dict(os.environ, FLOCKVIEW_WORKER_BOOTSTRAP_SERVERS=bootstrap, FLOCKVIEW_WORKER_REGISTRY=str(registry),
-               FLOCKVIEW_WORKER_STORE=str(workdir / "store.duckdb"), FLOCKVIEW_WORKER_DATADIR=str(workdir / "worker"),
-               FLOCKVIEW_WORKER_APP_ID="bench-worker", FLOCKVIEW_WORKER_HEALTH_SECONDS="600")
+    env = dict(
+        os.environ,
+        FLOCKVIEW_WORKER_BOOTSTRAP_SERVERS=bootstrap,
+        FLOCKVIEW_WORKER_REGISTRY=str(registry),
+        FLOCKVIEW_WORKER_STORE=str(workdir / "store.duckdb"),
+        FLOCKVIEW_WORKER_DATADIR=str(workdir / "worker"),
+        FLOCKVIEW_WORKER_APP_ID="bench-worker",
+        FLOCKVIEW_WORKER_HEALTH_SECONDS="600",
+    )
     log = (workdir / "worker.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "analytics.cli", "worker"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "analytics.cli", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     state = workdir / "worker" / "state"
     try:
         deadline = time.monotonic() + timeout
@@ -303,8 +335,15 @@ def run_worker(bootstrap: str, workdir: Path, registry: Path, records: int, acto
         terminate(proc, grace=30)
     if done < records:
         raise SystemExit(f"error: the worker committed {done} of {records} records in {timeout:.0f} s; see {workdir}")
-    return {"seconds": ended - started, "records": done - first, "rss_before": rss_before, "rss_after": rss_after,
-            "cpu_seconds": cpu, "rss_per_added_actor": _slope(samples), "samples": len(samples)}
+    return {
+        "seconds": ended - started,
+        "records": done - first,
+        "rss_before": rss_before,
+        "rss_after": rss_after,
+        "cpu_seconds": cpu,
+        "rss_per_added_actor": _slope(samples),
+        "samples": len(samples),
+    }
 
 
 def _slope(points: list[tuple[int, int]]) -> float:
@@ -327,8 +366,11 @@ def _poll_progress(state: Path, above: int, deadline: float) -> tuple[int, float
 def run_naive(bootstrap: str, workdir: Path, registry: Path, seconds: float) -> dict[str, float]:
     """Run the naive per-event Faust agent for ``seconds`` after its first event; returns its progress."""
     progress = workdir / "naive-progress.json"
-    proc = subprocess.Popen([sys.executable, str(NAIVE_APP), bootstrap, str(registry), str(workdir / "naive"),
-                             str(progress)], stdout=(workdir / "naive.log").open("wb"), stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, str(NAIVE_APP), bootstrap, str(registry), str(workdir / "naive"), str(progress)],
+        stdout=(workdir / "naive.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60 + seconds
         while not progress.exists() and time.monotonic() < deadline:
@@ -358,8 +400,10 @@ def main() -> None:
         registry.write_text(registry_toml(provider_credentials([p.name for p in demo_providers()], args.seed)))
         t0 = time.perf_counter()
         loaded = preload(bootstrap, args.events, args.events_per_record, args.partitions, args.users, args.seed)
-        print(f"preloaded {loaded['events']:,} events in {loaded['records']:,} records from {loaded['actors']:,} "
-              f"actors in {time.perf_counter() - t0:.1f} s (broker {bootstrap}, {args.partitions} partitions)")
+        print(
+            f"preloaded {loaded['events']:,} events in {loaded['records']:,} records from {loaded['actors']:,} "
+            f"actors in {time.perf_counter() - t0:.1f} s (broker {bootstrap}, {args.partitions} partitions)"
+        )
         per_record = loaded["events"] / loaded["records"]
         assert broker.proc is not None  # started by the with statement
         broker_pid = broker.proc.pid
@@ -369,46 +413,66 @@ def main() -> None:
         raw_eps = loaded["events"] / raw_s
         print(f"raw aiokafka:  {loaded['records'] / raw_s:>12,.0f} records/s = {raw_eps:>12,.0f} events/s")
         registry_keys = ProviderRegistry.from_toml(registry)
-        floor_s = asyncio.run(raw_consume(bootstrap, args.partitions, loaded["records"], broker_pid,
-                                          verify_and_parse(registry_keys)))["seconds"]
+        floor_s = asyncio.run(
+            raw_consume(bootstrap, args.partitions, loaded["records"], broker_pid, verify_and_parse(registry_keys))
+        )["seconds"]
         floor_eps = loaded["events"] / floor_s
-        print(f"  + signature check and JSON parse per record: {loaded['records'] / floor_s:>8,.0f} records/s = "
-              f"{floor_eps:>10,.0f} events/s ({floor_eps / raw_eps:.0%} of raw: the least the contract asks, "
-              "before any schema check or counting)")
+        print(
+            f"  + signature check and JSON parse per record: {loaded['records'] / floor_s:>8,.0f} records/s = "
+            f"{floor_eps:>10,.0f} events/s ({floor_eps / raw_eps:.0%} of raw: the least the contract asks, "
+            "before any schema check or counting)"
+        )
         ceiling = cpu_ceiling(raw, loaded["events"], kept, registry_keys)
-        print(f"  CPU per event no worker avoids: fetch {ceiling['fetch_us']:.2f} + broker {ceiling['broker_us']:.2f} + "
-              f"signature {ceiling['verify_us']:.2f} + typed decode {ceiling['decode_us']:.2f} = "
-              f"{ceiling['total_us']:.2f} µs; on {ceiling['cores']} cores at most {ceiling['events_per_s']:,.0f} events/s "
-              f"({ceiling['events_per_s'] / raw_eps:.0%} of raw) with no counting at all")
+        print(
+            f"  CPU per event no worker avoids: fetch {ceiling['fetch_us']:.2f} + broker {ceiling['broker_us']:.2f} + "
+            f"signature {ceiling['verify_us']:.2f} + typed decode {ceiling['decode_us']:.2f} = "
+            f"{ceiling['total_us']:.2f} µs; on {ceiling['cores']} cores at most {ceiling['events_per_s']:,.0f} events/s "
+            f"({ceiling['events_per_s'] / raw_eps:.0%} of raw) with no counting at all"
+        )
         worker = run_worker(bootstrap, workdir, registry, loaded["records"], loaded["actors_by_offset"], timeout=1800)
         eps = worker["records"] * per_record / worker["seconds"]
         whole_run = (worker["rss_after"] - worker["rss_before"]) / loaded["actors"]
         rss_per_actor = worker["rss_per_added_actor"]
-        print(f"worker:        {worker['records'] / worker['seconds']:>12,.0f} records/s = {eps:>12,.0f} events/s "
-              f"(RSS {worker['rss_before'] / 2**20:.0f} -> {worker['rss_after'] / 2**20:.0f} MiB: "
-              f"{rss_per_actor:.0f} bytes per added active actor-window in steady state (slope of "
-              f"{worker['samples']} readings), "
-              f"{whole_run:.0f} over the whole run with buffers and caches)")
+        print(
+            f"worker:        {worker['records'] / worker['seconds']:>12,.0f} records/s = {eps:>12,.0f} events/s "
+            f"(RSS {worker['rss_before'] / 2**20:.0f} -> {worker['rss_after'] / 2**20:.0f} MiB: "
+            f"{rss_per_actor:.0f} bytes per added active actor-window in steady state (slope of "
+            f"{worker['samples']} readings), "
+            f"{whole_run:.0f} over the whole run with buffers and caches)"
+        )
         cpu_eps = worker["records"] * per_record / worker["cpu_seconds"]
-        print(f"               {cpu_eps:>12,.0f} events per CPU-second of the worker process and its decode process "
-              f"(wall-clock figures suffer when other processes share the cores; load {os.getloadavg()[0]:.1f})")
+        print(
+            f"               {cpu_eps:>12,.0f} events per CPU-second of the worker process and its decode process "
+            f"(wall-clock figures suffer when other processes share the cores; load {os.getloadavg()[0]:.1f})"
+        )
         naive = run_naive(bootstrap, workdir, registry, args.naive_seconds)
         naive_eps = naive["events"] / max(naive["seconds"], 1e-9)
-        print(f"naive Faust:   {naive_eps:>12,.0f} events/s ({naive['events']:,} events in {naive['seconds']:.1f} s, "
-              "tables updated once per event and family)")
+        print(
+            f"naive Faust:   {naive_eps:>12,.0f} events/s ({naive['events']:,} events in {naive['seconds']:.1f} s, "
+            "tables updated once per event and family)"
+        )
     if not os.environ.get("FLOCKVIEW_BENCH_KEEP"):
         shutil.rmtree(workdir, ignore_errors=True)
     else:
         print(f"kept {workdir}")
-    print(json.dumps({"events_per_s": round(eps), "naive_events_per_s": round(naive_eps),
-                      "raw_consume_per_s": round(raw_eps), "ratio_vs_naive": round(eps / naive_eps, 1),
-                      "fraction_of_raw": round(eps / raw_eps, 3), "verify_parse_per_s": round(floor_eps),
-                      "fraction_of_verify_parse": round(eps / floor_eps, 3),
-                      "cpu_ceiling_events_per_s": round(ceiling["events_per_s"]),
-                      "cpu_ceiling_fraction_of_raw": round(ceiling["events_per_s"] / raw_eps, 3),
-                      "rss_bytes_per_active_actor": round(rss_per_actor),
-                      "rss_bytes_per_actor_whole_run": round(whole_run),
-                      "worker_events_per_cpu_s": round(cpu_eps)}))
+    print(
+        json.dumps(
+            {
+                "events_per_s": round(eps),
+                "naive_events_per_s": round(naive_eps),
+                "raw_consume_per_s": round(raw_eps),
+                "ratio_vs_naive": round(eps / naive_eps, 1),
+                "fraction_of_raw": round(eps / raw_eps, 3),
+                "verify_parse_per_s": round(floor_eps),
+                "fraction_of_verify_parse": round(eps / floor_eps, 3),
+                "cpu_ceiling_events_per_s": round(ceiling["events_per_s"]),
+                "cpu_ceiling_fraction_of_raw": round(ceiling["events_per_s"] / raw_eps, 3),
+                "rss_bytes_per_active_actor": round(rss_per_actor),
+                "rss_bytes_per_actor_whole_run": round(whole_run),
+                "worker_events_per_cpu_s": round(cpu_eps),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

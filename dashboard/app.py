@@ -16,12 +16,12 @@ from pathlib import Path
 if importlib.util.find_spec("analytics") is None or importlib.util.find_spec("dashboard") is None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import streamlit as st  # noqa: E402
-from pydantic import ValidationError  # noqa: E402
+import streamlit as st
+from pydantic import ValidationError
 
-from dashboard.auth import NO_AUTH_NOTICE, gate  # noqa: E402
-from dashboard.settings import DashboardSettings  # noqa: E402
-from dashboard.views import (  # noqa: E402
+from dashboard.auth import NO_AUTH_NOTICE, gate
+from dashboard.settings import DashboardSettings
+from dashboard.views import (
     alerts,
     budget,
     escalations,
@@ -47,8 +47,9 @@ def _pages() -> dict[str, list[st.Page]]:
     if importlib.util.find_spec("dashboard.views.reports") is not None:
         from dashboard.views import reports
 
-        trends.append(st.Page(reports.render, title="Weekly reports", icon=":material/description:",
-                              url_path="reports"))
+        trends.append(
+            st.Page(reports.render, title="Weekly reports", icon=":material/description:", url_path="reports")
+        )
     operations = [
         st.Page(budget.render, title="Privacy budget", icon=":material/shield:", url_path="budget"),
         st.Page(health.render, title="Data health", icon=":material/health_and_safety:", url_path="health"),

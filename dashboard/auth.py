@@ -39,8 +39,10 @@ def gate(settings: DashboardSettings) -> None:
     if not login_configured():
         st.sidebar.warning(NO_AUTH_NOTICE)
         if settings.require_login:
-            st.error("FLOCKVIEW_DASHBOARD_REQUIRE_LOGIN is set, but no OIDC login is configured: add an "
-                     "`[auth]` section to `.streamlit/secrets.toml` (see docs/analyst-guide.md).")
+            st.error(
+                "FLOCKVIEW_DASHBOARD_REQUIRE_LOGIN is set, but no OIDC login is configured: add an "
+                "`[auth]` section to `.streamlit/secrets.toml` (see docs/analyst-guide.md)."
+            )
             st.stop()
         return
     if not st.user.get("is_logged_in", False):

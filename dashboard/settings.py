@@ -17,5 +17,7 @@ class DashboardSettings(BaseSettings):
     refresh_seconds: int = Field(5, ge=1, le=3600, description="How often open pages look for new releases.")
     require_login: bool = Field(False, description="Refuse to serve data unless OIDC login (st.login) is configured.")
     auth_provider: str | None = Field(
-        None, pattern=r"^[A-Za-z0-9-]+$",
-        description="Named OIDC provider ([auth.NAME] in .streamlit/secrets.toml); the [auth] defaults when unset.")
+        None,
+        pattern=r"^[A-Za-z0-9-]+$",
+        description="Named OIDC provider ([auth.NAME] in .streamlit/secrets.toml); the [auth] defaults when unset.",
+    )

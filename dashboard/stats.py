@@ -57,15 +57,20 @@ def aggregate(cells: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     cells = released_parts(cells)
     if cells.empty:
         return pd.DataFrame(columns=columns)
-    work = cells[keys + ["value", "ci_low", "ci_high", "includes_zero"]].copy()
+    work = cells[[*keys, "value", "ci_low", "ci_high", "includes_zero"]].copy()
     clear = ~work["includes_zero"].astype(bool)
     work["var"] = cells["scale"].astype(float) ** 2
     work["clear_value"] = work["value"].where(clear, 0.0)
     grouped = work.groupby(keys, dropna=False, sort=True)
-    out = grouped.agg(value=("value", "sum"), var=("var", "sum"), n_cells=("value", "size"),
-                      clear_value=("clear_value", "sum"),
-                      ci_low=("ci_low", "first"), ci_high=("ci_high", "first"),
-                      includes_zero=("includes_zero", "first")).reset_index()
+    out = grouped.agg(
+        value=("value", "sum"),
+        var=("var", "sum"),
+        n_cells=("value", "size"),
+        clear_value=("clear_value", "sum"),
+        ci_low=("ci_low", "first"),
+        ci_high=("ci_high", "first"),
+        includes_zero=("includes_zero", "first"),
+    ).reset_index()
     out["sd"] = np.sqrt(out["var"])
     many = out["n_cells"] > 1
     low = out["clear_value"] - Z95 * out["sd"]
@@ -79,8 +84,10 @@ def aggregate(cells: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 def with_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Add ``released`` (an upper bound when the interval includes zero) and ``interval`` text columns."""
     frame = frame.copy()
-    frame["released"] = [value_text(v, h, bool(z)) for v, h, z in
-                         zip(frame["value"], frame["ci_high"], frame["includes_zero"], strict=True)]
+    frame["released"] = [
+        value_text(v, h, bool(z))
+        for v, h, z in zip(frame["value"], frame["ci_high"], frame["includes_zero"], strict=True)
+    ]
     frame["interval"] = [interval_text(lo, hi) for lo, hi in zip(frame["ci_low"], frame["ci_high"], strict=True)]
     return frame
 
@@ -117,9 +124,16 @@ def compare(current: pd.DataFrame, previous: pd.DataFrame, by: list[str]) -> pd.
     if not by:
         raise ValueError("compare() needs at least one group column in `by`")
     joined = current.set_index(by)[["value", "sd", "ci_high", "includes_zero"]].join(
-        previous.set_index(by)[["value", "sd"]], rsuffix="_prev", how="inner")
-    out = pd.DataFrame({"value": joined["value"], "ci_high": joined["ci_high"],
-                        "includes_zero": joined["includes_zero"].astype(bool), "previous": joined["value_prev"]})
+        previous.set_index(by)[["value", "sd"]], rsuffix="_prev", how="inner"
+    )
+    out = pd.DataFrame(
+        {
+            "value": joined["value"],
+            "ci_high": joined["ci_high"],
+            "includes_zero": joined["includes_zero"].astype(bool),
+            "previous": joined["value_prev"],
+        }
+    )
     out["change"] = out["value"] - out["previous"]
     out["noise_sd"] = np.sqrt(joined["sd"] ** 2 + joined["sd_prev"] ** 2)
     out["z"] = out["change"] / out["noise_sd"].where(out["noise_sd"] > 0)
@@ -145,8 +159,9 @@ def flag(compared: pd.DataFrame, false_alarm_rate: float) -> pd.DataFrame:
     return out
 
 
-def changes(current: pd.DataFrame, previous: pd.DataFrame, by: list[str],
-            false_alarm_rate: float = 0.05) -> pd.DataFrame:
+def changes(
+    current: pd.DataFrame, previous: pd.DataFrame, by: list[str], false_alarm_rate: float = 0.05
+) -> pd.DataFrame:
     """:func:`compare` then :func:`flag`: changes beyond the combined noise, largest first."""
     return flag(compare(current, previous, by), false_alarm_rate)
 

@@ -53,8 +53,10 @@ def country_points() -> dict[str, tuple[float, float]]:
             continue
         code, coordinates = line.split("\t")[:2]
         points.setdefault(code, []).append(parse_coordinates(coordinates))
-    return {code: (statistics.median(p[0] for p in pts), _mean_longitude([p[1] for p in pts]))
-            for code, pts in points.items()}
+    return {
+        code: (statistics.median(p[0] for p in pts), _mean_longitude([p[1] for p in pts]))
+        for code, pts in points.items()
+    }
 
 
 def _mean_longitude(longitudes: list[float]) -> float:
@@ -67,8 +69,12 @@ def _mean_longitude(longitudes: list[float]) -> float:
 def _rings(col: int, row: int, radius: int) -> list[tuple[int, int]]:
     if radius == 0:
         return [(col, row)]
-    ring = [(col + dc, row + dr) for dc in range(-radius, radius + 1) for dr in range(-radius, radius + 1)
-            if max(abs(dc), abs(dr)) == radius]
+    ring = [
+        (col + dc, row + dr)
+        for dc in range(-radius, radius + 1)
+        for dr in range(-radius, radius + 1)
+        if max(abs(dc), abs(dr)) == radius
+    ]
     return sorted(ring, key=lambda p: ((p[0] - col) ** 2 + (p[1] - row) ** 2, p))
 
 

@@ -12,10 +12,10 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from ingest.devtools.broker import EmbeddedBroker
-from ingest.errors import FlockviewError
 from ingest.contract.events import json_schema
 from ingest.contract.topics import DEFAULT_PARTITIONS, EVENTS_TOPIC
+from ingest.devtools.broker import EmbeddedBroker
+from ingest.errors import FlockviewError
 from ingest.sdk.admin import ensure_topics
 
 app = typer.Typer(no_args_is_help=True)
@@ -50,7 +50,9 @@ def schema(indent: Annotated[int, typer.Option(help="Indentation of the JSON out
 @app.command()
 def broker(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1; 0 picks a free one.")] = 9092,
-    partitions: Annotated[int, typer.Option(help="Partitions of the Flockview topics it creates.")] = DEFAULT_PARTITIONS,
+    partitions: Annotated[
+        int, typer.Option(help="Partitions of the Flockview topics it creates.")
+    ] = DEFAULT_PARTITIONS,
     log_file: Annotated[Path | None, typer.Option(help="Write the broker's own output here.")] = None,
 ) -> None:
     """Run the embedded Kafka-compatible broker (Tansu, memory storage) until Ctrl-C.
@@ -74,8 +76,12 @@ def broker(
 @app.command()
 def simulate(
     bootstrap_servers: Annotated[str, typer.Option(help="Kafka bootstrap servers.")] = "127.0.0.1:9092",
-    rate: Annotated[float, typer.Option(help="Events per second on an ordinary weekday, all providers together.")] = 50.0,
-    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds (default: until Ctrl-C).")] = None,
+    rate: Annotated[
+        float, typer.Option(help="Events per second on an ordinary weekday, all providers together.")
+    ] = 50.0,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds (default: until Ctrl-C).")
+    ] = None,
     max_events: Annotated[int | None, typer.Option(help="Stop after this many events.")] = None,
     providers: Annotated[str | None, typer.Option(help="Comma-separated demo providers (default: all four).")] = None,
     campaign: Annotated[str | None, typer.Option(help="Injected campaign preset, e.g. cbrn-bio-lrl.")] = None,
@@ -83,7 +89,9 @@ def simulate(
     campaign_duration: Annotated[float | None, typer.Option(help="Seconds the campaign lasts.")] = None,
     days_per_minute: Annotated[float, typer.Option(help="Speed of the simulated weekly rhythm.")] = 1.0,
     bad_events: Annotated[float, typer.Option(help="Fraction of forged records (they must reach the DLQ).")] = 0.0,
-    seed: Annotated[int, typer.Option(help="Seed for traffic and the demo keys; the worker's registry must match.")] = 0,
+    seed: Annotated[
+        int, typer.Option(help="Seed for traffic and the demo keys; the worker's registry must match.")
+    ] = 0,
     registry_out: Annotated[Path | None, typer.Option(help="Write the demo providers' registry TOML here.")] = None,
 ) -> None:
     """Drive synthetic providers through the real SDK: skewed actors, a weekly rhythm, optional campaigns.
@@ -98,14 +106,28 @@ def simulate(
         registry_out.write_text(registry_toml(credentials))
         typer.echo(f"registry of {len(chosen)} demo providers written to {registry_out}")
     preset = campaign_preset(campaign, start_after=campaign_start, duration=campaign_duration) if campaign else None
-    sim = Simulator(chosen, credentials, bootstrap_servers, rate=rate, seed=seed, campaign=preset,
-                    days_per_minute=days_per_minute, bad_events=bad_events)
+    sim = Simulator(
+        chosen,
+        credentials,
+        bootstrap_servers,
+        rate=rate,
+        seed=seed,
+        campaign=preset,
+        days_per_minute=days_per_minute,
+        bad_events=bad_events,
+    )
     signal.signal(signal.SIGTERM, lambda *_: sim.stop())
     typer.echo(f"simulating {', '.join(p.name for p in chosen)} at {rate:g} events/s into {bootstrap_servers}")
-    summary = sim.run(duration=duration, max_events=max_events,
-                      progress=lambda s: typer.echo(f"  sent {s.sent} events ({s.forged} forged)"), progress_interval=10.0)
-    typer.echo(f"done: {summary.sent} events sent in {summary.elapsed_s:.0f} s"
-               f"{' (interrupted)' if summary.interrupted else ''}")
+    summary = sim.run(
+        duration=duration,
+        max_events=max_events,
+        progress=lambda s: typer.echo(f"  sent {s.sent} events ({s.forged} forged)"),
+        progress_interval=10.0,
+    )
+    typer.echo(
+        f"done: {summary.sent} events sent in {summary.elapsed_s:.0f} s"
+        f"{' (interrupted)' if summary.interrupted else ''}"
+    )
 
 
 @keys_app.command("new-provider")
@@ -137,7 +159,9 @@ def emit(
     bootstrap_servers: Annotated[str, typer.Option(help="Kafka bootstrap servers.")] = "127.0.0.1:9092",
     topic: Annotated[str, typer.Option(help="The events topic.")] = EVENTS_TOPIC,
     rejects: Annotated[Path | None, typer.Option(help="Where bad lines go (default FILE.rejects.jsonl).")] = None,
-    spool_dir: Annotated[Path | None, typer.Option(help="The SDK's disk spool (default: per provider and key).")] = None,
+    spool_dir: Annotated[
+        Path | None, typer.Option(help="The SDK's disk spool (default: per provider and key).")
+    ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for delivery at the end.")] = 60.0,
 ) -> None:
     """Import a JSONL file through the SDK: validate each line, pseudonymise, sign and send.
@@ -145,28 +169,44 @@ def emit(
     Bad lines are reported with their line numbers and written to the rejects file; good lines are
     sent; a summary ends the run. What the broker does not take in time stays in the spool.
     """
+    from ingest.contract.keys import ProviderKeys
     from ingest.sdk.client import Client
     from ingest.sdk.importer import import_jsonl
-    from ingest.contract.keys import ProviderKeys
 
     keys = ProviderKeys.load(credentials)
     if provider is not None and provider != keys.provider:
-        raise FlockviewError(f"--provider {provider!r} does not match the credentials file's provider {keys.provider!r}")
+        raise FlockviewError(
+            f"--provider {provider!r} does not match the credentials file's provider {keys.provider!r}"
+        )
     rejects = rejects or file.with_name(file.name + ".rejects.jsonl")
     size = file.stat().st_size if file.is_file() else 0
-    with Client(keys.provider, keys.pseudonym_key, keys.signing_key, bootstrap_servers, topic,
-                spool_dir=spool_dir, on_full="block", block_timeout_s=max(timeout, 1.0)) as client:
-        with typer.progressbar(length=size, label=f"importing {file.name}", file=typer.get_text_stream("stderr")) as bar:
+    with Client(
+        keys.provider,
+        keys.pseudonym_key,
+        keys.signing_key,
+        bootstrap_servers,
+        topic,
+        spool_dir=spool_dir,
+        on_full="block",
+        block_timeout_s=max(timeout, 1.0),
+    ) as client:
+        with typer.progressbar(
+            length=size, label=f"importing {file.name}", file=typer.get_text_stream("stderr")
+        ) as bar:
             summary = import_jsonl(file, client, rejects, progress=bar.update)
         delivered = client.flush(timeout)
     for number, reason in summary.errors:
         typer.echo(f"line {number}: {reason}", err=True)
     if summary.rejected > len(summary.errors):
         typer.echo(f"… and {summary.rejected - len(summary.errors)} more; see {rejects}", err=True)
-    typer.echo(f"{summary.lines} lines: {summary.queued} events sent, {summary.rejected} rejected"
-               f"{f' (written to {rejects})' if summary.rejected else ''}, {summary.blank} blank, "
-               f"{summary.dropped} dropped; "
-               + ("all delivered" if delivered else "not all delivered yet: the rest waits in the spool"))
+    typer.echo(
+        f"{summary.lines} lines: {summary.queued} events sent, {summary.rejected} rejected"
+        f"{f' (written to {rejects})' if summary.rejected else ''}, {summary.blank} blank, "
+        f"{summary.dropped} dropped; "
+        + ("all delivered" if delivered else "not all delivered yet: the rest waits in the spool")
+    )
     if summary.rejected or summary.dropped or not delivered:
-        raise FlockviewError(f"{summary.rejected} line(s) rejected, {summary.dropped} dropped"
-                             f"{'' if delivered else ', delivery incomplete'}")
+        raise FlockviewError(
+            f"{summary.rejected} line(s) rejected, {summary.dropped} dropped"
+            f"{'' if delivered else ', delivery incomplete'}"
+        )

@@ -16,8 +16,8 @@ from analytics.privacy.budget import RhoBudget
 from analytics.privacy.release import BudgetPolicy, Releaser
 from analytics.store import Store
 from analytics.windows import ClosedWindow, Window, window_of
-from ingest.devtools.broker import EmbeddedBroker
 from ingest.contract.signing import new_signing_key, public_key_to_text
+from ingest.devtools.broker import EmbeddedBroker
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from collections import Counter
 from analytics.families import ReportFamily
 from analytics.windows import Cell
 
+
 class ContributionBounder:
     """Bounded per-cell values of one report family in one window (the readable reference)."""
 

@@ -48,5 +48,3 @@ def _rho_to_epsilon(rho: float, delta: float) -> float:
     scale = 1.0 / math.sqrt(2.0 * rho)
     profile = dp.c.make_zCDP_to_approxDP(unit_gaussian(scale)).map(1.0)
     return float(profile.epsilon(delta))
-
-

@@ -122,8 +122,14 @@ class ContinualRelease:
     def rho_per_week(self) -> float:
         return self.plan.rho * self.layout.levels
 
-    def release_week(self, con: duckdb.DuckDBPyConnection, sums: dict[str, dict[str, object]], window: Window,
-                     exact: Mapping[tuple[str, ...], int], now: datetime) -> None:
+    def release_week(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        sums: dict[str, dict[str, object]],
+        window: Window,
+        exact: Mapping[tuple[str, ...], int],
+        now: datetime,
+    ) -> None:
         """Add the week's exact counts to the open nodes, release the completed nodes, store the YTD line.
 
         ``sums`` is a copy of :attr:`TreeState.sums`, updated in place; the caller keeps it only once
@@ -132,8 +138,9 @@ class ContinualRelease:
         year, index = self.layout.leaf(window)
         week = [int(exact.get((c,), 0)) for c in self.categories]
         for node in self.layout.completed_at(index) + self._open_nodes(index):
-            entry = sums.setdefault(TreeState.key(self.family, year, node),
-                                          {"leaves": [], "sums": [0] * len(self.categories)})
+            entry = sums.setdefault(
+                TreeState.key(self.family, year, node), {"leaves": [], "sums": [0] * len(self.categories)}
+            )
             if index not in entry["leaves"]:  # type: ignore[operator]
                 entry["leaves"] = [*entry["leaves"], index]  # type: ignore[misc]
                 entry["sums"] = [a + b for a, b in zip(entry["sums"], week, strict=True)]  # type: ignore[call-overload]
@@ -150,20 +157,25 @@ class ContinualRelease:
     def _complete(self, con: duckdb.DuckDBPyConnection, year: int, node: Node, seen: set[int]) -> bool:
         """Whether every leaf is in the state, or provably empty (never released: no events that week)."""
         span = self.layout.span(year, node)
-        released = con.execute("SELECT window_start FROM releases WHERE family = ? AND window_start >= ? "
-                               "AND window_start < ?", [self.family, span.start, span.end]).fetchall()
+        released = con.execute(
+            "SELECT window_start FROM releases WHERE family = ? AND window_start >= ? AND window_start < ?",
+            [self.family, span.start, span.end],
+        ).fetchall()
         return all(self.layout.leaf(Window(start, start + self.layout.period))[1] in seen for (start,) in released)
 
     def _write_node(self, con: duckdb.DuckDBPyConnection, year: int, node: Node, noisy: list[int]) -> None:
         span = self.layout.span(year, node)
         con.executemany(
             "INSERT INTO tree_nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [[self.family, year, node[0], node[1], span.start, span.end, c, float(v), self.plan.scale,
-              self.plan.rho] for c, v in zip(self.categories, noisy, strict=True)],
+            [
+                [self.family, year, node[0], node[1], span.start, span.end, c, float(v), self.plan.scale, self.plan.rho]
+                for c, v in zip(self.categories, noisy, strict=True)
+            ],
         )
 
-    def _node_values(self, stored: Mapping[Node, dict[str, float]], ancestors: set[Node],
-                     node: Node) -> tuple[dict[str, float], int]:
+    def _node_values(
+        self, stored: Mapping[Node, dict[str, float]], ancestors: set[Node], node: Node
+    ) -> tuple[dict[str, float], int]:
         """Noisy sums over a node's span and how many noisy nodes they add; falls back to the children.
 
         Only nodes with a stored descendant are descended into, so a missing high node (a year that began
@@ -183,18 +195,21 @@ class ContinualRelease:
                 total[c] = total.get(c, 0.0) + v
         return total, used
 
-    def _stored_nodes(self, con: duckdb.DuckDBPyConnection, year: int) -> tuple[dict[Node, dict[str, float]], set[Node]]:
+    def _stored_nodes(
+        self, con: duckdb.DuckDBPyConnection, year: int
+    ) -> tuple[dict[Node, dict[str, float]], set[Node]]:
         """Every stored noisy node of the year, and every node above one of them."""
         stored: dict[Node, dict[str, float]] = {}
         for level, idx, category, value in con.execute(
-                "SELECT level, idx, category, value FROM tree_nodes WHERE family = ? AND year = ?",
-                [self.family, year]).fetchall():
+            "SELECT level, idx, category, value FROM tree_nodes WHERE family = ? AND year = ?", [self.family, year]
+        ).fetchall():
             stored.setdefault((level, idx), {})[category] = value
         ancestors = {(up, idx >> (up - level)) for level, idx in stored for up in range(level + 1, self.layout.levels)}
         return stored, ancestors
 
-    def _write_estimate(self, con: duckdb.DuckDBPyConnection, year: int, index: int, window: Window,
-                        now: datetime) -> None:
+    def _write_estimate(
+        self, con: duckdb.DuckDBPyConnection, year: int, index: int, window: Window, now: datetime
+    ) -> None:
         sums: dict[str, float] = {}
         n_nodes = 0
         stored, ancestors = self._stored_nodes(con, year)
@@ -207,7 +222,24 @@ class ContinualRelease:
         half = interval_half_width(sigma, self.plan.alpha)
         con.executemany(
             "INSERT INTO cumulative VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [[self.family, year, window.start, window.end, c, max(v, 0.0), max(v - half, 0.0), max(v + half, 0.0),
-              v - half <= 0, MECHANISM, sigma, self.rho_per_week, n_nodes, now]
-             for c in self.categories for v in [sums.get(c, 0.0)]],
+            [
+                [
+                    self.family,
+                    year,
+                    window.start,
+                    window.end,
+                    c,
+                    max(v, 0.0),
+                    max(v - half, 0.0),
+                    max(v + half, 0.0),
+                    v - half <= 0,
+                    MECHANISM,
+                    sigma,
+                    self.rho_per_week,
+                    n_nodes,
+                    now,
+                ]
+                for c in self.categories
+                for v in [sums.get(c, 0.0)]
+            ],
         )

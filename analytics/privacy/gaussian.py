@@ -7,7 +7,6 @@ from OpenDP too.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -39,12 +38,11 @@ class GaussianPlan:
 
 
 @lru_cache(maxsize=256)
-def plan_gaussian(sensitivity_l2: float, budget: RhoBudget, delta: float = DEFAULT_DELTA,
-                  alpha: float = DEFAULT_ALPHA) -> GaussianPlan:
+def plan_gaussian(
+    sensitivity_l2: float, budget: RhoBudget, delta: float = DEFAULT_DELTA, alpha: float = DEFAULT_ALPHA
+) -> GaussianPlan:
     """Calibrate the discrete Gaussian so that one actor's bounded contribution costs at most ``budget``."""
-    scale = dp.binary_search_param(
-        lambda s: unit_gaussian(s), d_in=sensitivity_l2, d_out=budget.rho, T=float
-    )
+    scale = dp.binary_search_param(lambda s: unit_gaussian(s), d_in=sensitivity_l2, d_out=budget.rho, T=float)
     meas = unit_gaussian(scale)
     rho = float(meas.map(sensitivity_l2))
     epsilon = float(dp.c.make_zCDP_to_approxDP(meas).map(sensitivity_l2).epsilon(delta))

@@ -62,30 +62,47 @@ class LedgerEntry:
     delta: float
 
 
-def check_caps(con: duckdb.DuckDBPyConnection, entries: Sequence[LedgerEntry], policy: BudgetPolicy,
-               what: str) -> None:
+def check_caps(con: duckdb.DuckDBPyConnection, entries: Sequence[LedgerEntry], policy: BudgetPolicy, what: str) -> None:
     """Raise :class:`BudgetExceededError` if ``entries`` together would pass the period or yearly cap."""
     if not entries:
         return
     requested = sum(e.rho for e in entries)
     period_start, year = entries[0].period_start, entries[0].window.start.year
-    spent_period = con.execute("SELECT coalesce(sum(rho), 0) FROM ledger WHERE period_start = ?",
-                               [period_start]).fetchall()[0][0]
+    spent_period = con.execute(
+        "SELECT coalesce(sum(rho), 0) FROM ledger WHERE period_start = ?", [period_start]
+    ).fetchall()[0][0]
     spent_year = con.execute("SELECT coalesce(sum(rho), 0) FROM ledger WHERE year = ?", [year]).fetchall()[0][0]
-    for name, cap, spent in (("per-period", policy.rho_week.rho, spent_period),
-                             (f"{year} yearly", policy.rho_year.rho, spent_year)):
+    for name, cap, spent in (
+        ("per-period", policy.rho_week.rho, spent_period),
+        (f"{year} yearly", policy.rho_year.rho, spent_year),
+    ):
         if spent + requested > cap + _CAP_SLACK:
             raise BudgetExceededError(name, requested, max(cap - spent, 0.0), cap, what)
 
 
-def record(con: duckdb.DuckDBPyConnection, entries: Sequence[LedgerEntry], policy: BudgetPolicy,
-           now: datetime) -> None:
+def record(con: duckdb.DuckDBPyConnection, entries: Sequence[LedgerEntry], policy: BudgetPolicy, now: datetime) -> None:
     """Write ``entries`` to the ledger, each with the caps in force."""
     con.executemany(
         "INSERT INTO ledger (family, window_start, window_end, period, year, rho, epsilon, delta, recorded_at, "
         "component, period_start, cap_period, cap_year) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [[e.key, e.window.start, e.window.end, e.window.label(), e.window.start.year, e.rho, e.epsilon, e.delta,
-          now, e.component, e.period_start, policy.rho_week.rho, policy.rho_year.rho] for e in entries],
+        [
+            [
+                e.key,
+                e.window.start,
+                e.window.end,
+                e.window.label(),
+                e.window.start.year,
+                e.rho,
+                e.epsilon,
+                e.delta,
+                now,
+                e.component,
+                e.period_start,
+                policy.rho_week.rho,
+                policy.rho_year.rho,
+            ]
+            for e in entries
+        ],
     )
 
 
@@ -105,14 +122,20 @@ def budget_summary(store_path: Path, policy: BudgetPolicy | None = None) -> str:
         raise EmptyStoreError(f"no budget has been spent yet in {store_path} (no release recorded)")
     if "period_start" not in ledger or ledger["period_start"].isna().all():
         ledger["period_start"] = ledger["window_start"]
-    lines = [f"privacy budget in {store_path} (zCDP rho; caps given: {policy.rho_week.rho:g} per period, "
-             f"{policy.rho_year.rho:g} per year; caps in force are stored with each ledger row)", "",
-             "year  spent      remaining  cap        ledger rows"]
+    lines = [
+        f"privacy budget in {store_path} (zCDP rho; caps given: {policy.rho_week.rho:g} per period, "
+        f"{policy.rho_year.rho:g} per year; caps in force are stored with each ledger row)",
+        "",
+        "year  spent      remaining  cap        ledger rows",
+    ]
     for year, group in ledger.groupby("year"):
         spent, cap = float(group["rho"].sum()), _caps(group, "cap_year", policy.rho_year.rho)
         lines.append(f"{year}  {spent:<9.4g}  {max(cap - spent, 0):<9.4g}  {cap:<9.4g}  {len(group)}")
-    lines += ["", "latest periods (rho composes by addition; epsilon is that of the summed rho):",
-              "period                     rows  spent      remaining  cap        epsilon at delta"]
+    lines += [
+        "",
+        "latest periods (rho composes by addition; epsilon is that of the summed rho):",
+        "period                     rows  spent      remaining  cap        epsilon at delta",
+    ]
     for _, group in list(ledger.groupby("period_start", sort=True))[-10:]:
         rho = float(group["rho"].sum())
         # Partition selection adds its own delta (the chance a rare key slips through) to the conversion's.
@@ -120,6 +143,8 @@ def budget_summary(store_path: Path, policy: BudgetPolicy | None = None) -> str:
         delta = DEFAULT_DELTA + float(group.loc[selection, "delta"].sum())
         cap = _caps(group, "cap_period", policy.rho_week.rho)
         label = str(group["period"].iloc[0])
-        lines.append(f"{label:<26} {len(group):<5} {rho:<10.4g} {max(cap - rho, 0):<10.4g} {cap:<10.4g} "
-                     f"{RhoBudget(rho).epsilon(DEFAULT_DELTA):.3g} at {delta:.3g}")
+        lines.append(
+            f"{label:<26} {len(group):<5} {rho:<10.4g} {max(cap - rho, 0):<10.4g} {cap:<10.4g} "
+            f"{RhoBudget(rho).epsilon(DEFAULT_DELTA):.3g} at {delta:.3g}"
+        )
     return "\n".join(lines)

@@ -22,13 +22,13 @@ from pathlib import Path
 
 import duckdb
 
-from analytics.privacy.ledger import BudgetPolicy, LedgerEntry, check_caps, record
-from analytics.privacy.postprocess import cells_frame, selected_frame
-from analytics.privacy.continual import ContinualRelease, TreeLayout, TreeState
 from analytics.errors import BudgetExceededError, FamilySpecError
 from analytics.families import PUBLIC_DIMENSIONS, ReportFamily
 from analytics.privacy.budget import RhoBudget
+from analytics.privacy.continual import ContinualRelease, TreeLayout, TreeState
 from analytics.privacy.gaussian import GaussianPlan, draw, plan_gaussian
+from analytics.privacy.ledger import BudgetPolicy, LedgerEntry, check_caps, record
+from analytics.privacy.postprocess import cells_frame, selected_frame
 from analytics.privacy.selection import ThresholdPlan, plan_threshold, select
 from analytics.store import Store
 from analytics.windows import ClosedWindow, Window, window_of
@@ -75,8 +75,14 @@ class Releaser:
         tree_state: private file for the continual release's open-node sums (memory only when None).
     """
 
-    def __init__(self, store: Store, families: list[ReportFamily], policy: BudgetPolicy,
-                 period: timedelta | None = None, tree_state: Path | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        families: list[ReportFamily],
+        policy: BudgetPolicy,
+        period: timedelta | None = None,
+        tree_state: Path | None = None,
+    ) -> None:
         if period is None and any(f.window == "day" for f in families):
             raise FamilySpecError("day families need the Releaser's privacy period (period=...)")
         self.store, self.families, self.policy, self.period = store, families, policy, period
@@ -107,8 +113,10 @@ class Releaser:
             return "week", self.period or length
         if length * 7 == self.period:
             return "day", self.period
-        raise ValueError(f"window {window.label()} lasts {length}; accepted: the privacy period {self.period} "
-                         f"(week families) or a seventh of it (day families)")
+        raise ValueError(
+            f"window {window.label()} lasts {length}; accepted: the privacy period {self.period} "
+            f"(week families) or a seventh of it (day families)"
+        )
 
     def _release_family(self, family: ReportFamily, closed: ClosedWindow, period: timedelta) -> ReleaseOutcome:
         window, plan = closed.window, self.plan(family, period)
@@ -126,8 +134,10 @@ class Releaser:
             if plan.continual is not None:
                 plan.continual.release_week(con, sums, window, exact, now)
             record(con, entries, self.policy, now)
-            con.execute("INSERT INTO audit VALUES (?, ?, ?, ?)",
-                        [now, "worker", "released", f"{release_id} rho={plan.rho:.6g} cells={n_cells}"])
+            con.execute(
+                "INSERT INTO audit VALUES (?, ?, ?, ?)",
+                [now, "worker", "released", f"{release_id} rho={plan.rho:.6g} cells={n_cells}"],
+            )
         if plan.continual is not None:
             self.tree_state.sums = sums
             self.tree_state.save()
@@ -135,8 +145,13 @@ class Releaser:
         return ReleaseOutcome(family.name, window, "released")
 
     @staticmethod
-    def _write_cells(con: duckdb.DuckDBPyConnection, plan: FamilyPlan, release_id: str, window: Window,
-                     exact: dict[tuple[str, ...], int]) -> int:
+    def _write_cells(
+        con: duckdb.DuckDBPyConnection,
+        plan: FamilyPlan,
+        release_id: str,
+        window: Window,
+        exact: dict[tuple[str, ...], int],
+    ) -> int:
         family = plan.family
         if plan.threshold is not None:
             frame = selected_frame(family, release_id, window, plan.threshold, select(plan.threshold, exact))
@@ -152,8 +167,9 @@ class Releaser:
         return len(frame)
 
     @staticmethod
-    def _write_release(con: duckdb.DuckDBPyConnection, plan: FamilyPlan, release_id: str, window: Window,
-                       now: datetime, n_cells: int) -> None:
+    def _write_release(
+        con: duckdb.DuckDBPyConnection, plan: FamilyPlan, release_id: str, window: Window, now: datetime, n_cells: int
+    ) -> None:
         family = plan.family
         main = plan.gaussian or plan.threshold
         assert main is not None
@@ -163,9 +179,28 @@ class Releaser:
             "INSERT INTO releases (release_id, family, window_start, window_end, released_at, privacy_unit, metric, "
             "mechanism, bound_k, bound_l, sensitivity_l2, scale, rho, epsilon, delta, alpha, interval_half_width, "
             "n_cells, threshold, window_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [release_id, family.name, window.start, window.end, now, PRIVACY_UNIT, family.metric, main.mechanism,
-             family.bound_k, family.bound_l, family.sensitivity_l2, main.scale, main.rho, main.epsilon, delta,
-             main.alpha, main.half_width, n_cells, threshold, family.window],
+            [
+                release_id,
+                family.name,
+                window.start,
+                window.end,
+                now,
+                PRIVACY_UNIT,
+                family.metric,
+                main.mechanism,
+                family.bound_k,
+                family.bound_l,
+                family.sensitivity_l2,
+                main.scale,
+                main.rho,
+                main.epsilon,
+                delta,
+                main.alpha,
+                main.half_width,
+                n_cells,
+                threshold,
+                family.window,
+            ],
         )
 
 
@@ -180,8 +215,10 @@ def _ledger_entries(plan: FamilyPlan, window: Window, period_start: datetime) ->
         entries = [LedgerEntry(name, "selection", window, period_start, t.rho, t.epsilon, t.delta)]
     if plan.continual is not None:
         node = plan.continual.plan
-        entries += [LedgerEntry(f"{name}:ytd:L{level}", "ytd_level", window, period_start, node.rho, node.epsilon,
-                                node.delta) for level in range(plan.continual.layout.levels)]
+        entries += [
+            LedgerEntry(f"{name}:ytd:L{level}", "ytd_level", window, period_start, node.rho, node.epsilon, node.delta)
+            for level in range(plan.continual.layout.levels)
+        ]
     return entries
 
 
@@ -197,6 +234,6 @@ def _plan(family: ReportFamily, period: timedelta, policy: BudgetPolicy, total_w
     if family.year_to_date_weight is not None:
         layout = TreeLayout(period)
         per_level = RhoBudget(spend.share(family.year_to_date_weight, total_weight).rho / layout.levels)
-        node_plan = plan_gaussian(family.per_cell_bound * family.bound_k ** 0.5, per_level)
+        node_plan = plan_gaussian(family.per_cell_bound * family.bound_k**0.5, per_level)
         continual = ContinualRelease(family.name, PUBLIC_DIMENSIONS["category"], layout, node_plan)
     return FamilyPlan(family, plan_gaussian(family.sensitivity_l2, share), None, continual)

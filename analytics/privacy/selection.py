@@ -63,13 +63,18 @@ def _measurement(scale: float, threshold: int) -> dp.Measurement:
 
 
 @lru_cache(maxsize=64)
-def plan_threshold(bound_k: int, per_cell_bound: int, budget: RhoBudget,
-                   delta: float = DEFAULT_SELECTION_DELTA, alpha: float = DEFAULT_ALPHA) -> ThresholdPlan:
+def plan_threshold(
+    bound_k: int,
+    per_cell_bound: int,
+    budget: RhoBudget,
+    delta: float = DEFAULT_SELECTION_DELTA,
+    alpha: float = DEFAULT_ALPHA,
+) -> ThresholdPlan:
     """Calibrate scale (from ``budget``) and the smallest threshold with δ ≤ ``delta``, by OpenDP's map."""
     if not 0 < delta < 1:
         raise ValueError(f"partition-selection delta must be in (0, 1), got {delta!r}")
     d_in = (bound_k, math.ceil(per_cell_bound * math.sqrt(bound_k)), per_cell_bound)
-    sensitivity_sq = min(d_in[1] ** 2, bound_k * per_cell_bound ** 2)
+    sensitivity_sq = min(d_in[1] ** 2, bound_k * per_cell_bound**2)
     scale = math.sqrt(sensitivity_sq / (2 * budget.rho)) * (1 + 1e-9)
     lo, hi = per_cell_bound, per_cell_bound + 1
     while _measurement(scale, hi).map(d_in)[1] > delta:  # grow until δ fits, then bisect
@@ -81,8 +86,18 @@ def plan_threshold(bound_k: int, per_cell_bound: int, budget: RhoBudget,
     if rho > budget.rho * (1 + 1e-6):
         raise RuntimeError(f"threshold calibration spends rho={rho} over its share {budget.rho}: this is a bug")
     epsilon = RhoBudget(float(rho)).epsilon(DEFAULT_DELTA)
-    return ThresholdPlan(bound_k, per_cell_bound, budget, scale, hi, float(rho), float(achieved), epsilon,
-                         alpha, interval_half_width(scale, alpha))
+    return ThresholdPlan(
+        bound_k,
+        per_cell_bound,
+        budget,
+        scale,
+        hi,
+        float(rho),
+        float(achieved),
+        epsilon,
+        alpha,
+        interval_half_width(scale, alpha),
+    )
 
 
 def select(plan: ThresholdPlan, counts: Mapping[tuple[str, ...], int]) -> dict[tuple[str, ...], int]:

@@ -71,15 +71,29 @@ def privacy_facts(releases: pd.DataFrame, ledger: pd.DataFrame, window: Window) 
     start = pd.Timestamp(window.start)
     mine = releases[_utc_column(releases, "window_start") == start].sort_values("family")
     if ledger.empty:
-        return PrivacyFacts(tuple(sorted(set(mine["privacy_unit"]))), mine, Spend.of(ledger), window.start.year,
-                            Spend.of(ledger), None, None)
+        return PrivacyFacts(
+            tuple(sorted(set(mine["privacy_unit"]))),
+            mine,
+            Spend.of(ledger),
+            window.start.year,
+            Spend.of(ledger),
+            None,
+            None,
+        )
     period = _utc_column(ledger, "period_start" if "period_start" in ledger else "window_start")
     own_window = _utc_column(ledger, "window_start") == start
     period_start = period[own_window].min() if own_window.any() else start
     week = ledger[period == period_start]
     year = ledger[(ledger["year"] == window.start.year) & (period <= period_start)]
-    return PrivacyFacts(tuple(sorted(set(mine["privacy_unit"]))), mine, Spend.of(week), window.start.year,
-                        Spend.of(year), _last(ledger, "cap_period"), _last(ledger, "cap_year"))
+    return PrivacyFacts(
+        tuple(sorted(set(mine["privacy_unit"]))),
+        mine,
+        Spend.of(week),
+        window.start.year,
+        Spend.of(year),
+        _last(ledger, "cap_period"),
+        _last(ledger, "cap_year"),
+    )
 
 
 def _last(ledger: pd.DataFrame, column: str) -> float | None:

@@ -21,8 +21,9 @@ from analytics.windows import Window
 log = logging.getLogger(__name__)
 
 
-def generate_if_week_released(store_path: Path | str, window: Window, out_dir: Path | str,
-                              formats: Iterable[str] | None = None) -> dict[str, Path]:
+def generate_if_week_released(
+    store_path: Path | str, window: Window, out_dir: Path | str, formats: Iterable[str] | None = None
+) -> dict[str, Path]:
     """Write the report of ``window`` once all its families are released; never raises.
 
     Args:

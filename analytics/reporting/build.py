@@ -22,8 +22,15 @@ from analytics.reporting.markdown import to_markdown
 from analytics.reporting.methodology import methodology_section
 from analytics.reporting.model import WeeklyReport, gather
 from analytics.reporting.pdf import html_to_pdf
-from analytics.reporting.sections import (changes_section, domains_section, funnel_section, jurisdictions_section,
-                                          surfaces_section, techniques_section, year_to_date_section)
+from analytics.reporting.sections import (
+    changes_section,
+    domains_section,
+    funnel_section,
+    jurisdictions_section,
+    surfaces_section,
+    techniques_section,
+    year_to_date_section,
+)
 from analytics.reporting.summary import summary_section
 
 DEFAULT_FORMATS = ("html", "md")
@@ -36,12 +43,22 @@ class ReportFormatError(AnalyticsError, ValueError):
 def build_document(report: WeeklyReport) -> Document:
     """The report's document: summary first, then the detail sections, then the methodology."""
     w = report.window
-    lead = (f"Window {w.start:%Y-%m-%d %H:%M:%S} to {w.end:%Y-%m-%d %H:%M:%S} UTC, released "
-            f"{report.released_at:%Y-%m-%d %H:%M:%S} UTC. Built from released, differentially private data only: "
-            "every figure is a noisy count with a 95% interval, and no figure describes an individual.")
-    sections = (summary_section(report), domains_section(report), changes_section(report),
-                techniques_section(report), funnel_section(report), surfaces_section(report),
-                jurisdictions_section(report), year_to_date_section(report), methodology_section(report))
+    lead = (
+        f"Window {w.start:%Y-%m-%d %H:%M:%S} to {w.end:%Y-%m-%d %H:%M:%S} UTC, released "
+        f"{report.released_at:%Y-%m-%d %H:%M:%S} UTC. Built from released, differentially private data only: "
+        "every figure is a noisy count with a 95% interval, and no figure describes an individual."
+    )
+    sections = (
+        summary_section(report),
+        domains_section(report),
+        changes_section(report),
+        techniques_section(report),
+        funnel_section(report),
+        surfaces_section(report),
+        jurisdictions_section(report),
+        year_to_date_section(report),
+        methodology_section(report),
+    )
     return Document(f"Flockview weekly policy report: {report.label}", lead, sections)
 
 
@@ -67,8 +84,9 @@ def parse_formats(formats: Iterable[str] | None) -> tuple[str, ...]:
             if fmt == "markdown":
                 fmt = "md"
             if fmt not in FORMATS:
-                raise ReportFormatError(f"unknown report format {fmt!r}; accepted: html, pdf, md "
-                                        "(repeat --format or give a comma list)")
+                raise ReportFormatError(
+                    f"unknown report format {fmt!r}; accepted: html, pdf, md (repeat --format or give a comma list)"
+                )
             if fmt not in chosen:
                 chosen.append(fmt)
     return tuple(chosen)
@@ -105,8 +123,13 @@ def render(report: WeeklyReport, out_dir: Path, formats: tuple[str, ...]) -> dic
     return {fmt: written[fmt] for fmt in formats}
 
 
-def write_reports(store_path: Path | str, out_dir: Path | str, week: str | None = None,
-                  formats: Iterable[str] | None = None, allow_partial: bool = False) -> dict[str, Path]:
+def write_reports(
+    store_path: Path | str,
+    out_dir: Path | str,
+    week: str | None = None,
+    formats: Iterable[str] | None = None,
+    allow_partial: bool = False,
+) -> dict[str, Path]:
     """Gather the report of ``week`` (the latest released when None) and write it in ``formats``.
 
     Args:

@@ -13,19 +13,26 @@ import matplotlib
 
 matplotlib.use("Agg")  # before pyplot: draw to files only, never to a display
 
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-from analytics.reporting.findings import DANGEROUS, KeyedFinding  # noqa: E402
-from analytics.reporting.model import WeeklyReport  # noqa: E402
-from analytics.reporting.stats import Estimate  # noqa: E402
-from analytics.windows import Window  # noqa: E402
+from analytics.reporting.findings import DANGEROUS, KeyedFinding
+from analytics.reporting.model import WeeklyReport
+from analytics.reporting.stats import Estimate
+from analytics.windows import Window
 
 BLUE, GREY, ORANGE = "#1f5fa8", "#8a8f98", "#c8641b"
 OTHER_DOMAINS = 3
-plt.rcParams.update({"font.size": 8, "axes.spines.top": False, "axes.spines.right": False,
-                     "svg.hashsalt": "flockview", "svg.fonttype": "path"})
+plt.rcParams.update(
+    {
+        "font.size": 8,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "svg.hashsalt": "flockview",
+        "svg.fonttype": "path",
+    }
+)
 
 
 def tick_label(window: Window) -> str:
@@ -37,15 +44,16 @@ def tick_label(window: Window) -> str:
 
 def _domains(report: WeeklyReport) -> Figure:
     dangerous = [d.category for d in report.domains if d.dangerous]
-    others = sorted((d for d in report.domains if not d.dangerous and d.current is not None),
-                    key=lambda d: -d.current.value)[:OTHER_DOMAINS]  # type: ignore[union-attr]
+    others = sorted(
+        (d for d in report.domains if not d.dangerous and d.current is not None), key=lambda d: -d.current.value
+    )[:OTHER_DOMAINS]  # type: ignore[union-attr]
     names = dangerous + [d.category for d in others]
     columns = 4
     rows = -(-len(names) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(7.2, 1.75 * rows), squeeze=False, sharex=True)
     for ax, name in zip(axes.flat, names, strict=False):
         _band(ax, report.domain_history.get(name, ()), name)
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.set_visible(False)
     fig.tight_layout()
     return fig
@@ -54,8 +62,9 @@ def _domains(report: WeeklyReport) -> Figure:
 def _band(ax: Axes, points: tuple[tuple[Window, Estimate], ...], name: str) -> None:
     color = ORANGE if name in DANGEROUS else BLUE
     xs = list(range(len(points)))
-    ax.fill_between(xs, [e.ci_low for _, e in points], [e.ci_high for _, e in points], color=color, alpha=0.2,
-                    linewidth=0)
+    ax.fill_between(
+        xs, [e.ci_low for _, e in points], [e.ci_high for _, e in points], color=color, alpha=0.2, linewidth=0
+    )
     ax.plot(xs, [e.value for _, e in points], color=color, marker="o", markersize=2.5, linewidth=1.2)
     ax.set_title(name, fontsize=8)
     ax.set_ylim(bottom=0)

@@ -86,8 +86,10 @@ def estimate_text(estimate: Estimate | None) -> str:
     """A value with its interval in brackets, or "not released"."""
     if estimate is None:
         return "not released"
-    return (f"{value_text(estimate.value, estimate.ci_high, estimate.includes_zero)} "
-            f"(95% interval {interval_text(estimate.ci_low, estimate.ci_high)})")
+    return (
+        f"{value_text(estimate.value, estimate.ci_high, estimate.includes_zero)} "
+        f"(95% interval {interval_text(estimate.ci_low, estimate.ci_high)})"
+    )
 
 
 def signed(x: float) -> str:

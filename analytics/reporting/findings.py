@@ -20,7 +20,8 @@ from ingest.contract.taxonomy import EXTRAORDINARILY_DANGEROUS, TECHNIQUE_ATLAS,
 #: Danger domains in report order: the extraordinarily dangerous first, then the others.
 DOMAIN_ORDER: tuple[str, ...] = tuple(
     [c.value for c in Category if c in EXTRAORDINARILY_DANGEROUS]
-    + [c.value for c in Category if c not in EXTRAORDINARILY_DANGEROUS])
+    + [c.value for c in Category if c not in EXTRAORDINARILY_DANGEROUS]
+)
 DANGEROUS: frozenset[str] = frozenset(c.value for c in EXTRAORDINARILY_DANGEROUS)
 OPEN_WEIGHTS = Surface.OPEN_WEIGHTS_HOST.value
 MIN_TREND_WINDOWS = 2
@@ -80,11 +81,15 @@ def estimates(frame: pd.DataFrame | None, *dimensions: str) -> dict[tuple[str, .
         return {}
     keys = zip(*(cells[d].astype(str) for d in dimensions), strict=True)
     values = zip(cells["value"], cells["scale"], cells["ci_low"], cells["ci_high"], strict=True)
-    return {key: Estimate(float(v), float(s), float(lo), float(hi)) for key, (v, s, lo, hi) in zip(keys, values, strict=True)}
+    return {
+        key: Estimate(float(v), float(s), float(lo), float(hi))
+        for key, (v, s, lo, hi) in zip(keys, values, strict=True)
+    }
 
 
-def domain_findings(current: pd.DataFrame | None, previous: pd.DataFrame | None,
-                    trend: Sequence[pd.DataFrame]) -> tuple[DomainFinding, ...]:
+def domain_findings(
+    current: pd.DataFrame | None, previous: pd.DataFrame | None, trend: Sequence[pd.DataFrame]
+) -> tuple[DomainFinding, ...]:
     """Each domain's estimate, its change against the previous window and against the mean of ``trend``.
 
     ``trend`` holds the released frames of up to eight earlier windows; fewer than two give no trend.
@@ -96,8 +101,9 @@ def domain_findings(current: pd.DataFrame | None, previous: pd.DataFrame | None,
         key = (category,)
         earlier = [h[key] for h in history if key in h]
         baseline = Estimate.mean(earlier) if len(earlier) >= MIN_TREND_WINDOWS else None
-        findings.append(DomainFinding(category, now.get(key), compare(now.get(key), last.get(key)),
-                                      compare(now.get(key), baseline)))
+        findings.append(
+            DomainFinding(category, now.get(key), compare(now.get(key), last.get(key)), compare(now.get(key), baseline))
+        )
     return tuple(findings)
 
 
@@ -129,12 +135,17 @@ def notable_techniques(current: pd.DataFrame | None, previous: pd.DataFrame | No
             found.append(_technique(category, technique, "new", estimate, change))
         elif change.verdict == "clear increase":
             found.append(_technique(category, technique, "rising", estimate, change))
-    return tuple(sorted(found, key=lambda f: (DOMAIN_ORDER.index(f.category) if f.category in DOMAIN_ORDER else 99,
-                                              -f.estimate.value)))
+    return tuple(
+        sorted(
+            found,
+            key=lambda f: (DOMAIN_ORDER.index(f.category) if f.category in DOMAIN_ORDER else 99, -f.estimate.value),
+        )
+    )
 
 
-def _technique(category: str, technique: str, status: Literal["new", "rising", "top"], estimate: Estimate,
-               change: Change) -> TechniqueFinding:
+def _technique(
+    category: str, technique: str, status: Literal["new", "rising", "top"], estimate: Estimate, change: Change
+) -> TechniqueFinding:
     try:
         atlas = TECHNIQUE_ATLAS.get(Technique(technique), "unmapped")
     except ValueError:
@@ -145,12 +156,16 @@ def _technique(category: str, technique: str, status: Literal["new", "rising", "
 def funnel(current: pd.DataFrame | None, previous: pd.DataFrame | None) -> tuple[KeyedFinding, ...]:
     """The escalation funnel's stages in order (warned, rate-limited, suspended or banned)."""
     now, last = estimates(current, "escalation_stage"), estimates(previous, "escalation_stage")
-    return tuple(KeyedFinding(s.value, now[(s.value,)], compare(now[(s.value,)], last.get((s.value,))))
-                 for s in EscalationStage if (s.value,) in now)
+    return tuple(
+        KeyedFinding(s.value, now[(s.value,)], compare(now[(s.value,)], last.get((s.value,))))
+        for s in EscalationStage
+        if (s.value,) in now
+    )
 
 
-def surfaces(current: pd.DataFrame | None, previous: pd.DataFrame | None,
-             by_category: bool = False) -> tuple[KeyedFinding, ...]:
+def surfaces(
+    current: pd.DataFrame | None, previous: pd.DataFrame | None, by_category: bool = False
+) -> tuple[KeyedFinding, ...]:
     """Each surface, then ``hosted`` (every surface but open-weights hosting).
 
     From ``events_by_surface`` (one cell per surface, with a consistent total), or with ``by_category``
@@ -192,7 +207,9 @@ def _has_total(frame: pd.DataFrame | None) -> bool:
     return frame is not None and "is_total" in frame and bool(frame["is_total"].fillna(False).astype(bool).any())
 
 
-def jurisdictions(current: pd.DataFrame | None, previous: pd.DataFrame | None) -> tuple[tuple[KeyedFinding, ...], float]:
+def jurisdictions(
+    current: pd.DataFrame | None, previous: pd.DataFrame | None
+) -> tuple[tuple[KeyedFinding, ...], float]:
     """Jurisdictions of note in the extraordinarily dangerous domains, and the z used.
 
     Per jurisdiction, the flagged events summed over the dangerous domains. Listed: those clearly above
@@ -205,8 +222,9 @@ def jurisdictions(current: pd.DataFrame | None, previous: pd.DataFrame | None) -
     z = z_for(len(now))
     changes = {k: compare(e, last.get(k), z) for k, e in now.items()}
     large = sorted((k for k, e in now.items() if distinguishable_from_zero(e, z)), key=lambda k: -now[k].value)
-    keys = large[:TOP_JURISDICTIONS] + sorted(k for k, c in changes.items()
-                                              if c.is_clear and k not in large[:TOP_JURISDICTIONS])
+    keys = large[:TOP_JURISDICTIONS] + sorted(
+        k for k, c in changes.items() if c.is_clear and k not in large[:TOP_JURISDICTIONS]
+    )
     return tuple(KeyedFinding(k, now[k], changes[k]) for k in keys), z
 
 

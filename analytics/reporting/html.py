@@ -38,7 +38,7 @@ def _table(table: Table) -> str:
 
 def _svg_body(svg: bytes) -> str:
     text = svg.decode("utf-8")
-    return text[text.index("<svg"):]  # drop the XML declaration and doctype: not allowed inside HTML
+    return text[text.index("<svg") :]  # drop the XML declaration and doctype: not allowed inside HTML
 
 
 def _block(block: Block, chart: Callable[[str], bytes]) -> str:
@@ -49,8 +49,10 @@ def _block(block: Block, chart: Callable[[str], bytes]) -> str:
     if isinstance(block, Table):
         return _table(block)
     if isinstance(block, Figure):
-        return (f'<figure id="chart-{block.chart}">{_svg_body(chart(block.chart))}'
-                f"<figcaption>{inline(block.caption)}</figcaption></figure>")
+        return (
+            f'<figure id="chart-{block.chart}">{_svg_body(chart(block.chart))}'
+            f"<figcaption>{inline(block.caption)}</figcaption></figure>"
+        )
     raise TypeError(f"unknown block {type(block).__name__}: this is a bug")
 
 
@@ -73,8 +75,10 @@ def to_html(document: Document, chart: Callable[[str], bytes]) -> str:
         chart: Draws a chart id as SVG bytes.
     """
     body = "".join(_section(s, chart) for s in document.sections)
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{html.escape(document.title)}</title><style>{stylesheet()}</style></head>"
-            f'<body><header><h1>{html.escape(document.title)}</h1><p class="lead">{inline(document.lead)}</p>'
-            f"</header>{body}</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(document.title)}</title><style>{stylesheet()}</style></head>"
+        f'<body><header><h1>{html.escape(document.title)}</h1><p class="lead">{inline(document.lead)}</p>'
+        f"</header>{body}</body></html>\n"
+    )

@@ -39,10 +39,19 @@ def _spend_bullets(facts: PrivacyFacts, label: str) -> list[str]:
 def _family_table(facts: PrivacyFacts) -> Table:
     rows = []
     for _, r in facts.releases.iterrows():
-        rows.append((f"`{r['family']}`", str(r["mechanism"]), str(r["bound_k"]), str(r["bound_l"]), num(r["scale"]),
-                     num(r["rho"]), num(r["epsilon"]), num(r["delta"])))
-    return Table(("Family", "Mechanism", "K", "L", "Noise σ", "ρ", "ε", "δ"),
-                 tuple(rows), (2, 3, 4, 5, 6, 7))
+        rows.append(
+            (
+                f"`{r['family']}`",
+                str(r["mechanism"]),
+                str(r["bound_k"]),
+                str(r["bound_l"]),
+                num(r["scale"]),
+                num(r["rho"]),
+                num(r["epsilon"]),
+                num(r["delta"]),
+            )
+        )
+    return Table(("Family", "Mechanism", "K", "L", "Noise σ", "ρ", "ε", "δ"), tuple(rows), (2, 3, 4, 5, 6, 7))
 
 
 def methodology_section(report: WeeklyReport) -> Section:
@@ -62,9 +71,17 @@ def methodology_section(report: WeeklyReport) -> Section:
         "**Changes** are called by the Gaussian difference test described under *How changes are called*.",
         *_spend_bullets(facts, report.label),
     ]
-    return Section("methodology", "Methodology and privacy", (
-        Bullets(tuple(bullets)),
-        Paragraph("Per family: K = cells per actor, L = events per actor and cell, σ = the noise's standard "
-                  "deviation, and the family's ρ with its own (ε, δ)."),
-        _family_table(facts),
-        Paragraph("**What these numbers cannot tell.**"), Bullets(LIMITS)))
+    return Section(
+        "methodology",
+        "Methodology and privacy",
+        (
+            Bullets(tuple(bullets)),
+            Paragraph(
+                "Per family: K = cells per actor, L = events per actor and cell, σ = the noise's standard "
+                "deviation, and the family's ρ with its own (ε, δ)."
+            ),
+            _family_table(facts),
+            Paragraph("**What these numbers cannot tell.**"),
+            Bullets(LIMITS),
+        ),
+    )

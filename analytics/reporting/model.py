@@ -94,16 +94,18 @@ def select_window(store: ReadOnlyStore, week: str | None) -> tuple[Window, list[
     """
     windows = released_windows(store)
     if not windows:
-        raise EmptyStoreError(f"no releases in {store.path} yet: start a worker (or `flockview up`) and "
-                              "wait for a window to close")
+        raise EmptyStoreError(
+            f"no releases in {store.path} yet: start a worker (or `flockview up`) and wait for a window to close"
+        )
     labels = [w.label() for w in windows]
     if week is None:
         index = len(windows) - 1
     elif week in labels:
         index = labels.index(week)
     else:
-        raise EmptyStoreError(f"no released window labelled {week!r} in {store.path}; "
-                              f"latest released windows: {', '.join(labels[-5:])}")
+        raise EmptyStoreError(
+            f"no released window labelled {week!r} in {store.path}; latest released windows: {', '.join(labels[-5:])}"
+        )
     return windows[index], windows[:index]
 
 
@@ -111,8 +113,7 @@ def missing_families(releases: pd.DataFrame, window: Window) -> tuple[str, ...]:
     """Week families configured and released before in this store, but not for ``window``."""
     configured = {fam.name for fam in load_families() if fam.window == "week"}
     ever = set(releases["family"]) | {CATEGORY_FAMILY}
-    mine = set(releases.loc[pd.to_datetime(releases["window_start"], utc=True) == pd.Timestamp(window.start),
-                            "family"])
+    mine = set(releases.loc[pd.to_datetime(releases["window_start"], utc=True) == pd.Timestamp(window.start), "family"])
     return tuple(sorted((configured & ever) - mine))
 
 
@@ -129,8 +130,9 @@ class _Frames:
         if family not in self._cache:
             sql = "SELECT * FROM cells WHERE family = ? AND window_start >= ? AND window_start <= ?"
             frame = self.store.query(sql, [family, self.windows[0].start, self.windows[-1].start])
-            self._cache[family] = {} if frame.empty else {
-                _utc(start): group for start, group in frame.groupby("window_start")}
+            self._cache[family] = (
+                {} if frame.empty else {_utc(start): group for start, group in frame.groupby("window_start")}
+            )
         return self._cache[family].get(window.start)
 
 
@@ -153,31 +155,50 @@ def gather(store_path: Path | str, week: str | None = None, allow_partial: bool 
     if missing and not allow_partial:
         raise PartialWeekError(
             f"window {window.label()} is only partly released: no release yet of {', '.join(missing)}; "
-            "wait for the worker to finish the window, or pass --allow-partial to report what is released")
+            "wait for the worker to finish the window, or pass --allow-partial to report what is released"
+        )
     previous = earlier[-1] if earlier else None
     trend = tuple(earlier[-TREND_WINDOWS:])
     frames = _Frames(store, [*trend, window])
     return _build(store, window, previous, trend, frames, releases, missing)
 
 
-def _build(store: ReadOnlyStore, window: Window, previous: Window | None, trend: tuple[Window, ...],
-           frames: _Frames, releases: pd.DataFrame, missing: tuple[str, ...]) -> WeeklyReport:
+def _build(
+    store: ReadOnlyStore,
+    window: Window,
+    previous: Window | None,
+    trend: tuple[Window, ...],
+    frames: _Frames,
+    releases: pd.DataFrame,
+    missing: tuple[str, ...],
+) -> WeeklyReport:
     cat = [frames.of(CATEGORY_FAMILY, w) for w in trend]
     surface_family = SURFACE_FAMILY if frames.of(SURFACE_FAMILY, window) is not None else CATEGORY_SURFACE_FAMILY
     jurisdictions, z = f.jurisdictions(frames.of(JURISDICTION_FAMILY, window), frames.of(JURISDICTION_FAMILY, previous))
     return WeeklyReport(
-        store=store.path, window=window, previous=previous, trend=trend,
-        released_at=released_at(releases, window), missing_families=missing,
-        domains=f.domain_findings(frames.of(CATEGORY_FAMILY, window), frames.of(CATEGORY_FAMILY, previous),
-                                  [c for c in cat if c is not None]),
+        store=store.path,
+        window=window,
+        previous=previous,
+        trend=trend,
+        released_at=released_at(releases, window),
+        missing_families=missing,
+        domains=f.domain_findings(
+            frames.of(CATEGORY_FAMILY, window), frames.of(CATEGORY_FAMILY, previous), [c for c in cat if c is not None]
+        ),
         domain_history=_history(frames, [*trend, window]),
         top_techniques=f.top_techniques(frames.of(TECHNIQUE_FAMILY, window)),
-        notable_techniques=f.notable_techniques(frames.of(TECHNIQUE_FAMILY, window),
-                                                frames.of(TECHNIQUE_FAMILY, previous)),
+        notable_techniques=f.notable_techniques(
+            frames.of(TECHNIQUE_FAMILY, window), frames.of(TECHNIQUE_FAMILY, previous)
+        ),
         funnel=f.funnel(frames.of(FUNNEL_FAMILY, window), frames.of(FUNNEL_FAMILY, previous)),
-        surfaces=f.surfaces(frames.of(surface_family, window), frames.of(surface_family, previous),
-                            by_category=surface_family == CATEGORY_SURFACE_FAMILY),
-        surface_family=surface_family, jurisdictions=jurisdictions, jurisdiction_z=z,
+        surfaces=f.surfaces(
+            frames.of(surface_family, window),
+            frames.of(surface_family, previous),
+            by_category=surface_family == CATEGORY_SURFACE_FAMILY,
+        ),
+        surface_family=surface_family,
+        jurisdictions=jurisdictions,
+        jurisdiction_z=z,
         year_to_date=_year_to_date(store, window),
         privacy=privacy_facts(store.releases(), store.ledger(), window),
     )

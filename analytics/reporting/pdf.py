@@ -25,7 +25,8 @@ def html_to_pdf(html: str, path: Path) -> Path:
     except (ImportError, OSError) as exc:  # OSError: the Python package is there but Pango is not
         raise PdfUnavailableError(
             f"cannot write PDF: WeasyPrint is unavailable ({exc}); install its system libraries with "
-            "deploy/system-deps.sh, or ask for --format html,md") from None
+            "deploy/system-deps.sh, or ask for --format html,md"
+        ) from None
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.WARNING)
     weasyprint.HTML(string=html).write_pdf(path)

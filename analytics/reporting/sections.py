@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from analytics.reporting.document import (Figure, Paragraph, Section, Table, change_cell, interval_text,
-                                          share_text, signed, value_text)
+from analytics.reporting.document import (
+    Figure,
+    Paragraph,
+    Section,
+    Table,
+    change_cell,
+    interval_text,
+    share_text,
+    signed,
+    value_text,
+)
 from analytics.reporting.findings import DomainFinding, KeyedFinding, TechniqueFinding
 from analytics.reporting.model import WeeklyReport
 from analytics.reporting.stats import Z95, Estimate
@@ -15,14 +24,17 @@ NOT_RELEASED = "Not released for this window."
 def _value_cells(estimate: Estimate | None) -> tuple[str, str]:
     if estimate is None:
         return "not released", "–"
-    return (value_text(estimate.value, estimate.ci_high, estimate.includes_zero),
-            interval_text(estimate.ci_low, estimate.ci_high))
+    return (
+        value_text(estimate.value, estimate.ci_high, estimate.includes_zero),
+        interval_text(estimate.ci_low, estimate.ci_high),
+    )
 
 
 def _domain_table(domains: list[DomainFinding], report: WeeklyReport) -> Table:
     last = f"Against {report.previous.label()}" if report.previous else "Against previous window"
-    rows = tuple((f"`{d.category}`", *_value_cells(d.current), change_cell(d.vs_last), change_cell(d.vs_trend))
-                 for d in domains)
+    rows = tuple(
+        (f"`{d.category}`", *_value_cells(d.current), change_cell(d.vs_last), change_cell(d.vs_trend)) for d in domains
+    )
     return Table(("Domain", "Released events", "95% interval", last, "Against 8-week average"), rows, (2,))
 
 
@@ -30,17 +42,30 @@ def domains_section(report: WeeklyReport) -> Section:
     """Flagged events per danger domain, the extraordinarily dangerous first, with the trend chart."""
     if all(d.current is None for d in report.domains):
         return Section("domains", "Flagged events by danger domain", (Paragraph(NOT_RELEASED),))
-    intro = Paragraph("Family `events_by_category`. Each figure is a noisy count with its 95% interval; where "
-                      "the interval includes zero only its upper end is given, because the count cannot be told "
-                      "apart from zero.")
-    subsections = (
-        Section("domains-dangerous", "Extraordinarily dangerous domains",
-                (_domain_table([d for d in report.domains if d.dangerous], report),), level=3),
-        Section("domains-other", "Other domains",
-                (_domain_table([d for d in report.domains if not d.dangerous], report),), level=3),
+    intro = Paragraph(
+        "Family `events_by_category`. Each figure is a noisy count with its 95% interval; where "
+        "the interval includes zero only its upper end is given, because the count cannot be told "
+        "apart from zero."
     )
-    figure = Figure("domains", "Released weekly counts of the extraordinarily dangerous domains and the largest "
-                    "others over the last windows; the band is the 95% interval.")
+    subsections = (
+        Section(
+            "domains-dangerous",
+            "Extraordinarily dangerous domains",
+            (_domain_table([d for d in report.domains if d.dangerous], report),),
+            level=3,
+        ),
+        Section(
+            "domains-other",
+            "Other domains",
+            (_domain_table([d for d in report.domains if not d.dangerous], report),),
+            level=3,
+        ),
+    )
+    figure = Figure(
+        "domains",
+        "Released weekly counts of the extraordinarily dangerous domains and the largest "
+        "others over the last windows; the band is the 95% interval.",
+    )
     return Section("domains", "Flagged events by danger domain", (intro, figure), subsections=subsections)
 
 
@@ -53,14 +78,20 @@ def changes_section(report: WeeklyReport) -> Section:
         "8-week average, the baseline is the mean of up to eight earlier windows, with σ = √(Σσᵢ²)/n. A "
         "difference inside the noise is reported as **no clear change**: it does not show that nothing "
         "changed, only that the noise could explain it. With 17 domains compared at 95% each, about one "
-        "spurious clear change in twenty comparisons is expected when nothing changed.")
+        "spurious clear change in twenty comparisons is expected when nothing changed."
+    )
     if report.previous is None:
-        return Section("changes", "How changes are called", (test, Paragraph("No earlier released window to "
-                                                                              "compare with.")))
-    rows = tuple((f"`{d.category}`", *_compare_cells(d)) for d in report.domains
-                 if d.vs_last.verdict != "no earlier data")
-    table = Table(("Domain", report.label, report.previous.label(), "Difference", "Noise threshold", "Verdict"),
-                  rows, (1, 2, 3, 4))
+        return Section(
+            "changes", "How changes are called", (test, Paragraph("No earlier released window to compare with."))
+        )
+    rows = tuple(
+        (f"`{d.category}`", *_compare_cells(d)) for d in report.domains if d.vs_last.verdict != "no earlier data"
+    )
+    table = Table(
+        ("Domain", report.label, report.previous.label(), "Difference", "Noise threshold", "Verdict"),
+        rows,
+        (1, 2, 3, 4),
+    )
     return Section("changes", "How changes are called", (test, table))
 
 
@@ -70,8 +101,7 @@ def _compare_cells(d: DomainFinding) -> tuple[str, str, str, str, str]:
     near_zero = any(e is not None and e.includes_zero for e in (c.current, c.baseline))
     # A precise difference would give away a small count shown only as a bound: say "inside the noise".
     difference = "inside the noise" if near_zero and not c.is_clear else signed(c.difference)
-    return (now, before, difference,
-            f"±{round(c.threshold):,}", c.verdict)
+    return (now, before, difference, f"±{round(c.threshold):,}", c.verdict)
 
 
 def _technique_row(t: TechniqueFinding, with_status: bool) -> tuple[str, ...]:
@@ -88,25 +118,44 @@ def techniques_section(report: WeeklyReport) -> Section:
         "Family `techniques_by_category`, mapped to MITRE ATLAS. **New**: clearly above zero this window but "
         "not in the previous one; **rising**: a clear increase. Both tests use the Bonferroni-corrected "
         "threshold for the number of (domain, technique) cells scanned, so the chance of any false call in "
-        "the list stays below 5%. Techniques are ranked within a domain only.")
+        "the list stays below 5%. Techniques are ranked within a domain only."
+    )
     if not report.top_techniques and not report.notable_techniques:
-        return Section("techniques", "Jailbreak techniques", (intro, Paragraph(
-            "No technique count in this window can be told apart from zero (or the family was not released).")))
+        return Section(
+            "techniques",
+            "Jailbreak techniques",
+            (
+                intro,
+                Paragraph(
+                    "No technique count in this window can be told apart from zero (or the family was not released)."
+                ),
+            ),
+        )
     blocks: list[Paragraph | Table] = [intro]
     if report.notable_techniques:
-        blocks.append(Table(("Domain", "Technique", "MITRE ATLAS", "Released events", "95% interval", "Status",
-                             "Previous window"),
-                            tuple(_technique_row(t, True) for t in report.notable_techniques), (3, 4)))
+        blocks.append(
+            Table(
+                ("Domain", "Technique", "MITRE ATLAS", "Released events", "95% interval", "Status", "Previous window"),
+                tuple(_technique_row(t, True) for t in report.notable_techniques),
+                (3, 4),
+            )
+        )
     else:
         blocks.append(Paragraph("No technique is new or clearly rising against the previous window."))
     blocks.append(Paragraph("Most frequent techniques per domain (up to three, interval excluding zero):"))
-    blocks.append(Table(("Domain", "Technique", "MITRE ATLAS", "Released events", "95% interval"),
-                        tuple(_technique_row(t, False) for t in report.top_techniques), (3, 4)))
+    blocks.append(
+        Table(
+            ("Domain", "Technique", "MITRE ATLAS", "Released events", "95% interval"),
+            tuple(_technique_row(t, False) for t in report.top_techniques),
+            (3, 4),
+        )
+    )
     return Section("techniques", "Jailbreak techniques", tuple(blocks))
 
 
-def _keyed_table(first: str, found: tuple[KeyedFinding, ...], names: dict[str, str], share_of: float | None,
-                 last: str) -> Table:
+def _keyed_table(
+    first: str, found: tuple[KeyedFinding, ...], names: dict[str, str], share_of: float | None, last: str
+) -> Table:
     rows = []
     for k in found:
         share = (share_text(k.estimate.value, share_of),) if share_of is not None else ()
@@ -119,9 +168,11 @@ def funnel_section(report: WeeklyReport) -> Section:
     """The escalation funnel: distinct actors reaching each restriction."""
     if not report.funnel:
         return Section("funnel", "Escalation funnel", (Paragraph(NOT_RELEASED),))
-    intro = Paragraph("Family `escalation_funnel`: distinct actors who reached each stage this window. An actor "
-                      "suspended or banned also counts as warned and rate-limited, so each stage should be at "
-                      "most the one before, up to noise. The share is of the warned.")
+    intro = Paragraph(
+        "Family `escalation_funnel`: distinct actors who reached each stage this window. An actor "
+        "suspended or banned also counts as warned and rate-limited, so each stage should be at "
+        "most the one before, up to noise. The share is of the warned."
+    )
     warned = report.funnel[0].estimate.value
     table = _keyed_table("Stage", report.funnel, STAGE_NAMES, warned, _against(report))
     return Section("funnel", "Escalation funnel", (intro, table, Figure("funnel", "Actors per stage, 95% intervals.")))
@@ -137,13 +188,19 @@ def surfaces_section(report: WeeklyReport) -> Section:
         return Section("surfaces", "Open weights vs hosted", (Paragraph(NOT_RELEASED),))
     rows = {s.key: s.estimate for s in report.surfaces}
     whole = rows["hosted"].value + rows.get("open_weights_host", Estimate(0, 0, 0, 0)).value
-    intro = Paragraph(f"Family `{report.surface_family}`. **Hosted** is every surface but open-weights hosting "
-                      "(consumer app, API, enterprise); its noise is that of the sum. Open-weights hosts see only "
-                      "what reaches their own filters: misuse of weights run elsewhere is not counted.")
-    table = _keyed_table("Surface", report.surfaces, {"hosted": "hosted (all but open weights)"}, whole,
-                         _against(report))
-    return Section("surfaces", "Open weights vs hosted",
-                   (intro, table, Figure("surfaces", "Flagged events per surface, 95% intervals.")))
+    intro = Paragraph(
+        f"Family `{report.surface_family}`. **Hosted** is every surface but open-weights hosting "
+        "(consumer app, API, enterprise); its noise is that of the sum. Open-weights hosts see only "
+        "what reaches their own filters: misuse of weights run elsewhere is not counted."
+    )
+    table = _keyed_table(
+        "Surface", report.surfaces, {"hosted": "hosted (all but open weights)"}, whole, _against(report)
+    )
+    return Section(
+        "surfaces",
+        "Open weights vs hosted",
+        (intro, table, Figure("surfaces", "Flagged events per surface, 95% intervals.")),
+    )
 
 
 def jurisdictions_section(report: WeeklyReport) -> Section:
@@ -151,10 +208,14 @@ def jurisdictions_section(report: WeeklyReport) -> Section:
     intro = Paragraph(
         "Family `events_by_category_jurisdiction`, summed over the extraordinarily dangerous domains per "
         f"jurisdiction. Listed: the largest that are clearly above zero, and any with a clear change; both at "
-        f"z = {report.jurisdiction_z:.2f}, the Bonferroni-corrected threshold for the jurisdictions scanned.")
+        f"z = {report.jurisdiction_z:.2f}, the Bonferroni-corrected threshold for the jurisdictions scanned."
+    )
     if not report.jurisdictions:
-        return Section("jurisdictions", "Jurisdictions of note",
-                       (intro, Paragraph("No jurisdiction stands out from the noise in this window.")))
+        return Section(
+            "jurisdictions",
+            "Jurisdictions of note",
+            (intro, Paragraph("No jurisdiction stands out from the noise in this window.")),
+        )
     table = _keyed_table("Jurisdiction", report.jurisdictions, {}, None, _against(report))
     return Section("jurisdictions", "Jurisdictions of note", (intro, table))
 
@@ -162,12 +223,23 @@ def jurisdictions_section(report: WeeklyReport) -> Section:
 def year_to_date_section(report: WeeklyReport) -> Section:
     """The year-to-date totals by continual release, when the store has them."""
     if not report.year_to_date:
-        return Section("year-to-date", "Year to date", (Paragraph(
-            "This store holds no year-to-date (continual) release for this window."),))
-    intro = Paragraph(f"Flagged events from the start of {report.privacy.year} through {report.label}, by "
-                      "continual release (a binary tree of noisy partial sums): each total is one estimate with "
-                      "its own 95% interval, not the sum of the weekly figures.")
+        return Section(
+            "year-to-date",
+            "Year to date",
+            (Paragraph("This store holds no year-to-date (continual) release for this window."),),
+        )
+    intro = Paragraph(
+        f"Flagged events from the start of {report.privacy.year} through {report.label}, by "
+        "continual release (a binary tree of noisy partial sums): each total is one estimate with "
+        "its own 95% interval, not the sum of the weekly figures."
+    )
     rows = tuple((f"`{c}`", *_value_cells(e)) for c, e in report.year_to_date)
-    return Section("year-to-date", "Year to date", (intro, Table(("Domain", "Year to date", "95% interval"), rows, (1, 2)),
-                                                    Figure("year_to_date", "Year-to-date totals, 95% intervals.")))
-
+    return Section(
+        "year-to-date",
+        "Year to date",
+        (
+            intro,
+            Table(("Domain", "Year to date", "95% interval"), rows, (1, 2)),
+            Figure("year_to_date", "Year-to-date totals, 95% intervals."),
+        ),
+    )

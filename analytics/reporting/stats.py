@@ -53,14 +53,18 @@ class Estimate:
     @classmethod
     def from_row(cls, row: Mapping[str, object]) -> Estimate:
         """The estimate of one released cell (a row of the store's ``cells`` table)."""
-        return cls(float(row["value"]), float(row["scale"]),  # type: ignore[arg-type]
-                   float(row["ci_low"]), float(row["ci_high"]))  # type: ignore[arg-type]
+        return cls(
+            float(row["value"]),
+            float(row["scale"]),  # type: ignore[arg-type]
+            float(row["ci_low"]),
+            float(row["ci_high"]),
+        )  # type: ignore[arg-type]
 
     @classmethod
     def total(cls, parts: Sequence[Estimate]) -> Estimate:
         """The sum of independent estimates: values add, variances add; a Gaussian 95% interval cut at 0."""
         value = sum(p.value for p in parts)
-        scale = math.sqrt(sum(p.scale ** 2 for p in parts))
+        scale = math.sqrt(sum(p.scale**2 for p in parts))
         return cls(value, scale, max(value - Z95 * scale, 0.0), value + Z95 * scale)
 
     @classmethod
@@ -105,7 +109,7 @@ def compare(current: Estimate | None, baseline: Estimate | None, z: float = Z95)
     if current is None or baseline is None:
         return Change(NO_EARLIER, current, baseline)
     difference = current.value - baseline.value
-    threshold = z * math.sqrt(current.scale ** 2 + baseline.scale ** 2)
+    threshold = z * math.sqrt(current.scale**2 + baseline.scale**2)
     if difference > threshold:
         verdict: Verdict = "clear increase"
     elif difference < -threshold:

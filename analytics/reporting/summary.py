@@ -24,9 +24,13 @@ def summary_section(report: WeeklyReport) -> Section:
     ]
     blocks: list[Paragraph | Bullets] = []
     if report.missing_families:
-        blocks.append(Paragraph(f"**Incomplete window.** Not released for {report.label}: "
-                                f"{', '.join(f'`{m}`' for m in report.missing_families)}. Sections that need "
-                                "them say so."))
+        blocks.append(
+            Paragraph(
+                f"**Incomplete window.** Not released for {report.label}: "
+                f"{', '.join(f'`{m}`' for m in report.missing_families)}. Sections that need "
+                "them say so."
+            )
+        )
     blocks.append(Bullets(tuple(items)))
     return Section("summary", "Summary", tuple(blocks))
 
@@ -38,8 +42,10 @@ def _last_label(report: WeeklyReport) -> str:
 def _trend_label(report: WeeklyReport) -> str:
     if len(report.trend) < 2:
         return "against the 8-week average"
-    return (f"against the average of the {len(report.trend)} windows before "
-            f"({report.trend[0].label()} to {report.trend[-1].label()})")
+    return (
+        f"against the average of the {len(report.trend)} windows before "
+        f"({report.trend[0].label()} to {report.trend[-1].label()})"
+    )
 
 
 def _totals(report: WeeklyReport) -> str:
@@ -48,12 +54,20 @@ def _totals(report: WeeklyReport) -> str:
         return "**Totals.** Flagged events by danger domain were not released for this window."
     dangerous = Estimate.total([d.current for d in released if d.dangerous and d.current])
     everything = Estimate.total([d.current for d in released if d.current])
-    top = max((d for d in released if d.dangerous and d.current), key=lambda d: d.current.value,  # type: ignore[union-attr]
-              default=None)
-    lead = f" The largest is `{top.category}`: {estimate_text(top.current)}." if top and top.current and \
-        not top.current.includes_zero else ""
-    return (f"**Totals.** Flagged events in the extraordinarily dangerous domains: {estimate_text(dangerous)}; "
-            f"in all {len(released)} domains: {estimate_text(everything)}.{lead}")
+    top = max(
+        (d for d in released if d.dangerous and d.current),
+        key=lambda d: d.current.value,  # type: ignore[union-attr]
+        default=None,
+    )
+    lead = (
+        f" The largest is `{top.category}`: {estimate_text(top.current)}."
+        if top and top.current and not top.current.includes_zero
+        else ""
+    )
+    return (
+        f"**Totals.** Flagged events in the extraordinarily dangerous domains: {estimate_text(dangerous)}; "
+        f"in all {len(released)} domains: {estimate_text(everything)}.{lead}"
+    )
 
 
 def change_phrase(category: str, change: Change) -> str:
@@ -77,10 +91,15 @@ def _changes(domains: tuple[DomainFinding, ...], attr: str, against: str) -> str
 
 def _techniques(report: WeeklyReport) -> str:
     if not report.notable_techniques:
-        return ("**Jailbreak techniques.** No technique is new or clearly rising against the previous window."
-                if report.previous else "**Jailbreak techniques.** No earlier window to compare with.")
-    parts = [f"`{t.technique}` in `{t.category}` ({t.status}, {round(t.estimate.value):,})"
-             for t in report.notable_techniques[:5]]
+        return (
+            "**Jailbreak techniques.** No technique is new or clearly rising against the previous window."
+            if report.previous
+            else "**Jailbreak techniques.** No earlier window to compare with."
+        )
+    parts = [
+        f"`{t.technique}` in `{t.category}` ({t.status}, {round(t.estimate.value):,})"
+        for t in report.notable_techniques[:5]
+    ]
     more = len(report.notable_techniques) - len(parts)
     return f"**Jailbreak techniques.** {'; '.join(parts)}{f'; and {more} more' if more > 0 else ''}."
 
@@ -97,21 +116,27 @@ def _surfaces(surfaces: tuple[KeyedFinding, ...]) -> str:
     if "open_weights_host" not in rows or "hosted" not in rows:
         return "**Open weights vs hosted.** Not released for this window."
     ow, hosted = rows["open_weights_host"], rows["hosted"]
-    return (f"**Open weights vs hosted.** Open-weights hosting: {estimate_text(ow)}, "
-            f"{share_text(ow.value, ow.value + hosted.value)} of flagged events; hosted surfaces: "
-            f"{estimate_text(hosted)}.")
+    return (
+        f"**Open weights vs hosted.** Open-weights hosting: {estimate_text(ow)}, "
+        f"{share_text(ow.value, ow.value + hosted.value)} of flagged events; hosted surfaces: "
+        f"{estimate_text(hosted)}."
+    )
 
 
 def _jurisdictions(found: tuple[KeyedFinding, ...]) -> str:
     if not found:
         return "**Jurisdictions of note** (dangerous domains). None stands out from the noise."
-    parts = [f"{j.key} {round(j.estimate.value):,}{f' ({j.vs_last.verdict})' if j.vs_last.is_clear else ''}"
-             for j in found[:6]]
+    parts = [
+        f"{j.key} {round(j.estimate.value):,}{f' ({j.vs_last.verdict})' if j.vs_last.is_clear else ''}"
+        for j in found[:6]
+    ]
     return f"**Jurisdictions of note** (dangerous domains). {'; '.join(parts)}."
 
 
 def _privacy(report: WeeklyReport) -> str:
     week, year = report.privacy.week, report.privacy.year_to_date
-    return (f"**Privacy.** Spent for this window: ρ = {num(week.rho)}, that is (ε = {num(week.epsilon)}, "
-            f"δ = {num(week.delta)}); year to date ({report.privacy.year}): ρ = {num(year.rho)}, "
-            f"(ε = {num(year.epsilon)}, δ = {num(year.delta)}), per actor of one provider.")
+    return (
+        f"**Privacy.** Spent for this window: ρ = {num(week.rho)}, that is (ε = {num(week.epsilon)}, "
+        f"δ = {num(week.delta)}); year to date ({report.privacy.year}): ρ = {num(year.rho)}, "
+        f"(ε = {num(year.epsilon)}, δ = {num(year.delta)}), per actor of one provider."
+    )

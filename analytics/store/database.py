@@ -49,8 +49,16 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _FIRST_DIMENSION_COLUMNS = (
-    "category", "detection_stage", "action", "technique", "surface", "jurisdiction",
-    "identity_verification", "account_age_bucket", "language", "model_family",
+    "category",
+    "detection_stage",
+    "action",
+    "technique",
+    "surface",
+    "jurisdiction",
+    "identity_verification",
+    "account_age_bucket",
+    "language",
+    "model_family",
 )
 #: Dimensions a family may use; each is a nullable column of ``cells``.
 DIMENSION_COLUMNS = (*_FIRST_DIMENSION_COLUMNS, "escalation_stage")
@@ -213,7 +221,9 @@ class Store:
     def migrate(self) -> int:
         """Apply pending migrations; returns the schema version."""
         with self.transaction() as con:
-            con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ)")
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ)"
+            )
             done = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
             for version, sql in enumerate(MIGRATIONS, start=1):
                 if version not in done:

@@ -13,8 +13,8 @@ import faust
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
-from analytics.worker.health import write_health
 from analytics.stream.batches import PipelinedBatches
+from analytics.worker.health import write_health
 from analytics.worker.runtime import SUMMARIES_TOPIC, IncomingRecord, WorkerRuntime
 from ingest.contract.topics import EVENTS_TOPIC
 
@@ -75,8 +75,13 @@ class Pace:
         self.batches, self.records, self.busy = self.batches + 1, self.records + records, self.busy + seconds
         elapsed = time.perf_counter() - self.since
         if elapsed >= self.every_s:
-            log.info("pace: %d batches, %d records in %.1f s, %.0f%% of it processing", self.batches, self.records,
-                     elapsed, 100 * self.busy / elapsed)
+            log.info(
+                "pace: %d batches, %d records in %.1f s, %.0f%% of it processing",
+                self.batches,
+                self.records,
+                elapsed,
+                100 * self.busy / elapsed,
+            )
             self.since, self.batches, self.records, self.busy = time.perf_counter(), 0, 0, 0.0
 
 
@@ -106,8 +111,9 @@ def register(app: faust.App, events: faust.TopicT, runtime: WorkerRuntime) -> No
                 if batch:
                     records = [_incoming(e) for e in batch]
                     decoded = runtime.decode_executor.submit(runtime.decode_ahead, records)
-                    work = asyncio.ensure_future(on_state_thread(runtime, _timed, runtime.process, records, None,
-                                                                 decoded))
+                    work = asyncio.ensure_future(
+                        on_state_thread(runtime, _timed, runtime.process, records, None, decoded)
+                    )
                     in_flight.append((work, batch))
                 while len(in_flight) > IN_FLIGHT_BATCHES or (in_flight and in_flight[0][0].done()):
                     await _settle(in_flight.popleft(), batches, publisher, pace)
@@ -156,8 +162,12 @@ def _timed(fn: Callable[..., T], *args: Any) -> tuple[T, float]:
     return fn(*args), time.perf_counter() - started
 
 
-async def _settle(item: tuple[asyncio.Future[tuple[int, float]], list[Any]], batches: PipelinedBatches,
-                  publisher: Publisher, pace: Pace) -> None:
+async def _settle(
+    item: tuple[asyncio.Future[tuple[int, float]], list[Any]],
+    batches: PipelinedBatches,
+    publisher: Publisher,
+    pace: Pace,
+) -> None:
     """Wait for a batch's processing, ack its events, and publish its dead letters if it had any."""
     work, batch = item
     try:
@@ -176,8 +186,9 @@ async def _report_health(app: faust.App, runtime: WorkerRuntime) -> None:
     """Write this interval's totals and the gauges to the store (in the store thread); keep them on failure."""
     snapshot, gauges = await on_state_thread(runtime, runtime.health, _lag(app, runtime))
     try:
-        await asyncio.get_running_loop().run_in_executor(runtime.store_executor, write_health, runtime.store,
-                                                         runtime.settings.app_id, snapshot, gauges)
+        await asyncio.get_running_loop().run_in_executor(
+            runtime.store_executor, write_health, runtime.store, runtime.settings.app_id, snapshot, gauges
+        )
         log.info("ingest metrics: %s; open windows: %d", snapshot.summary(), int(gauges["open_windows"]))
     except Exception:
         await on_state_thread(runtime, runtime.metrics.merge, snapshot)
@@ -187,16 +198,24 @@ async def _report_health(app: faust.App, runtime: WorkerRuntime) -> None:
 def _lag(app: faust.App, runtime: WorkerRuntime) -> float | None:
     try:
         consumer = app.consumer
-        return float(sum(max(consumer.highwater(TopicPartition(EVENTS_TOPIC, p)) - (w.offset + 1), 0)
-                         for p, w in dict(runtime.partitions).items()))  # a copy: the state thread may change it
+        return float(
+            sum(
+                max(consumer.highwater(TopicPartition(EVENTS_TOPIC, p)) - (w.offset + 1), 0)
+                for p, w in dict(runtime.partitions).items()
+            )
+        )  # a copy: the state thread may change it
     except Exception:  # not known before the first fetch
         return None
 
 
 async def _gather_and_release(app: faust.App, runtime: WorkerRuntime) -> None:
     """Read every partition's summaries (from the start: nothing is committed) and release whole windows."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=runtime.settings.bootstrap_servers, group_id=None,
-                                enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=runtime.settings.bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
     await consumer.start()
     loop = asyncio.get_running_loop()
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 
@@ -12,8 +13,8 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from analytics.settings import WorkerSettings
 from analytics.stream.agents import register
 from analytics.worker.runtime import SUMMARIES_TOPIC, ReleaseSink, WorkerRuntime
-from ingest.errors import BrokerError
 from ingest.contract.topics import EVENTS_TOPIC
+from ingest.errors import BrokerError
 from ingest.sdk.admin import ensure_topics
 
 log = logging.getLogger("flockview.worker")
@@ -28,10 +29,8 @@ def ensure_summaries_topic(bootstrap_servers: str) -> None:
         raise BrokerError(f"cannot reach the broker at {bootstrap_servers}: {exc}") from None
     try:
         if SUMMARIES_TOPIC not in set(admin.list_topics()):
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics([NewTopic(SUMMARIES_TOPIC, 1, 1)])
-            except TopicAlreadyExistsError:
-                pass
     finally:
         admin.close()
 

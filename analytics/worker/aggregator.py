@@ -21,13 +21,13 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from analytics.worker.slots import Vocabulary, WindowBounds
-from analytics.worker.columns import EventBatch, Kinds, kind_fields
 from analytics.families import ReportFamily
+from analytics.windows import EPOCH_TS, ClosedWindow, Window
+from analytics.worker.columns import EventBatch, Kinds, kind_fields
 from analytics.worker.gather import window_at
 from analytics.worker.health import IngestMetrics
 from analytics.worker.keys import KeyIndex, SeenIds
-from analytics.windows import EPOCH_TS, ClosedWindow, Window
+from analytics.worker.slots import Vocabulary, WindowBounds
 from ingest.contract.events import Event
 
 
@@ -105,8 +105,10 @@ def lanes_for(families: Sequence[ReportFamily], week: timedelta) -> list[Lane]:
     """One lane per window kind in use, longest first: "week" is ``week``, "day" a seventh of it."""
     sizes = {"week": week, "day": week / 7}
     kinds = sorted({getattr(f, "window", "week") for f in families}, key=lambda k: -sizes[k].total_seconds())
-    return [Lane(i, [f for f in families if getattr(f, "window", "week") == kind], sizes[kind])
-            for i, kind in enumerate(kinds)]
+    return [
+        Lane(i, [f for f in families if getattr(f, "window", "week") == kind], sizes[kind])
+        for i, kind in enumerate(kinds)
+    ]
 
 
 class WindowAggregator:
@@ -119,8 +121,13 @@ class WindowAggregator:
         metrics: where aggregate counters go (shared by a worker's partitions).
     """
 
-    def __init__(self, families: Sequence[ReportFamily], window_size: timedelta, lateness: timedelta,
-                 metrics: IngestMetrics | None = None) -> None:
+    def __init__(
+        self,
+        families: Sequence[ReportFamily],
+        window_size: timedelta,
+        lateness: timedelta,
+        metrics: IngestMetrics | None = None,
+    ) -> None:
         self.families = list(families)
         self.lateness_s = lateness.total_seconds()
         self.metrics = metrics or IngestMetrics()

@@ -18,9 +18,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from analytics.worker.slots import Vocabulary
 from analytics.families import EscalationStage, ReportFamily
 from analytics.windows import EPOCH_TS
+from analytics.worker.slots import Vocabulary
 from ingest.contract.events import Event
 from ingest.contract.taxonomy import ENUM_FIELDS
 
@@ -68,8 +68,13 @@ class EventBatch:
         providers: Counter[str] = Counter()
         for b in batches:
             providers.update(b.providers)
-        return cls(np.concatenate([b.t for b in batches]), np.concatenate([b.actors for b in batches]),
-                   np.concatenate([b.ids for b in batches]), [k for b in batches for k in b.kinds], providers)
+        return cls(
+            np.concatenate([b.t for b in batches]),
+            np.concatenate([b.actors for b in batches]),
+            np.concatenate([b.ids for b in batches]),
+            [k for b in batches for k in b.kinds],
+            providers,
+        )
 
 
 class Kinds:
@@ -89,14 +94,16 @@ class Kinds:
         """Forget every kind (numbers are only meaningful within a batch, so this is safe between batches)."""
         self._ids: dict[tuple[object, ...], int] = {}
         self._values: list[dict[object, object]] = [{} for _ in self.fields]  # per field: value -> the one kept
-        widths = [[len(EscalationStage) if fam.metric == "escalation_funnel" else 1 for fam in v.families]
-                  for v in self.vocabularies]
+        widths = [
+            [len(EscalationStage) if fam.metric == "escalation_funnel" else 1 for fam in v.families]
+            for v in self.vocabularies
+        ]
         self._tables = [[np.full((64, w), -1, np.int32) for w in ws] for ws in widths]  # cells < MAX_CELLS
         # Per family, the positions of its inputs in a kind, and its cells by the values at those positions.
-        self._inputs = [[tuple(self.fields.index(d) for d in _inputs(fam)) for fam in v.families]
-                        for v in self.vocabularies]
-        self._cells: list[list[dict[object, object]]] = [[{} for _ in v.families]
-                                                                        for v in self.vocabularies]
+        self._inputs = [
+            [tuple(self.fields.index(d) for d in _inputs(fam)) for fam in v.families] for v in self.vocabularies
+        ]
+        self._cells: list[list[dict[object, object]]] = [[{} for _ in v.families] for v in self.vocabularies]
 
     def ids(self, kinds: Sequence[tuple[object, ...]]) -> np.ndarray:
         """Each kind's number; new kinds get their cells worked out now, all of a batch's at once."""
@@ -109,8 +116,10 @@ class Kinds:
             # Distinct, in order of first sight, and made of one shared object per field value: a decoded
             # event's strings are its own, and a kind kept for good would otherwise keep them alive.
             canon = self._values
-            new = [tuple([c.setdefault(x, x) for c, x in zip(canon, kind, strict=True)])
-                   for kind in dict.fromkeys(kinds[i] for i in missing)]
+            new = [
+                tuple([c.setdefault(x, x) for c, x in zip(canon, kind, strict=True)])
+                for kind in dict.fromkeys(kinds[i] for i in missing)
+            ]
             first = len(known)
             for number, kind in enumerate(new, first):
                 known[kind] = number

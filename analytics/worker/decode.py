@@ -24,10 +24,9 @@ from typing import Annotated, Literal
 import msgspec
 import numpy as np
 
+from analytics.windows import EPOCH_TS
 from analytics.worker.columns import EventBatch
 from analytics.worker.utctimes import unix_seconds
-from analytics.windows import EPOCH_TS
-from ingest.errors import SignatureError, UnknownProviderError
 from ingest.contract.records import PROVIDER_HEADER, RECORD_FORMAT, SIGNATURE_HEADER
 from ingest.contract.registry import ProviderRegistry
 from ingest.contract.signing import verify
@@ -42,11 +41,14 @@ from ingest.contract.taxonomy import (
     Surface,
     Technique,
 )
+from ingest.errors import SignatureError, UnknownProviderError
 
 # ASCII classes written out: in a str pattern \d would also match other scripts' digits.
 _D = "[0-9]"
-_TIME = (f"{_D}{{4}}-{_D}{{2}}-{_D}{{2}}[Tt ]{_D}{{2}}:{_D}{{2}}:{_D}{{2}}(?:\\.{_D}{{1,6}})?"
-         f"(?:[Zz]|[+-]{_D}{{2}}:{_D}{{2}})")
+_TIME = (
+    f"{_D}{{4}}-{_D}{{2}}-{_D}{{2}}[Tt ]{_D}{{2}}:{_D}{{2}}:{_D}{{2}}(?:\\.{_D}{{1,6}})?"
+    f"(?:[Zz]|[+-]{_D}{{2}}:{_D}{{2}})"
+)
 _TIMES = re.compile(f"{_TIME}(?:\n{_TIME})*")
 _PROVIDER = re.compile(r"[a-z0-9][a-z0-9_.-]{1,62}")
 _MODEL_FAMILY = re.compile(r"[a-z0-9][a-z0-9_.+-]{0,63}")
@@ -92,8 +94,9 @@ Decoded = tuple[EventBatch, list[int | None]]  # decode_many's answer: events, a
 _TIMESTAMPS = msgspec.json.Decoder(list[Annotated[datetime, msgspec.Meta(tz=True)]])
 
 
-def signed_provider(headers: Sequence[tuple[str, bytes]] | None, registry: ProviderRegistry,
-                    value: bytes | None) -> str | None:
+def signed_provider(
+    headers: Sequence[tuple[str, bytes]] | None, registry: ProviderRegistry, value: bytes | None
+) -> str | None:
     """The provider whose valid signature the record bears, or None (``decode_record`` says why)."""
     raw = sig = None
     for key, header in headers or ():
@@ -125,8 +128,9 @@ class FastDecoder:
         self._kind = attrgetter(*self.fields)
         self._model_families: set[str] = set()
 
-    def decode(self, value: bytes | None, headers: Sequence[tuple[str, bytes]] | None,
-               latest: float) -> EventBatch | None:
+    def decode(
+        self, value: bytes | None, headers: Sequence[tuple[str, bytes]] | None, latest: float
+    ) -> EventBatch | None:
         """The record's events as columns if it is signed, every event is valid and none is stamped
         after ``latest`` (seconds since EPOCH); None otherwise."""
         batch, sizes = self.decode_many([(value, headers)], latest)
@@ -155,8 +159,9 @@ class FastDecoder:
             batches.append(self._decode_chunk(chunk, latest, sizes))
         return (batches[0] if len(batches) == 1 else EventBatch.concat(batches)), sizes
 
-    def _decode_chunk(self, records: Sequence[tuple[bytes | None, str | None]], latest: float,
-                      sizes: list[int | None]) -> EventBatch:
+    def _decode_chunk(
+        self, records: Sequence[tuple[bytes | None, str | None]], latest: float, sizes: list[int | None]
+    ) -> EventBatch:
         """:meth:`decode_many` of a few (value, signer) records; appends their sizes to ``sizes``."""
         parsed = [self._parse(value, signer) for value, signer in records]
         good = [(provider, events) for provider, events in parsed if events is not None]
@@ -186,8 +191,10 @@ class FastDecoder:
         if columns is not None:
             return columns, good
         checked = [self._columns(events) for _, events in good]  # some record fails a check: find which
-        return (_concat([c for c in checked if c is not None]),
-                [g for g, c in zip(good, checked, strict=True) if c is not None])
+        return (
+            _concat([c for c in checked if c is not None]),
+            [g for g, c in zip(good, checked, strict=True) if c is not None],
+        )
 
     def _parse(self, value: bytes | None, provider: str | None) -> tuple[str, list[WireEvent] | None]:
         """The signing provider and the record's events in strict types, or None for the events."""
@@ -227,7 +234,11 @@ class FastDecoder:
         t = _times([e.occurred_at for e in events])
         if t is None:
             return None
-        return t - EPOCH_TS, np.frombuffer(raw, "<u8").reshape(n, 4)[:, :2], np.frombuffer(id_bytes, "<u8").reshape(n, 2)
+        return (
+            t - EPOCH_TS,
+            np.frombuffer(raw, "<u8").reshape(n, 4)[:, :2],
+            np.frombuffer(id_bytes, "<u8").reshape(n, 2),
+        )
 
     def _model_families_ok(self, values: set[str]) -> bool:
         new = values - self._model_families
@@ -270,5 +281,8 @@ def _late_records(t: np.ndarray, sizes: np.ndarray, latest: float) -> np.ndarray
 def _concat(columns: list[Columns]) -> Columns:
     if not columns:
         return np.zeros(0), np.zeros((0, 2), np.uint64), np.zeros((0, 2), np.uint64)
-    return (np.concatenate([c[0] for c in columns]), np.concatenate([c[1] for c in columns]),
-            np.concatenate([c[2] for c in columns]))
+    return (
+        np.concatenate([c[0] for c in columns]),
+        np.concatenate([c[1] for c in columns]),
+        np.concatenate([c[2] for c in columns]),
+    )

@@ -146,7 +146,10 @@ class DecodeProcess:
         fds = (self._in.fd, self._out.fd)
         self._proc = subprocess.Popen(
             [sys.executable, "-c", "from analytics.worker.decode_process import main; main()", *map(str, fds)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=fds)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            pass_fds=fds,
+        )
         assert self._proc.stdin is not None
         _send(self._proc.stdin, (self._registry, self.fields))
 
@@ -184,11 +187,13 @@ class DecodeProcess:
         at = 0
         for value, _ in records:
             if value:
-                shared[at:at + len(value)] = value
+                shared[at : at + len(value)] = value
                 at += len(value)
         _send(proc.stdin, (lengths, [headers for _, headers in records], latest))
         if not select.select([proc.stdout], [], [], ANSWER_TIMEOUT_S)[0]:
-            raise DecodeProcessError(f"the decode process (pid {proc.pid}) did not answer within {ANSWER_TIMEOUT_S:.0f} s")
+            raise DecodeProcessError(
+                f"the decode process (pid {proc.pid}) did not answer within {ANSWER_TIMEOUT_S:.0f} s"
+            )
         answer = _receive(proc.stdout)
         if answer is None:
             raise DecodeProcessError(f"the decode process (pid {proc.pid}) exited; code {proc.poll()}")
@@ -263,8 +268,15 @@ def serve(in_fd: int, out_fd: int, requests: BinaryIO, answers: BinaryIO) -> Non
             return
 
 
-def _answer(decoder: FastDecoder, numbers: dict[tuple[object, ...], int], inputs: _Shared, outputs: _Shared,
-            lengths: list[int], headers: list[Sequence[tuple[str, bytes]] | None], latest: float) -> tuple[Any, ...]:
+def _answer(
+    decoder: FastDecoder,
+    numbers: dict[tuple[object, ...], int],
+    inputs: _Shared,
+    outputs: _Shared,
+    lengths: list[int],
+    headers: list[Sequence[tuple[str, bytes]] | None],
+    latest: float,
+) -> tuple[Any, ...]:
     shared = inputs.view(sum(n for n in lengths if n > 0))
     records: list[Record] = []
     at = 0
@@ -272,7 +284,7 @@ def _answer(decoder: FastDecoder, numbers: dict[tuple[object, ...], int], inputs
         if length < 0:
             records.append((None, head))
         else:
-            records.append((shared[at:at + length], head))
+            records.append((shared[at : at + length], head))
             at += length
     batch, sizes = decoder.decode_many(records, latest)
     renumbered = len(numbers) > MAX_KINDS  # the numbering starts again, in the parent too
@@ -294,7 +306,7 @@ def _answer(decoder: FastDecoder, numbers: dict[tuple[object, ...], int], inputs
     at = 0
     for array in arrays:
         if array.nbytes:  # an empty view cannot be cast
-            out[at:at + array.nbytes] = memoryview(array).cast("B")  # no intermediate bytes copy
+            out[at : at + array.nbytes] = memoryview(array).cast("B")  # no intermediate bytes copy
         at += array.nbytes
     return "ok", len(batch), renumbered, new_kinds, sizes, dict(batch.providers)
 

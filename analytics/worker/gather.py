@@ -39,12 +39,19 @@ class Summary:
     windows: dict[int, dict[str, dict[Cell, int]]]  # window index -> family -> cell -> bounded value
 
     def encode(self) -> bytes:
-        return json.dumps({
-            "format": SUMMARY_FORMAT, "partition": self.partition, "size_s": self.size_s,
-            "closed_before": self.closed_before,
-            "windows": [{"index": i, "counts": {f: [[list(c), n] for c, n in cells.items()] for f, cells in fam.items()}}
-                        for i, fam in sorted(self.windows.items())],
-        }, separators=(",", ":")).encode()
+        return json.dumps(
+            {
+                "format": SUMMARY_FORMAT,
+                "partition": self.partition,
+                "size_s": self.size_s,
+                "closed_before": self.closed_before,
+                "windows": [
+                    {"index": i, "counts": {f: [[list(c), n] for c, n in cells.items()] for f, cells in fam.items()}}
+                    for i, fam in sorted(self.windows.items())
+                ],
+            },
+            separators=(",", ":"),
+        ).encode()
 
     @classmethod
     def decode(cls, raw: bytes) -> Summary:
@@ -52,8 +59,10 @@ class Summary:
         body = json.loads(raw)
         if not isinstance(body, dict) or body.get("format") != SUMMARY_FORMAT:
             raise ValueError(f"not a {SUMMARY_FORMAT} message")
-        windows = {int(w["index"]): {f: {tuple(c): int(n) for c, n in cells} for f, cells in w["counts"].items()}
-                   for w in body["windows"]}
+        windows = {
+            int(w["index"]): {f: {tuple(c): int(n) for c, n in cells} for f, cells in w["counts"].items()}
+            for w in body["windows"]
+        }
         return cls(int(body["partition"]), float(body["size_s"]), int(body["closed_before"]), windows)
 
 
@@ -62,7 +71,9 @@ class Gatherer:
 
     def __init__(self) -> None:
         self.closed_before: dict[tuple[float, int], int] = {}  # (size, partition) -> index
-        self.parts: dict[tuple[float, int], dict[int, dict[str, dict[Cell, int]]]] = {}  # (size, index) -> partition -> counts
+        self.parts: dict[
+            tuple[float, int], dict[int, dict[str, dict[Cell, int]]]
+        ] = {}  # (size, index) -> partition -> counts
         self.emitted: set[tuple[float, int]] = set()
 
     def add(self, summary: Summary) -> None:

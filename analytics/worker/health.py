@@ -34,15 +34,24 @@ class IngestMetrics:
     def summary(self) -> str:
         """One log line of totals (no per-cell or per-actor figures)."""
         rejected = ", ".join(f"{k}={v}" for k, v in sorted(self.rejected.items())) or "none"
-        return (f"events_in={sum(self.events_in.values())} duplicates={self.duplicates} late={self.late} "
-                f"dropped_by_bounding(event x family)={sum(self.dropped_by_bounding.values())} "
-                f"replayed_records_skipped={self.skipped_replayed} batch_failures={self.batch_failures} "
-                f"rejected: {rejected}")
+        return (
+            f"events_in={sum(self.events_in.values())} duplicates={self.duplicates} late={self.late} "
+            f"dropped_by_bounding(event x family)={sum(self.dropped_by_bounding.values())} "
+            f"replayed_records_skipped={self.skipped_replayed} batch_failures={self.batch_failures} "
+            f"rejected: {rejected}"
+        )
 
     def take(self) -> IngestMetrics:
         """A copy of the counters, which are reset in place (partitions keep a reference to this object)."""
-        snapshot = IngestMetrics(Counter(self.events_in), Counter(self.rejected), Counter(self.dropped_by_bounding),
-                                 self.duplicates, self.late, self.skipped_replayed, self.batch_failures)
+        snapshot = IngestMetrics(
+            Counter(self.events_in),
+            Counter(self.rejected),
+            Counter(self.dropped_by_bounding),
+            self.duplicates,
+            self.late,
+            self.skipped_replayed,
+            self.batch_failures,
+        )
         self.events_in.clear()
         self.rejected.clear()
         self.dropped_by_bounding.clear()
@@ -64,14 +73,18 @@ class IngestMetrics:
         rows = [("events_in", provider, float(n)) for provider, n in sorted(self.events_in.items())]
         rows += [("rejected", reason, float(n)) for reason, n in sorted(self.rejected.items())]
         rows += [("dropped_by_bounding", family, float(n)) for family, n in sorted(self.dropped_by_bounding.items())]
-        rows += [("duplicates", "", float(self.duplicates)), ("late", "", float(self.late)),
-                 ("replayed_records_skipped", "", float(self.skipped_replayed)),
-                 ("batch_failures", "", float(self.batch_failures))]
+        rows += [
+            ("duplicates", "", float(self.duplicates)),
+            ("late", "", float(self.late)),
+            ("replayed_records_skipped", "", float(self.skipped_replayed)),
+            ("batch_failures", "", float(self.batch_failures)),
+        ]
         return rows
 
 
-def write_health(store: Store, worker: str, metrics: IngestMetrics, gauges: dict[str, float],
-                 now: datetime | None = None) -> int:
+def write_health(
+    store: Store, worker: str, metrics: IngestMetrics, gauges: dict[str, float], now: datetime | None = None
+) -> int:
     """Append one interval of counters and the current gauges to ``health``; returns the rows written."""
     at = now or datetime.now(UTC)
     rows = [(at, worker, metric, label, value) for metric, label, value in metrics.rows()]

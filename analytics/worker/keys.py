@@ -68,7 +68,7 @@ class _Runs:
                 hit = one[lo[left[one]] == lo_q[one]]
                 out[hit] = 0 if val is None else val[left[hit]]
             for i in np.nonzero(width > 1)[0]:  # equal high halves: rare unless the ids were made to collide
-                same = np.nonzero(lo[left[i]:right[i]] == lo_q[i])[0]
+                same = np.nonzero(lo[left[i] : right[i]] == lo_q[i])[0]
                 if len(same):
                     out[i] = 0 if val is None else val[left[i] + same[0]]
         return out
@@ -78,7 +78,9 @@ class _Runs:
         if not len(keys):
             return
         order = np.argsort(keys[:, 0], kind="stable")
-        self.runs.append((keys[order, 0].copy(), keys[order, 1].copy(), None if values is None else values[order].copy()))
+        self.runs.append(
+            (keys[order, 0].copy(), keys[order, 1].copy(), None if values is None else values[order].copy())
+        )
         self.count += len(keys)
         while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
             (h1, l1, v1), (h2, l2, v2) = self.runs.pop(), self.runs.pop()

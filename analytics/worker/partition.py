@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from analytics.families import ReportFamily
 from analytics.worker.aggregator import WindowAggregator, seconds_since_epoch
 from analytics.worker.columns import EventBatch
-from analytics.families import ReportFamily
+from analytics.worker.decode import Decoded, FastDecoder
 from analytics.worker.gather import Summary
 from analytics.worker.health import IngestMetrics
 from analytics.worker.state import PartitionStateStore
-from analytics.worker.decode import Decoded, FastDecoder
 from analytics.worker.verify import Rejection, verify_record
 from ingest.contract.registry import ProviderRegistry
 
@@ -63,8 +63,13 @@ class PartitionWorker:
         c = self.config
         aggregator = WindowAggregator(c.families, c.window_size, c.lateness, c.metrics)
         offset = self.store.load(aggregator)
-        log.info("partition %s-%d restored at offset %d with %d open windows", self.topic, self.partition, offset,
-                 len(aggregator.open_windows))
+        log.info(
+            "partition %s-%d restored at offset %d with %d open windows",
+            self.topic,
+            self.partition,
+            offset,
+            len(aggregator.open_windows),
+        )
         return aggregator, offset
 
     def close(self) -> None:
@@ -85,8 +90,11 @@ class PartitionWorker:
             events, dead = self._verify(fresh, now, decoded if len(fresh) == len(records) else None)
             self.aggregator.add_columns(events)
         except Exception:
-            log.exception("this is a bug: a batch of %d records of partition %d failed; retrying record by record",
-                          len(fresh), self.partition)
+            log.exception(
+                "this is a bug: a batch of %d records of partition %d failed; retrying record by record",
+                len(fresh),
+                self.partition,
+            )
             self.config.metrics.batch_failures += 1
             self.aggregator, self.offset = self._restore()  # back to the last commit
             return self._process_one_by_one(fresh, now)
@@ -100,8 +108,9 @@ class PartitionWorker:
         commit past one whose write failed): the worker must restart and restore the last commit.
         """
         if self.broken:
-            raise RuntimeError(f"the state of partition {self.partition} could not be written before; "
-                               "restart the worker to restore it")
+            raise RuntimeError(
+                f"the state of partition {self.partition} could not be written before; restart the worker to restore it"
+            )
         try:
             self.store.commit(self.aggregator, offset, outbox)
         except Exception:
@@ -110,8 +119,9 @@ class PartitionWorker:
         if offset is not None:
             self.offset = offset
 
-    def _verify(self, records: Sequence[IncomingRecord], now: datetime,
-                decoded: Decoded | None = None) -> tuple[EventBatch, list[tuple[str, bytes]]]:
+    def _verify(
+        self, records: Sequence[IncomingRecord], now: datetime, decoded: Decoded | None = None
+    ) -> tuple[EventBatch, list[tuple[str, bytes]]]:
         """The records' valid events as columns, and a dead letter per refused record or event.
 
         A record the fast decoder does not take is decoded by the contract's own decoder, which says
@@ -119,8 +129,9 @@ class PartitionWorker:
         """
         c = self.config
         if decoded is None:
-            decoded = self.decoder.decode_many([(r.value, r.headers) for r in records],
-                                               seconds_since_epoch(now + c.max_clock_skew))
+            decoded = self.decoder.decode_many(
+                [(r.value, r.headers) for r in records], seconds_since_epoch(now + c.max_clock_skew)
+            )
         fast, sizes = decoded
         if None not in sizes:
             return fast, []
@@ -148,13 +159,20 @@ class PartitionWorker:
                 events, dead = self._verify([record], now)
                 self.aggregator.add_columns(events)
             except Exception as exc:
-                log.exception("record at offset %d of partition %d cannot be processed; it goes to the DLQ",
-                              record.offset, self.partition)
+                log.exception(
+                    "record at offset %d of partition %d cannot be processed; it goes to the DLQ",
+                    record.offset,
+                    self.partition,
+                )
                 self.aggregator, _ = self._restore()
                 rejection = Rejection("processing_error", f"the worker failed on this record: {type(exc).__name__}")
                 self.config.metrics.rejected["processing_error"] += 1
-                dead = [(self.config.dlq_topic, rejection.to_dlq(record.value, record.topic, record.partition,
-                                                                  record.offset))]
+                dead = [
+                    (
+                        self.config.dlq_topic,
+                        rejection.to_dlq(record.value, record.topic, record.partition, record.offset),
+                    )
+                ]
             self._commit(record.offset, dead)
             dead_letters += len(dead)
         return dead_letters
@@ -183,7 +201,8 @@ class PartitionWorker:
 
     def gauges(self) -> dict[str, float]:
         lanes = self.aggregator.lanes
-        return {"open_windows": float(sum(len(lane.windows) for lane in lanes)),
-                "active_actor_windows": float(sum(len(w.actors) for lane in lanes for w in lane.windows.values())),
-                "state_bytes": float(sum(w.nbytes for lane in lanes for w in lane.windows.values()))}
-
+        return {
+            "open_windows": float(sum(len(lane.windows) for lane in lanes)),
+            "active_actor_windows": float(sum(len(w.actors) for lane in lanes for w in lane.windows.values())),
+            "state_bytes": float(sum(w.nbytes for lane in lanes for w in lane.windows.values())),
+        }

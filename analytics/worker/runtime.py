@@ -14,19 +14,19 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
-from analytics.worker.aggregator import seconds_since_epoch
-from analytics.worker.columns import kind_fields
 from analytics.families import load_families
-from analytics.worker.gather import Gatherer, Summary
-from analytics.worker.health import IngestMetrics
 from analytics.privacy.release import Releaser
 from analytics.reporting.auto import generate_if_week_released
 from analytics.settings import WorkerSettings
 from analytics.store import Store
+from analytics.windows import ClosedWindow
+from analytics.worker.aggregator import seconds_since_epoch
+from analytics.worker.columns import kind_fields
 from analytics.worker.decode import Decoded, FastDecoder
 from analytics.worker.decode_process import DecodeProcess, DecodeProcessError, available
+from analytics.worker.gather import Gatherer, Summary
+from analytics.worker.health import IngestMetrics
 from analytics.worker.partition import IncomingRecord, PartitionConfig, PartitionWorker
-from analytics.windows import ClosedWindow
 from ingest.contract.registry import ProviderRegistry
 from ingest.contract.topics import DLQ_TOPIC, EVENTS_TOPIC
 
@@ -53,12 +53,24 @@ class WorkerRuntime:
         self.metrics = IngestMetrics()
         self.families = load_families(settings.families)
         self.config = PartitionConfig(
-            self.families, settings.window_size, settings.lateness, timedelta(seconds=settings.max_clock_skew_seconds),
-            ProviderRegistry.from_toml(settings.registry), self.metrics, DLQ_TOPIC, SUMMARIES_TOPIC)
+            self.families,
+            settings.window_size,
+            settings.lateness,
+            timedelta(seconds=settings.max_clock_skew_seconds),
+            ProviderRegistry.from_toml(settings.registry),
+            self.metrics,
+            DLQ_TOPIC,
+            SUMMARIES_TOPIC,
+        )
         self.store = Store(settings.store)
         # The year-to-date tree's exact partial sums are private worker state, kept beside the partitions'.
-        self.releaser = Releaser(self.store, self.families, settings.budget_policy, period=settings.window_size,
-                                 tree_state=settings.partition_state_dir / "continual-state.json")
+        self.releaser = Releaser(
+            self.store,
+            self.families,
+            settings.budget_policy,
+            period=settings.window_size,
+            tree_state=settings.partition_state_dir / "continual-state.json",
+        )
         self.release_sink: ReleaseSink = release_sink or self._release
         self.partitions: dict[int, PartitionWorker] = {}
         self.gatherer = Gatherer()
@@ -101,8 +113,12 @@ class WorkerRuntime:
             if worker is not None:
                 worker.close()
 
-    def process(self, records: Sequence[IncomingRecord], now: datetime | None = None,
-                decoded: Future[dict[int, Decoded]] | None = None) -> int:
+    def process(
+        self,
+        records: Sequence[IncomingRecord],
+        now: datetime | None = None,
+        decoded: Future[dict[int, Decoded]] | None = None,
+    ) -> int:
         """Count a batch; each partition's part is committed with its last offset in one write.
 
         Records of partitions this worker does not own (revoked while buffered) are left to the new owner.
@@ -137,8 +153,11 @@ class WorkerRuntime:
         try:
             return {p: decode(part, latest) for p, part in parts.items()}
         except DecodeProcessError:
-            log.warning("the decode process failed; decoding in the worker for %.0f s, then starting a new one",
-                        DECODE_PROCESS_RETRY_S, exc_info=True)
+            log.warning(
+                "the decode process failed; decoding in the worker for %.0f s, then starting a new one",
+                DECODE_PROCESS_RETRY_S,
+                exc_info=True,
+            )
             self._decode_process_retry_at = time.monotonic() + DECODE_PROCESS_RETRY_S
             return {p: self.decoder.decode_many(part, latest) for p, part in parts.items()}
 
@@ -209,12 +228,21 @@ class WorkerRuntime:
                 return
             # Never raises; writes only once every family of the window is released, and only once.
             self._report_running = self.report_executor.submit(
-                generate_if_week_released, self.settings.store, closed.window, reports,
-                self.settings.report_formats.split(","))
+                generate_if_week_released,
+                self.settings.store,
+                closed.window,
+                reports,
+                self.settings.report_formats.split(","),
+            )
 
     # --- health ---------------------------------------------------------------------------------------------------
     def gauges(self, lag: float | None = None) -> dict[str, float]:
-        gauges = {"open_windows": 0.0, "active_actor_windows": 0.0, "state_bytes": 0.0, "partitions_owned": float(len(self.partitions))}
+        gauges = {
+            "open_windows": 0.0,
+            "active_actor_windows": 0.0,
+            "state_bytes": 0.0,
+            "partitions_owned": float(len(self.partitions)),
+        }
         for worker in self.partitions.values():
             for name, value in worker.gauges().items():
                 gauges[name] += value

@@ -40,9 +40,15 @@ class SlotLayout:
     def of(cls, family: ReportFamily) -> SlotLayout:
         sat = family.saturation
         small = not family.open_vocabulary and len(family.keys) < (1 << 16)
-        return cls(family, family.bound_k, sat, np.array([family.contribution(n) for n in range(sat + 1)], np.int64),
-                   family.metric == "event_count", np.dtype(np.uint16 if small else np.uint32),
-                   np.dtype(np.uint8 if sat < 256 else np.uint16))
+        return cls(
+            family,
+            family.bound_k,
+            sat,
+            np.array([family.contribution(n) for n in range(sat + 1)], np.int64),
+            family.metric == "event_count",
+            np.dtype(np.uint16 if small else np.uint32),
+            np.dtype(np.uint8 if sat < 256 else np.uint16),
+        )
 
     @property
     def row_bytes(self) -> int:
@@ -71,8 +77,10 @@ class Vocabulary:
             raise RuntimeError(f"this is a bug: cell {cell} of family {family.name} is outside its key space")
         vocab = self.vocab[f]
         if len(vocab) >= MAX_CELLS - 1:
-            raise RuntimeError(f"family {family.name} has seen {len(vocab)} distinct values in one partition; "
-                               f"the worker keeps fewer than {MAX_CELLS}")
+            raise RuntimeError(
+                f"family {family.name} has seen {len(vocab)} distinct values in one partition; "
+                f"the worker keeps fewer than {MAX_CELLS}"
+            )
         self.intern(f, len(vocab), cell)
         self.new_vocab.append((f, len(vocab) - 1, cell))
         return len(vocab) - 1
@@ -86,8 +94,10 @@ class Vocabulary:
 
     def cell_counts(self, counts: Sequence[np.ndarray]) -> dict[str, dict[Cell, int]]:
         """A window's counts as the hand-off wants them: family -> cell -> value, zeros left out."""
-        return {family.name: {self.vocab[f][i]: int(counts[f][i]) for i in np.nonzero(counts[f])[0]}
-                for f, family in enumerate(self.families)}
+        return {
+            family.name: {self.vocab[f][i]: int(counts[f][i]) for i in np.nonzero(counts[f])[0]}
+            for f, family in enumerate(self.families)
+        }
 
 
 class WindowBounds:

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from analytics.worker.aggregator import Lane, WindowAggregator, WindowState
 from analytics.errors import AnalyticsError
+from analytics.worker.aggregator import Lane, WindowAggregator, WindowState
 from analytics.worker.keys import keys_of
 
 STATE_FORMAT = "2"  # 1: one row per actor; 2: slot logs per window
@@ -51,8 +51,10 @@ class StateError(AnalyticsError, RuntimeError):
 
 def families_fingerprint(aggregator: WindowAggregator) -> str:
     """What the stored compact states depend on: each lane's size and its families' layout."""
-    spec = [(lane.size_s, [(f.name, f.metric, f.bound_k, f.saturation, list(f.dimensions)) for f in lane.families])
-            for lane in aggregator.lanes]
+    spec = [
+        (lane.size_s, [(f.name, f.metric, f.bound_k, f.saturation, list(f.dimensions)) for f in lane.families])
+        for lane in aggregator.lanes
+    ]
     return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:16]
 
 
@@ -77,19 +79,25 @@ class PartitionStateStore:
         """Restore ``aggregator`` (a fresh one) from disk; returns the last applied offset (-1 if none)."""
         meta, fingerprint = self._meta(), families_fingerprint(aggregator)
         if "offset" in meta and meta.get("format") != STATE_FORMAT:
-            raise StateError(f"worker state {self.path} was written by an older worker (state format "
-                             f"{meta.get('format', '1')}, this worker reads {STATE_FORMAT}); finish its open windows "
-                             "with that version, or move the state directory away")
+            raise StateError(
+                f"worker state {self.path} was written by an older worker (state format "
+                f"{meta.get('format', '1')}, this worker reads {STATE_FORMAT}); finish its open windows "
+                "with that version, or move the state directory away"
+            )
         if meta.get("families", fingerprint) != fingerprint:
-            raise StateError(f"worker state {self.path} was written for other report families or window sizes; "
-                             "finish its open windows with the old settings, or move the state directory away")
+            raise StateError(
+                f"worker state {self.path} was written for other report families or window sizes; "
+                "finish its open windows with the old settings, or move the state directory away"
+            )
         lanes = {lane.size_s: lane for lane in aggregator.lanes}
         for lane in aggregator.lanes:
             if f"closed_before:{lane.size_s!r}" in meta:
                 lane.closed_before = int(meta[f"closed_before:{lane.size_s!r}"])
         if "max_event_time" in meta:
             aggregator.max_event_time = float(meta["max_event_time"])
-        for size, family, idx, cell in self.con.execute("SELECT lane, family, idx, cell FROM vocab ORDER BY lane, family, idx"):
+        for size, family, idx, cell in self.con.execute(
+            "SELECT lane, family, idx, cell FROM vocab ORDER BY lane, family, idx"
+        ):
             lanes[size].vocab.intern(family, idx, tuple(json.loads(cell)))
         for size, win, actors, slots in self.con.execute("SELECT lane, win, actors, slots FROM slots ORDER BY rowid"):
             state = lanes[size].state(win)
@@ -102,8 +110,9 @@ class PartitionStateStore:
                 state.bounds.recount()
         return int(meta.get("offset", -1))
 
-    def commit(self, aggregator: WindowAggregator, offset: int | None,
-               outbox: Sequence[tuple[str, bytes]] = ()) -> None:
+    def commit(
+        self, aggregator: WindowAggregator, offset: int | None, outbox: Sequence[tuple[str, bytes]] = ()
+    ) -> None:
         """Write the aggregator's delta, the applied ``offset`` (None: unchanged) and ``outbox`` at once.
 
         ``outbox`` holds (topic, message) pairs to publish after the commit: closed-window summaries
@@ -115,8 +124,10 @@ class PartitionStateStore:
         con.execute("BEGIN IMMEDIATE")
         try:
             for lane in lanes:
-                con.executemany("INSERT INTO vocab VALUES (?, ?, ?, ?)",
-                                [(lane.size_s, f, i, json.dumps(list(c))) for f, i, c in lane.vocab.new_vocab])
+                con.executemany(
+                    "INSERT INTO vocab VALUES (?, ?, ?, ?)",
+                    [(lane.size_s, f, i, json.dumps(list(c))) for f, i, c in lane.vocab.new_vocab],
+                )
                 lane.vocab.new_vocab.clear()
             for key in delta.actors:
                 lane = lanes[key[0]]
@@ -124,8 +135,9 @@ class PartitionStateStore:
                     self._write_slots(lane, key[1], *delta.touched(key))
             for (lane_id, win), ids in delta.new_ids.items():
                 if ids and win in lanes[lane_id].windows:
-                    con.execute("INSERT INTO seen VALUES (?, ?, ?)",
-                                (lanes[lane_id].size_s, win, np.concatenate(ids).tobytes()))
+                    con.execute(
+                        "INSERT INTO seen VALUES (?, ?, ?)", (lanes[lane_id].size_s, win, np.concatenate(ids).tobytes())
+                    )
             for lane_id, win in delta.closed:
                 size = lanes[lane_id].size_s
                 con.execute("DELETE FROM slots WHERE lane = ? AND win = ?", (size, win))

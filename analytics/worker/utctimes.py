@@ -19,11 +19,16 @@ __all__ = ["unix_seconds"]
 
 # Character positions of each shape: separators, and the digit columns of year..second (and micros).
 # By width: "Z" or "+00:00", with six fraction digits or none.
-_SEPARATORS = {27: ((4, 7, 10, 13, 16, 19, 26), b"--T::.Z"), 20: ((4, 7, 10, 13, 16, 19), b"--T::Z"),
-               32: ((4, 7, 10, 13, 16, 19, 26, 27, 28, 29, 30, 31), b"--T::.+00:00"),
-               25: ((4, 7, 10, 13, 16, 19, 20, 21, 22, 23, 24), b"--T::+00:00")}
-_DIGITS = {27: [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22, 23, 24, 25],
-           20: [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]}
+_SEPARATORS = {
+    27: ((4, 7, 10, 13, 16, 19, 26), b"--T::.Z"),
+    20: ((4, 7, 10, 13, 16, 19), b"--T::Z"),
+    32: ((4, 7, 10, 13, 16, 19, 26, 27, 28, 29, 30, 31), b"--T::.+00:00"),
+    25: ((4, 7, 10, 13, 16, 19, 20, 21, 22, 23, 24), b"--T::+00:00"),
+}
+_DIGITS = {
+    27: [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22, 23, 24, 25],
+    20: [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18],
+}
 _DIGITS[32], _DIGITS[25] = _DIGITS[27], _DIGITS[20]
 _MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int64)
 _YEARS = (1970, 2199)  # microseconds since 1970 stay below 2**53 there, so the float conversion is exact
@@ -59,14 +64,16 @@ def unix_seconds(times: Sequence[str]) -> np.ndarray | None:
     return (whole * 1_000_000 + micros).astype(np.float64) / 1e6  # exact integer / 1e6: correctly rounded
 
 
-def _real(year: np.ndarray, month: np.ndarray, day: np.ndarray, hour: np.ndarray, minute: np.ndarray,
-          second: np.ndarray) -> bool:
+def _real(
+    year: np.ndarray, month: np.ndarray, day: np.ndarray, hour: np.ndarray, minute: np.ndarray, second: np.ndarray
+) -> bool:
     if year.min() < _YEARS[0] or year.max() > _YEARS[1] or month.min() < 1 or month.max() > 12:
         return False
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     last = _MONTH_DAYS[month] + (leap & (month == 2))
-    return bool(day.min() >= 1 and (day <= last).all() and hour.max() <= 23 and minute.max() <= 59
-                and second.max() <= 59)
+    return bool(
+        day.min() >= 1 and (day <= last).all() and hour.max() <= 23 and minute.max() <= 59 and second.max() <= 59
+    )
 
 
 def _days_since_1970(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:

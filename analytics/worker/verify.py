@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from ingest.errors import SchemaError, SignatureError, UnknownProviderError
 from ingest.contract.events import Event
 from ingest.contract.records import decode_record
 from ingest.contract.registry import ProviderRegistry
+from ingest.errors import SchemaError, SignatureError, UnknownProviderError
 
 
 @dataclass
@@ -30,15 +30,17 @@ class Rejection:
 
     def to_dlq(self, value: bytes | None, topic: str, partition: int, offset: int) -> bytes:
         """The DLQ message: why, where from, and the original record value so it can be replayed."""
-        return json.dumps({
-            "reason_code": self.reason_code,
-            "reason": self.reason,
-            "provider": self.provider,
-            "event_id": self.event_id,
-            "source": {"topic": topic, "partition": partition, "offset": offset},
-            "rejected_at": datetime.now(UTC).isoformat(),
-            "record_value_b64": base64.b64encode(value or b"").decode("ascii"),
-        }).encode()
+        return json.dumps(
+            {
+                "reason_code": self.reason_code,
+                "reason": self.reason,
+                "provider": self.provider,
+                "event_id": self.event_id,
+                "source": {"topic": topic, "partition": partition, "offset": offset},
+                "rejected_at": datetime.now(UTC).isoformat(),
+                "record_value_b64": base64.b64encode(value or b"").decode("ascii"),
+            }
+        ).encode()
 
 
 @dataclass
@@ -47,8 +49,13 @@ class Verified:
     rejections: list[Rejection] = field(default_factory=list)
 
 
-def verify_record(value: bytes | None, headers: Sequence[tuple[str, bytes]] | None, registry: ProviderRegistry,
-                  max_clock_skew: timedelta, now: datetime | None = None) -> Verified:
+def verify_record(
+    value: bytes | None,
+    headers: Sequence[tuple[str, bytes]] | None,
+    registry: ProviderRegistry,
+    max_clock_skew: timedelta,
+    now: datetime | None = None,
+) -> Verified:
     """Signature, provider, schema and clock-skew checks of one record. Never raises for bad input."""
     try:
         decoded = decode_record(value, headers, registry)
@@ -58,13 +65,21 @@ def verify_record(value: bytes | None, headers: Sequence[tuple[str, bytes]] | No
         return Verified(rejections=[Rejection("bad_signature", str(exc))])
     except SchemaError as exc:
         return Verified(rejections=[Rejection("schema", str(exc))])
-    result = Verified(rejections=[Rejection("schema", reason, decoded.provider, eid) for eid, reason in decoded.rejected])
+    result = Verified(
+        rejections=[Rejection("schema", reason, decoded.provider, eid) for eid, reason in decoded.rejected]
+    )
     limit = (now or datetime.now(UTC)) + max_clock_skew
     for event in decoded.events:
         if event.occurred_at > limit:
-            result.rejections.append(Rejection(
-                "clock_skew", f"occurred_at {event.occurred_at.isoformat()} is more than "
-                f"{max_clock_skew.total_seconds():.0f} s ahead of the worker's clock", event.provider, str(event.event_id)))
+            result.rejections.append(
+                Rejection(
+                    "clock_skew",
+                    f"occurred_at {event.occurred_at.isoformat()} is more than "
+                    f"{max_clock_skew.total_seconds():.0f} s ahead of the worker's clock",
+                    event.provider,
+                    str(event.event_id),
+                )
+            )
         else:
             result.events.append(event)
     return result

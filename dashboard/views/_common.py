@@ -20,8 +20,10 @@ from dashboard import data
 from dashboard.settings import DashboardSettings
 
 FIRST_RUN_TITLE = "No released data yet"
-ZERO_NOTE = ("A figure whose 95% interval includes zero is shown only as an upper bound (\"≤ n\"): it cannot "
-             "be told apart from zero.")
+ZERO_NOTE = (
+    'A figure whose 95% interval includes zero is shown only as an upper bound ("≤ n"): it cannot '
+    "be told apart from zero."
+)
 
 
 def live(title: str, body: Callable[[Path], None]) -> None:
@@ -50,9 +52,13 @@ def live(title: str, body: Callable[[Path], None]) -> None:
 def first_run(store: Path, refresh_seconds: int, *, store_has_releases: bool, family: str = "") -> None:
     """The helpful page for a store with no release (or none of ``family``) yet."""
     st.subheader(FIRST_RUN_TITLE)
-    where = (f"The store `{store}` holds releases, but none of `{family}` yet." if store_has_releases else
-             f"The store `{store}` does not exist yet." if not store.exists() else
-             f"The store `{store}` holds no release yet.")
+    where = (
+        f"The store `{store}` holds releases, but none of `{family}` yet."
+        if store_has_releases
+        else f"The store `{store}` does not exist yet."
+        if not store.exists()
+        else f"The store `{store}` holds no release yet."
+    )
     st.info(where)
     st.markdown(
         "**To see data here:**\n\n"
@@ -70,8 +76,10 @@ def family_releases(store: Path, family: str, what: str) -> pd.DataFrame | None:
     releases = data.load_releases(store)
     mine = releases[releases["family"] == family]
     if mine.empty:
-        st.info(f"**Not released yet:** {what} comes from the report family `{family}`, which has no release "
-                "in this store. It appears here after the first window of that family closes and is released.")
+        st.info(
+            f"**Not released yet:** {what} comes from the report family `{family}`, which has no release "
+            "in this store. It appears here after the first window of that family closes and is released."
+        )
         return None
     return mine
 
@@ -102,10 +110,22 @@ def pick_window(windows: pd.DataFrame, key: str, label: str = "Window") -> pd.Se
 def export(frame: pd.DataFrame, name: str, key: str) -> None:
     """CSV and Parquet download buttons for exactly ``frame`` (released figures as shown)."""
     left, right = st.columns(2)
-    left.download_button("Download CSV", frame.to_csv(index=False).encode("utf-8"), file_name=f"{name}.csv",
-                         mime="text/csv", key=f"{key}_csv", width="stretch")
-    right.download_button("Download Parquet", parquet_bytes(frame), file_name=f"{name}.parquet",
-                          mime="application/vnd.apache.parquet", key=f"{key}_parquet", width="stretch")
+    left.download_button(
+        "Download CSV",
+        frame.to_csv(index=False).encode("utf-8"),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key=f"{key}_csv",
+        width="stretch",
+    )
+    right.download_button(
+        "Download Parquet",
+        parquet_bytes(frame),
+        file_name=f"{name}.parquet",
+        mime="application/vnd.apache.parquet",
+        key=f"{key}_parquet",
+        width="stretch",
+    )
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:
@@ -126,8 +146,16 @@ def table(frame: pd.DataFrame, name: str, key: str) -> None:
     export(frame, name, key)
 
 
-def band_lines(frame: pd.DataFrame, series: str, series_title: str, domain: list[str], *, value_title: str,
-               height: int = 300, extra_tooltips: tuple[alt.Tooltip, ...] = ()) -> alt.LayerChart:
+def band_lines(
+    frame: pd.DataFrame,
+    series: str,
+    series_title: str,
+    domain: list[str],
+    *,
+    value_title: str,
+    height: int = 300,
+    extra_tooltips: tuple[alt.Tooltip, ...] = (),
+) -> alt.LayerChart:
     """Released values over time, one line per ``series`` value, each over its 95% interval band.
 
     ``frame`` needs ``window_start``, ``value``, ``ci_low``, ``ci_high`` and the ``released`` and
@@ -135,10 +163,16 @@ def band_lines(frame: pd.DataFrame, series: str, series_title: str, domain: list
     """
     base = alt.Chart(frame).encode(
         x=alt.X("window_start:T", title="Window start (UTC)", scale=alt.Scale(type="utc")),
-        color=alt.Color(f"{series}:N", title=series_title, scale=alt.Scale(domain=domain)))
-    band = base.mark_area(opacity=0.2).encode(y=alt.Y("ci_low:Q", title=f"{value_title} (95% interval)"),
-                                              y2="ci_high:Q")
-    tooltip = [alt.Tooltip(f"{series}:N", title=series_title), *extra_tooltips,
-               alt.Tooltip("released:N", title=value_title), alt.Tooltip("interval:N", title="95% interval")]
+        color=alt.Color(f"{series}:N", title=series_title, scale=alt.Scale(domain=domain)),
+    )
+    band = base.mark_area(opacity=0.2).encode(
+        y=alt.Y("ci_low:Q", title=f"{value_title} (95% interval)"), y2="ci_high:Q"
+    )
+    tooltip = [
+        alt.Tooltip(f"{series}:N", title=series_title),
+        *extra_tooltips,
+        alt.Tooltip("released:N", title=value_title),
+        alt.Tooltip("interval:N", title="95% interval"),
+    ]
     line = base.mark_line(point=True).encode(y="value:Q", tooltip=tooltip)
     return (band + line).properties(height=height)

@@ -43,20 +43,42 @@ def family_comparisons(store: Path, family: str, releases: pd.DataFrame) -> pd.D
     compared["family"] = family
     compared["window"] = windows["label"].iloc[-1]
     compared["against"] = windows["label"].iloc[-2]
-    return compared[["family", "cell", "window", "against", "value", "previous", "change", "noise_sd", "z",
-                     "includes_zero", "ci_high"]]
+    return compared[
+        [
+            "family",
+            "cell",
+            "window",
+            "against",
+            "value",
+            "previous",
+            "change",
+            "noise_sd",
+            "z",
+            "includes_zero",
+            "ci_high",
+        ]
+    ]
 
 
 def alert_table(flagged: pd.DataFrame) -> pd.DataFrame:
     """Flagged changes as shown: family, cell, windows, released now (a bound if near zero), change, z."""
-    now = [value_text(v, h, bool(z)) for v, h, z in
-           zip(flagged["value"], flagged["ci_high"], flagged["includes_zero"], strict=True)]
-    return pd.DataFrame({
-        "Report family": flagged["family"], "Cell": flagged["cell"], "Window": flagged["window"],
-        "Against": flagged["against"], "Direction": flagged["direction"], "Released now": now,
-        "Released before": [_common.number(v) for v in flagged["previous"]],
-        "Change": [f"{c:+,.0f}" for c in flagged["change"]],
-        "Change / noise": [f"{z:+.1f}" for z in flagged["z"]]})
+    now = [
+        value_text(v, h, bool(z))
+        for v, h, z in zip(flagged["value"], flagged["ci_high"], flagged["includes_zero"], strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "Report family": flagged["family"],
+            "Cell": flagged["cell"],
+            "Window": flagged["window"],
+            "Against": flagged["against"],
+            "Direction": flagged["direction"],
+            "Released now": now,
+            "Released before": [_common.number(v) for v in flagged["previous"]],
+            "Change": [f"{c:+,.0f}" for c in flagged["change"]],
+            "Change / noise": [f"{z:+.1f}" for z in flagged["z"]],
+        }
+    )
 
 
 def _body(store: Path) -> None:
@@ -78,10 +100,13 @@ def _body(store: Path) -> None:
         f"previous window. A change is flagged only when it exceeds **{threshold:.2f}×** the combined noise of "
         f"the two figures. **False-alarm rate: {rate_label}** — if no cell truly changed, the chance that this "
         f"page flags one or more is at most {rate_label}. Changes smaller than that bar are not flagged even if "
-        "real: a quiet page is not proof that nothing changed.")
+        "real: a quiet page is not proof that nothing changed."
+    )
     if flagged.empty:
         st.success("No change exceeds the noise.")
         return
     _common.table(alert_table(flagged), "alerts", "alerts")
-    st.caption("Cells are released clamped at zero; near zero the noise is smaller than its nominal size, which "
-               "makes flags there rarer, never more frequent. " + _common.ZERO_NOTE)
+    st.caption(
+        "Cells are released clamped at zero; near zero the noise is smaller than its nominal size, which "
+        "makes flags there rarer, never more frequent. " + _common.ZERO_NOTE
+    )

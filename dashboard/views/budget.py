@@ -47,9 +47,15 @@ def per_year(ledger: pd.DataFrame, delta: float) -> pd.DataFrame:
     rows = []
     for year, group in ledger.groupby("year", sort=True):
         spent = float(group["rho"].sum())
-        rows.append({"Year": int(year), "ρ spent": round(spent, 6), f"ε at δ = {delta:g}": _epsilon(spent, delta),
-                     "Yearly cap ρ": cap if cap is not None else "not recorded",
-                     "ρ remaining": round(cap - spent, 6) if cap is not None else "–"})
+        rows.append(
+            {
+                "Year": int(year),
+                "ρ spent": round(spent, 6),
+                f"ε at δ = {delta:g}": _epsilon(spent, delta),
+                "Yearly cap ρ": cap if cap is not None else "not recorded",
+                "ρ remaining": round(cap - spent, 6) if cap is not None else "–",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -65,10 +71,16 @@ def _body(store: Path) -> None:
     years = per_year(ledger, delta)
     this_year = years.iloc[-1]
     a, b, c = st.columns(3)
-    a.metric(f"ρ spent, period {latest['period'].iloc[0]}", f"{spent_week:.4g}",
-             help=f"ε = {_epsilon(spent_week, delta)} at δ = {delta:g}")
-    b.metric(f"ρ spent, {this_year['Year']}", f"{this_year['ρ spent']:.4g}",
-             help=f"ε = {_epsilon(float(this_year['ρ spent']), delta)} at δ = {delta:g}")
+    a.metric(
+        f"ρ spent, period {latest['period'].iloc[0]}",
+        f"{spent_week:.4g}",
+        help=f"ε = {_epsilon(spent_week, delta)} at δ = {delta:g}",
+    )
+    b.metric(
+        f"ρ spent, {this_year['Year']}",
+        f"{this_year['ρ spent']:.4g}",
+        help=f"ε = {_epsilon(float(this_year['ρ spent']), delta)} at δ = {delta:g}",
+    )
     b_remaining = this_year["ρ remaining"]
     c.metric(f"ρ remaining, {this_year['Year']}", b_remaining if isinstance(b_remaining, str) else f"{b_remaining:.4g}")
     st.markdown(statement(spent_week, cap_week, float(this_year["ρ spent"]), _cap(ledger, "cap_year"), delta))
@@ -79,26 +91,42 @@ def _body(store: Path) -> None:
     st.subheader("Ledger")
     shown = ledger.sort_values(["window_start", "family"], ascending=[False, True]).head(LEDGER_ROWS_SHOWN)
     _common.table(shown.reset_index(drop=True), "ledger", "budget_ledger")
-    st.caption(f"Latest {min(len(ledger), LEDGER_ROWS_SHOWN)} of {len(ledger)} ledger entries. Every release "
-               "writes its entries in the same transaction as its figures; a window is never paid for twice.")
+    st.caption(
+        f"Latest {min(len(ledger), LEDGER_ROWS_SHOWN)} of {len(ledger)} ledger entries. Every release "
+        "writes its entries in the same transaction as its figures; a window is never paid for twice."
+    )
 
 
 def spend_chart(periods: pd.DataFrame, cap_week: float | None) -> alt.LayerChart | alt.Chart:
     """Stacked bars of ρ per period by family, with the weekly cap as a rule."""
-    bars = alt.Chart(periods).mark_bar().encode(
-        x=alt.X("period_start:T", title="Privacy period (week, UTC)", scale=alt.Scale(type="utc")),
-        y=alt.Y("rho:Q", title="ρ spent", stack="zero"), color=alt.Color("family:N", title="Spent by"),
-        tooltip=[alt.Tooltip("period:N", title="Period"), alt.Tooltip("family:N", title="Spent by"),
-                 alt.Tooltip("rho:Q", title="ρ", format=".4g")]).properties(height=300)
+    bars = (
+        alt.Chart(periods)
+        .mark_bar()
+        .encode(
+            x=alt.X("period_start:T", title="Privacy period (week, UTC)", scale=alt.Scale(type="utc")),
+            y=alt.Y("rho:Q", title="ρ spent", stack="zero"),
+            color=alt.Color("family:N", title="Spent by"),
+            tooltip=[
+                alt.Tooltip("period:N", title="Period"),
+                alt.Tooltip("family:N", title="Spent by"),
+                alt.Tooltip("rho:Q", title="ρ", format=".4g"),
+            ],
+        )
+        .properties(height=300)
+    )
     if cap_week is None:
         return bars
-    rule = alt.Chart(pd.DataFrame({"cap": [cap_week]})).mark_rule(color="#c0504d", strokeDash=[6, 3]).encode(
-        y="cap:Q", tooltip=[alt.Tooltip("cap:Q", title="Weekly cap ρ", format=".4g")])
+    rule = (
+        alt.Chart(pd.DataFrame({"cap": [cap_week]}))
+        .mark_rule(color="#c0504d", strokeDash=[6, 3])
+        .encode(y="cap:Q", tooltip=[alt.Tooltip("cap:Q", title="Weekly cap ρ", format=".4g")])
+    )
     return bars + rule
 
 
-def statement(spent_week: float, cap_week: float | None, spent_year: float, cap_year: float | None,
-              delta: float) -> str:
+def statement(
+    spent_week: float, cap_week: float | None, spent_year: float, cap_year: float | None, delta: float
+) -> str:
     """The privacy guarantee in plain words, with the figures of the latest week and the year."""
     week_cap = f" (cap {cap_week:.4g})" if cap_week is not None else ""
     year_cap = f" (cap {cap_year:.4g})" if cap_year is not None else ""

@@ -31,8 +31,9 @@ def _title(name: str) -> str:
 
 def _body(store: Path) -> None:
     releases = data.load_releases(store)
-    family = st.selectbox("Report family", sorted(releases["family"].unique()), format_func=_title,
-                          key="explore_family")
+    family = st.selectbox(
+        "Report family", sorted(releases["family"].unique()), format_func=_title, key="explore_family"
+    )
     windows = _common.windows_of(releases[releases["family"] == family])
     chosen = _window_range(windows)
     cells = stats.released_parts(data.load_window_cells(store, family, tuple(chosen["window_start"])))
@@ -57,10 +58,13 @@ def _window_range(windows: pd.DataFrame) -> pd.DataFrame:
     if len(labels) == 1:
         st.caption(f"Window: {labels[0]} (the only released window)")
         return windows
-    first, last = st.select_slider("Windows", options=labels,
-                                   value=(labels[max(0, len(labels) - DEFAULT_WINDOWS)], labels[-1]),
-                                   key="explore_windows")
-    return windows.iloc[labels.index(first):labels.index(last) + 1]
+    first, last = st.select_slider(
+        "Windows",
+        options=labels,
+        value=(labels[max(0, len(labels) - DEFAULT_WINDOWS)], labels[-1]),
+        key="explore_windows",
+    )
+    return windows.iloc[labels.index(first) : labels.index(last) + 1]
 
 
 def _filters(cells: pd.DataFrame, dimensions: list[str], family: str) -> pd.DataFrame:
@@ -68,8 +72,12 @@ def _filters(cells: pd.DataFrame, dimensions: list[str], family: str) -> pd.Data
     keep = pd.Series(True, index=cells.index)
     for column, dimension in zip(columns, dimensions, strict=False):
         options = sorted(cells[dimension].dropna().unique())
-        picked = column.multiselect(dimension.replace("_", " ").capitalize(), options,
-                                    placeholder="all", key=f"explore_filter_{family}_{dimension}")
+        picked = column.multiselect(
+            dimension.replace("_", " ").capitalize(),
+            options,
+            placeholder="all",
+            key=f"explore_filter_{family}_{dimension}",
+        )
         if picked:
             keep &= cells[dimension].isin(picked)
     return cells[keep]
@@ -81,16 +89,23 @@ def _chart(grouped: pd.DataFrame, group: list[str]) -> None:
     latest = frame[frame["window_start"] == frame["window_start"].max()]
     top = list(latest.sort_values("value", ascending=False)["series"].head(MAX_LINES))
     frame = frame[frame["series"].isin(top)]
-    st.altair_chart(_common.band_lines(frame, "series", " · ".join(group) or "Group", top, value_title="Released",
-                                       height=340), width="stretch")
+    st.altair_chart(
+        _common.band_lines(frame, "series", " · ".join(group) or "Group", top, value_title="Released", height=340),
+        width="stretch",
+    )
     shown = f"the {len(top)} largest groups in the latest window" if len(top) == MAX_LINES else "every group"
     st.caption(f"Lines: released sums; bands: 95% intervals. Drawn: {shown}. {_common.ZERO_NOTE}")
 
 
 def export_frame(grouped: pd.DataFrame, group: list[str]) -> pd.DataFrame:
     """The table as shown and exported: window, groups, released text, interval ends, clear values only."""
-    out = pd.DataFrame({"window": [_common.window_label(s, e) for s, e in
-                                   zip(grouped["window_start"], grouped["window_end"], strict=True)]})
+    out = pd.DataFrame(
+        {
+            "window": [
+                _common.window_label(s, e) for s, e in zip(grouped["window_start"], grouped["window_end"], strict=True)
+            ]
+        }
+    )
     for column in group:
         out[column] = grouped[column].to_numpy()
     out["released"] = grouped["released"].to_numpy()
@@ -107,5 +122,7 @@ def _table(grouped: pd.DataFrame, group: list[str], family: str) -> None:
     st.subheader("Released figures")
     frame = export_frame(grouped.sort_values(["window_start", "value"], ascending=[False, False]), group)
     _common.table(frame, f"{family}-explore", "explore")
-    st.caption("Sums of several cells carry the summed noise: their intervals are wider than a single cell's. "
-               "Cells are released clamped at zero, so sums of many near-zero cells lean high.")
+    st.caption(
+        "Sums of several cells carry the summed noise: their intervals are wider than a single cell's. "
+        "Cells are released clamped at zero, so sums of many near-zero cells lean high."
+    )

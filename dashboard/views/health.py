@@ -19,14 +19,28 @@ from dashboard import data
 from dashboard.views import _common
 
 TABLE = "health"
-COUNTERS = {"events_in": "Events in, by provider", "rejected": "Rejected, by reason",
-            "dropped_by_bounding": "Dropped by contribution bounding, by report family"}
-TOTALS = {"duplicates": "Duplicates", "late": "Late events", "replayed_records_skipped": "Replayed records skipped",
-          "batch_failures": "Batch failures"}
-GAUGES = {"consumer_lag": "Consumer lag (records)", "open_windows": "Open windows",
-          "state_bytes": "Window state in memory (bytes)"}
-PERIODS = {"Last hour": pd.Timedelta(hours=1), "Last day": pd.Timedelta(days=1), "Last week": pd.Timedelta(days=7),
-           "Everything recorded": None}
+COUNTERS = {
+    "events_in": "Events in, by provider",
+    "rejected": "Rejected, by reason",
+    "dropped_by_bounding": "Dropped by contribution bounding, by report family",
+}
+TOTALS = {
+    "duplicates": "Duplicates",
+    "late": "Late events",
+    "replayed_records_skipped": "Replayed records skipped",
+    "batch_failures": "Batch failures",
+}
+GAUGES = {
+    "consumer_lag": "Consumer lag (records)",
+    "open_windows": "Open windows",
+    "state_bytes": "Window state in memory (bytes)",
+}
+PERIODS = {
+    "Last hour": pd.Timedelta(hours=1),
+    "Last day": pd.Timedelta(days=1),
+    "Last week": pd.Timedelta(days=7),
+    "Everything recorded": None,
+}
 
 
 def render() -> None:
@@ -37,15 +51,19 @@ def render() -> None:
 def _body(store: Path) -> None:
     rows = data.load_table(store, TABLE)
     if rows is None or rows.empty:
-        st.info("**No health metrics yet:** the workers write operational totals to this store as they run "
-                "(events in, rejects, late and dropped events, lag). Start a worker, or wait for its next write.")
+        st.info(
+            "**No health metrics yet:** the workers write operational totals to this store as they run "
+            "(events in, rejects, late and dropped events, lag). Start a worker, or wait for its next write."
+        )
         return
     period = st.radio("Period", list(PERIODS), index=1, horizontal=True, key="health_period")
     span = PERIODS[period]
     if span is not None:
         rows = rows[rows["recorded_at"] >= rows["recorded_at"].max() - span]
-    st.caption(f"Recorded {rows['recorded_at'].min():%Y-%m-%d %H:%M} – {rows['recorded_at'].max():%Y-%m-%d %H:%M} "
-               f"UTC by {rows['worker'].nunique()} worker(s). Operational totals, exact, never per actor.")
+    st.caption(
+        f"Recorded {rows['recorded_at'].min():%Y-%m-%d %H:%M} – {rows['recorded_at'].max():%Y-%m-%d %H:%M} "
+        f"UTC by {rows['worker'].nunique()} worker(s). Operational totals, exact, never per actor."
+    )
     _totals(rows)
     for metric, title in COUNTERS.items():
         _counter(rows, metric, title)
@@ -80,14 +98,24 @@ def _counter(rows: pd.DataFrame, metric: str, title: str) -> None:
     if series.empty:
         st.caption("None recorded in this period.")
         return
-    st.altair_chart(alt.Chart(series).mark_bar().encode(
-        x=alt.X("time:T", title="Time (UTC)", scale=alt.Scale(type="utc")), y=alt.Y("value:Q", title="Count"),
-        color=alt.Color("label:N", title=None),
-        tooltip=["label:N", alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"), alt.Tooltip("value:Q", format=",.0f")],
-    ).properties(height=220), width="stretch")
+    st.altair_chart(
+        alt.Chart(series)
+        .mark_bar()
+        .encode(
+            x=alt.X("time:T", title="Time (UTC)", scale=alt.Scale(type="utc")),
+            y=alt.Y("value:Q", title="Count"),
+            color=alt.Color("label:N", title=None),
+            tooltip=["label:N", alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"), alt.Tooltip("value:Q", format=",.0f")],
+        )
+        .properties(height=220),
+        width="stretch",
+    )
     totals = series.groupby("label", as_index=False)["value"].sum().sort_values("value", ascending=False)
-    _common.table(totals.rename(columns={"label": title.split(", by ")[-1].capitalize(), "value": "Total"}),
-                  f"health-{metric}", f"health_{metric}")
+    _common.table(
+        totals.rename(columns={"label": title.split(", by ")[-1].capitalize(), "value": "Total"}),
+        f"health-{metric}",
+        f"health_{metric}",
+    )
 
 
 def _gauges(rows: pd.DataFrame) -> None:
@@ -98,10 +126,22 @@ def _gauges(rows: pd.DataFrame) -> None:
         return
     latest = gauges.sort_values("recorded_at").groupby(["worker", "metric"], as_index=False).last()
     latest["metric"] = latest["metric"].map(GAUGES)
-    _common.table(latest[["worker", "metric", "value", "recorded_at"]].rename(
-        columns={"worker": "Worker", "metric": "Gauge", "value": "Latest", "recorded_at": "Recorded at"}),
-        "health-gauges", "health_gauges")
-    st.altair_chart(alt.Chart(gauges.assign(gauge=gauges["metric"].map(GAUGES))).mark_line().encode(
-        x=alt.X("recorded_at:T", title="Time (UTC)", scale=alt.Scale(type="utc")), y=alt.Y("value:Q", title=None),
-        color=alt.Color("worker:N", title="Worker"), row=alt.Row("gauge:N", title=None),
-    ).properties(height=120), width="stretch")
+    _common.table(
+        latest[["worker", "metric", "value", "recorded_at"]].rename(
+            columns={"worker": "Worker", "metric": "Gauge", "value": "Latest", "recorded_at": "Recorded at"}
+        ),
+        "health-gauges",
+        "health_gauges",
+    )
+    st.altair_chart(
+        alt.Chart(gauges.assign(gauge=gauges["metric"].map(GAUGES)))
+        .mark_line()
+        .encode(
+            x=alt.X("recorded_at:T", title="Time (UTC)", scale=alt.Scale(type="utc")),
+            y=alt.Y("value:Q", title=None),
+            color=alt.Color("worker:N", title="Worker"),
+            row=alt.Row("gauge:N", title=None),
+        )
+        .properties(height=120),
+        width="stretch",
+    )

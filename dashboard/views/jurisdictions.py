@@ -31,8 +31,9 @@ def _body(store: Path) -> None:
         return
     window = _common.pick_window(_common.windows_of(releases), "jurisdictions_window")
     cells = stats.released_parts(data.load_window_cells(store, FAMILY, (window["window_start"],)))
-    domains = st.multiselect("Danger domains", [c.value for c in Category], placeholder="all domains",
-                             key="jurisdictions_domains")
+    domains = st.multiselect(
+        "Danger domains", [c.value for c in Category], placeholder="all domains", key="jurisdictions_domains"
+    )
     if domains:
         cells = cells[cells["category"].isin(domains)]
     if cells.empty:
@@ -41,10 +42,12 @@ def _body(store: Path) -> None:
     totals = stats.with_text(stats.aggregate(cells, ["jurisdiction"]))
     _buckets(totals)
     st.altair_chart(tile_map(totals), width="stretch")
-    st.caption(f"Window {window['label']}, {', '.join(domains) if domains else 'all danger domains'}. One square "
-               "per country, placed near its capital; grey squares: the interval includes zero, so the count "
-               "cannot be told apart from zero. With 95% intervals, up to about one in forty jurisdictions with no events still "
-               "comes out clear of zero by chance: read a lone pale square with care.")
+    st.caption(
+        f"Window {window['label']}, {', '.join(domains) if domains else 'all danger domains'}. One square "
+        "per country, placed near its capital; grey squares: the interval includes zero, so the count "
+        "cannot be told apart from zero. With 95% intervals, up to about one in forty jurisdictions with no events still "
+        "comes out clear of zero by chance: read a lone pale square with care."
+    )
     _common.table(jurisdiction_table(totals), f"{FAMILY}-{window['label']}", "jurisdictions")
 
 
@@ -71,21 +74,40 @@ def tile_map(totals: pd.DataFrame) -> alt.LayerChart:
     frame["interval"] = frame["interval"].fillna("–")
     frame["includes_zero"] = frame["includes_zero"].fillna(True).astype(bool)
     base = alt.Chart(frame).encode(
-        x=alt.X("col:O", axis=None), y=alt.Y("row:O", axis=None),
-        tooltip=[alt.Tooltip("name:N", title="Jurisdiction"), alt.Tooltip("jurisdiction:N", title="Code"),
-                 alt.Tooltip("released:N", title="Released events"), alt.Tooltip("interval:N", title="95% interval")])
+        x=alt.X("col:O", axis=None),
+        y=alt.Y("row:O", axis=None),
+        tooltip=[
+            alt.Tooltip("name:N", title="Jurisdiction"),
+            alt.Tooltip("jurisdiction:N", title="Code"),
+            alt.Tooltip("released:N", title="Released events"),
+            alt.Tooltip("interval:N", title="95% interval"),
+        ],
+    )
     unclear = base.transform_filter("datum.includes_zero").mark_rect(color="#e4e4e4", stroke="white")
-    clear = base.transform_filter("!datum.includes_zero").mark_rect(stroke="white").encode(
-        color=alt.Color("value:Q", title="Released events", scale=alt.Scale(scheme="blues", type="sqrt", zero=True)))
+    clear = (
+        base.transform_filter("!datum.includes_zero")
+        .mark_rect(stroke="white")
+        .encode(
+            color=alt.Color("value:Q", title="Released events", scale=alt.Scale(scheme="blues", type="sqrt", zero=True))
+        )
+    )
     dark = float(frame.loc[~frame["includes_zero"], "value"].max()) / 2 if (~frame["includes_zero"]).any() else 0.0
-    labels = base.mark_text(fontSize=7).encode(text="jurisdiction:N", color=alt.condition(
-        f"!datum.includes_zero && datum.value > {dark}", alt.value("white"), alt.value("#333")))
+    labels = base.mark_text(fontSize=7).encode(
+        text="jurisdiction:N",
+        color=alt.condition(f"!datum.includes_zero && datum.value > {dark}", alt.value("white"), alt.value("#333")),
+    )
     return (unclear + clear + labels).properties(height=430).configure_view(strokeWidth=0)
 
 
 def jurisdiction_table(totals: pd.DataFrame) -> pd.DataFrame:
     """Every jurisdiction as shown: code, alpha-3, name, released text and interval; clear counts first."""
     rows = totals.sort_values(["includes_zero", "value", "jurisdiction"], ascending=[True, False, True])
-    return pd.DataFrame({"Code": rows["jurisdiction"], "ISO alpha-3": [alpha_3(c) for c in rows["jurisdiction"]],
-                         "Jurisdiction": [jurisdiction_name(c) for c in rows["jurisdiction"]],
-                         "Released events": rows["released"], "95% interval": rows["interval"]})
+    return pd.DataFrame(
+        {
+            "Code": rows["jurisdiction"],
+            "ISO alpha-3": [alpha_3(c) for c in rows["jurisdiction"]],
+            "Jurisdiction": [jurisdiction_name(c) for c in rows["jurisdiction"]],
+            "Released events": rows["released"],
+            "95% interval": rows["interval"],
+        }
+    )

@@ -59,8 +59,11 @@ def _body(store: Path) -> None:
 def daily_families(releases: pd.DataFrame) -> list[str]:
     """Released families of day windows counting events per danger domain alone."""
     released = set(releases["family"])
-    return [f.name for f in data.family_catalog().values() if f.name in released and f.window == "day"
-            and f.dimensions == ("category",) and f.metric == "event_count"]
+    return [
+        f.name
+        for f in data.family_catalog().values()
+        if f.name in released and f.window == "day" and f.dimensions == ("category",) and f.metric == "event_count"
+    ]
 
 
 def _pick_family(releases: pd.DataFrame) -> str:
@@ -73,10 +76,13 @@ def _pick_family(releases: pd.DataFrame) -> str:
 
 def _with_labels(cells: pd.DataFrame) -> pd.DataFrame:
     cells = cells.copy()
-    cells["window"] = [Window(s.to_pydatetime(), e.to_pydatetime()).label()
-                       for s, e in zip(cells["window_start"], cells["window_end"], strict=True)]
-    cells["released"] = [value_text(v, h, z) for v, h, z in
-                         zip(cells["value"], cells["ci_high"], cells["includes_zero"], strict=True)]
+    cells["window"] = [
+        Window(s.to_pydatetime(), e.to_pydatetime()).label()
+        for s, e in zip(cells["window_start"], cells["window_end"], strict=True)
+    ]
+    cells["released"] = [
+        value_text(v, h, z) for v, h, z in zip(cells["value"], cells["ci_high"], cells["includes_zero"], strict=True)
+    ]
     cells["interval"] = [interval_text(lo, hi) for lo, hi in zip(cells["ci_low"], cells["ci_high"], strict=True)]
     return cells
 
@@ -96,8 +102,10 @@ def _chart_section(cells: pd.DataFrame, latest: pd.DataFrame) -> None:
         st.info("Pick at least one danger domain to draw.")
         return
     st.altair_chart(overview_chart(cells, chosen), width="stretch")
-    st.caption(f"Lines: released (noisy) counts per window; bands: their 95% intervals. "
-               f"Last {cells['window'].nunique()} released window(s), up to {WINDOWS_SHOWN}; times in UTC.")
+    st.caption(
+        f"Lines: released (noisy) counts per window; bands: their 95% intervals. "
+        f"Last {cells['window'].nunique()} released window(s), up to {WINDOWS_SHOWN}; times in UTC."
+    )
 
 
 def overview_chart(cells: pd.DataFrame, domains: list[str]) -> alt.LayerChart:
@@ -109,8 +117,15 @@ def overview_chart(cells: pd.DataFrame, domains: list[str]) -> alt.LayerChart:
     """
     columns = ["window_start", "category", "value", "ci_low", "ci_high", "window", "released", "interval"]
     frame = cells.loc[cells["category"].isin(domains), columns]
-    return _common.band_lines(frame, "category", "Domain", domains, value_title="Released events", height=380,
-                              extra_tooltips=(alt.Tooltip("window:N", title="Window"),))
+    return _common.band_lines(
+        frame,
+        "category",
+        "Domain",
+        domains,
+        value_title="Released events",
+        height=380,
+        extra_tooltips=(alt.Tooltip("window:N", title="Window"),),
+    )
 
 
 def latest_table(cells: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:
@@ -126,22 +141,32 @@ def latest_table(cells: pd.DataFrame, latest: pd.DataFrame) -> pd.DataFrame:
     before = {r["category"]: r for r in previous[columns].to_dict("records")}
     rows = []
     for row in latest[[*columns, "released", "interval"]].to_dict("records"):
-        rows.append({"Domain": row["category"], "Extraordinarily dangerous": row["category"] in DANGEROUS,
-                     "Released events": row["released"], "95% interval": row["interval"],
-                     "Against previous window": change_text(row, before.get(row["category"])),
-                     "_value": row["value"], "_order": DOMAIN_ORDER.index(row["category"])})
-    table = pd.DataFrame(rows).sort_values(["Extraordinarily dangerous", "_value", "_order"],
-                                           ascending=[False, False, True])
+        rows.append(
+            {
+                "Domain": row["category"],
+                "Extraordinarily dangerous": row["category"] in DANGEROUS,
+                "Released events": row["released"],
+                "95% interval": row["interval"],
+                "Against previous window": change_text(row, before.get(row["category"])),
+                "_value": row["value"],
+                "_order": DOMAIN_ORDER.index(row["category"]),
+            }
+        )
+    table = pd.DataFrame(rows).sort_values(
+        ["Extraordinarily dangerous", "_value", "_order"], ascending=[False, False, True]
+    )
     return table.drop(columns=["_value", "_order"]).reset_index(drop=True)
 
 
 def _latest_table_section(cells: pd.DataFrame, latest: pd.DataFrame) -> None:
     st.subheader(f"Latest window: {latest['window'].iloc[0]}")
     _common.table(latest_table(cells, latest), f"{FAMILY}-latest", "overview_latest")
-    st.caption("A count whose 95% interval includes zero is shown only as an upper bound: it cannot be told "
-               "apart from zero. "
-               "Against previous window: a change is called only when it exceeds 1.96 times the combined noise "
-               "of the two windows (one comparison at 95%).")
+    st.caption(
+        "A count whose 95% interval includes zero is shown only as an upper bound: it cannot be told "
+        "apart from zero. "
+        "Against previous window: a change is called only when it exceeds 1.96 times the combined noise "
+        "of the two windows (one comparison at 95%)."
+    )
 
 
 def largest_changes(cells: pd.DataFrame, false_alarm_rate: float = FALSE_ALARM_RATE) -> pd.DataFrame:
@@ -158,12 +183,15 @@ def largest_changes(cells: pd.DataFrame, false_alarm_rate: float = FALSE_ALARM_R
     compared = stats.changes(now, before, ["category"], false_alarm_rate)
     flagged = compared[compared["flagged"]].head(TOP_CHANGES)
     text = {c: r for c, r in zip(cells["category"], cells["released"], strict=True)}
-    out = pd.DataFrame({
-        "Domain": flagged["category"], "Change": [f"{d} of {abs(c):,.0f}" for d, c in
-                                                  zip(flagged["direction"], flagged["change"], strict=True)],
-        "Released now": [text.get(c, "") for c in flagged["category"]],
-        "Released before": [_common.number(v) for v in flagged["previous"]],
-        "Change / noise": [f"{z:+.1f}" for z in flagged["z"]]})
+    out = pd.DataFrame(
+        {
+            "Domain": flagged["category"],
+            "Change": [f"{d} of {abs(c):,.0f}" for d, c in zip(flagged["direction"], flagged["change"], strict=True)],
+            "Released now": [text.get(c, "") for c in flagged["category"]],
+            "Released before": [_common.number(v) for v in flagged["previous"]],
+            "Change / noise": [f"{z:+.1f}" for z in flagged["z"]],
+        }
+    )
     out.attrs.update(compared=len(compared), threshold=compared.attrs["threshold"])
     return out
 
@@ -178,9 +206,11 @@ def _changes_section(cells: pd.DataFrame) -> None:
         st.info(f"No domain changed by more than the noise ({changes.attrs['compared']} compared).")
     else:
         _common.table(changes, f"{FAMILY}-changes", "overview_changes")
-    st.caption(f"A change is listed only when it exceeds {changes.attrs['threshold']:.2f} times the combined "
-               f"noise of the two windows, so that if nothing had changed, the chance of any false alarm among "
-               f"the {changes.attrs['compared']} domains compared is at most {FALSE_ALARM_RATE:.0%}.")
+    st.caption(
+        f"A change is listed only when it exceeds {changes.attrs['threshold']:.2f} times the combined "
+        f"noise of the two windows, so that if nothing had changed, the chance of any false alarm among "
+        f"the {changes.attrs['compared']} domains compared is at most {FALSE_ALARM_RATE:.0%}."
+    )
 
 
 def year_to_date(store: Path, latest_start: pd.Timestamp) -> pd.DataFrame | None:
@@ -199,15 +229,19 @@ def _year_to_date_section(store: Path, latest_start: pd.Timestamp) -> None:
     st.subheader(f"Year to date, {latest_start.year}")
     rows = year_to_date(store, latest_start)
     if rows is None:
-        st.info(f"**Not released yet:** year-to-date totals come from the continual release of `{FAMILY}` "
-                f"(table `{YEAR_TO_DATE_TABLE}`), which has no figures for {latest_start.year} in this store.")
+        st.info(
+            f"**Not released yet:** year-to-date totals come from the continual release of `{FAMILY}` "
+            f"(table `{YEAR_TO_DATE_TABLE}`), which has no figures for {latest_start.year} in this store."
+        )
         return
-    shown = rows.rename(columns={"category": "Domain", "released": "Released events, year to date",
-                                 "interval": "95% interval"})[["Domain", "Released events, year to date",
-                                                               "95% interval"]]
+    shown = rows.rename(
+        columns={"category": "Domain", "released": "Released events, year to date", "interval": "95% interval"}
+    )[["Domain", "Released events, year to date", "95% interval"]]
     _common.table(shown, f"{FAMILY}-year-to-date-{latest_start.year}", "overview_ytd")
-    st.caption(f"Through window {rows.attrs['through']}: a continual release (sums of noisy tree nodes), "
-               "not the sum of the weekly figures above, so it spends its own small share of the budget.")
+    st.caption(
+        f"Through window {rows.attrs['through']}: a continual release (sums of noisy tree nodes), "
+        "not the sum of the weekly figures above, so it spends its own small share of the budget."
+    )
 
 
 def _privacy_caption(release: pd.Series, ledger: pd.DataFrame, family: str) -> None:

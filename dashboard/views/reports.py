@@ -36,8 +36,10 @@ def render() -> None:
     st.caption(f"Folder: `{folder}` (set `FLOCKVIEW_REPORTS_DIR` to change it).")
     reports = list_reports(folder)
     if not reports:
-        st.info(f"No reports in `{folder}` yet. Write one with `flockview report weekly --out {folder}`, "
-                "or let the worker write one whenever a week is released.")
+        st.info(
+            f"No reports in `{folder}` yet. Write one with `flockview report weekly --out {folder}`, "
+            "or let the worker write one whenever a week is released."
+        )
         return
     for i, report in enumerate(reports):
         _report_entry(report, expanded=i == 0)
@@ -51,8 +53,13 @@ def _report_entry(report: ArchivedReport, expanded: bool) -> None:
             if path is None:
                 column.caption(f"{LABELS[fmt]}: not written")
                 continue
-            column.download_button(f"Download {LABELS[fmt]}", data=path.read_bytes(), file_name=path.name,
-                                   mime=MIME[fmt], key=f"download-{report.slug}-{fmt}")
+            column.download_button(
+                f"Download {LABELS[fmt]}",
+                data=path.read_bytes(),
+                file_name=path.name,
+                mime=MIME[fmt],
+                key=f"download-{report.slug}-{fmt}",
+            )
         html = report.files.get("html")
         if html is not None and st.toggle("Read it here", value=expanded, key=f"preview-{report.slug}"):
             # The HTML report is self-contained (inline SVG charts, no scripts).

@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ingest.errors import SchemaError
 from ingest.contract.taxonomy import (
     ENUM_FIELDS,
     JURISDICTIONS,
@@ -27,6 +26,7 @@ from ingest.contract.taxonomy import (
     Surface,
     Technique,
 )
+from ingest.errors import SchemaError
 
 SCHEMA_VERSION = 1
 
@@ -86,7 +86,6 @@ class Event(BaseModel):
     def to_wire(self) -> dict[str, Any]:
         """The JSON-ready dict that is signed and sent."""
         return self.model_dump(mode="json", exclude_none=True)
-
 
 
 def _describe(error: dict[str, Any]) -> str:

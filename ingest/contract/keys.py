@@ -22,10 +22,17 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ingest.errors import ConfigError
 from ingest.contract.events import PROVIDER_ID_PATTERN
 from ingest.contract.pseudonym import MIN_SECRET_BYTES, check_secret
-from ingest.contract.signing import b64decode, b64encode, load_private_key, new_signing_key, private_key_to_text, public_key_to_text
+from ingest.contract.signing import (
+    b64decode,
+    b64encode,
+    load_private_key,
+    new_signing_key,
+    private_key_to_text,
+    public_key_to_text,
+)
+from ingest.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -89,5 +96,8 @@ class ProviderKeys:
         missing = [k for k in ("provider", "signing_key", "pseudonym_key") if not data.get(k)]
         if missing:
             raise ConfigError(f"credentials file {path} lacks {', '.join(missing)}")
-        return cls(data["provider"], load_private_key(data["signing_key"]),
-                   check_secret(b64decode(data["pseudonym_key"], "pseudonym_key")))
+        return cls(
+            data["provider"],
+            load_private_key(data["signing_key"]),
+            check_secret(b64decode(data["pseudonym_key"], "pseudonym_key")),
+        )

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ingest.errors import SchemaError, SignatureError
 from ingest.contract.events import Event, canonical_json, parse_event
 from ingest.contract.registry import ProviderRegistry
 from ingest.contract.signing import sign, verify
+from ingest.errors import SchemaError, SignatureError
 
 RECORD_FORMAT = "flockview.batch.v1"
 PROVIDER_HEADER = "fv-provider"
@@ -53,7 +53,9 @@ def _header(headers: Sequence[tuple[str, bytes]] | None, name: str) -> bytes | N
     return None
 
 
-def decode_record(value: bytes | None, headers: Sequence[tuple[str, bytes]] | None, registry: ProviderRegistry) -> DecodedRecord:
+def decode_record(
+    value: bytes | None, headers: Sequence[tuple[str, bytes]] | None, registry: ProviderRegistry
+) -> DecodedRecord:
     """Verify and parse one record.
 
     Raises:

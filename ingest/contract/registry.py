@@ -18,9 +18,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from ingest.errors import ConfigError, UnknownProviderError
 from ingest.contract.events import PROVIDER_ID_PATTERN
 from ingest.contract.signing import load_public_key, public_key_to_text
+from ingest.errors import ConfigError, UnknownProviderError
 
 
 @dataclass(frozen=True)
@@ -61,5 +61,6 @@ class ProviderRegistry:
 
     def to_toml(self) -> str:
         return "".join(
-            f'[providers.{name}]\npublic_key = "{public_key_to_text(key)}"\n\n' for name, key in sorted(self.keys.items())
+            f'[providers.{name}]\npublic_key = "{public_key_to_text(key)}"\n\n'
+            for name, key in sorted(self.keys.items())
         )

@@ -160,9 +160,7 @@ REGION_BUCKETS: dict[str, str] = {
 }
 
 #: ISO 3166-1 alpha-2 codes plus the region buckets.
-JURISDICTIONS: frozenset[str] = frozenset(
-    {c.alpha_2 for c in pycountry.countries} | set(REGION_BUCKETS)
-)
+JURISDICTIONS: frozenset[str] = frozenset({c.alpha_2 for c in pycountry.countries} | set(REGION_BUCKETS))
 
 #: ISO 639-1 two-letter codes plus "und" (undetermined, from ISO 639-2).
 LANGUAGES: frozenset[str] = frozenset(

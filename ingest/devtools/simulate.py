@@ -28,16 +28,22 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ingest.sdk.client import Client
-from ingest.errors import ConfigError
 from ingest.contract.events import MODEL_FAMILY_PATTERN, PROVIDER_ID_PATTERN
 from ingest.contract.registry import ProviderRegistry
 from ingest.contract.signing import public_key_to_text
 from ingest.contract.taxonomy import (
-    EXTRAORDINARILY_DANGEROUS, JURISDICTIONS, LANGUAGES, Category, DetectionStage, IdentityVerification,
-    Surface, Technique,
+    EXTRAORDINARILY_DANGEROUS,
+    JURISDICTIONS,
+    LANGUAGES,
+    Category,
+    DetectionStage,
+    IdentityVerification,
+    Surface,
+    Technique,
 )
 from ingest.contract.topics import EVENTS_TOPIC
+from ingest.errors import ConfigError
+from ingest.sdk.client import Client
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +71,32 @@ BASE_TECHNIQUES = weights(
     "low_resource_language:5 system_prompt_extraction:5 automated:5 unknown:7"
 )
 #: The main language of a jurisdiction; most of its actors use it, the rest draw from the provider's mix.
-_HOME_LANGUAGE = dict(item.split(":") for item in (
-    "US:en GB:en NG:en SG:en EU:en IN:hi BR:pt DE:de FR:fr ID:id MX:es JP:ja PH:tl CN:zh RU:ru KR:ko VN:vi NL:nl "
-    "SE:sv IR:fa UA:uk").split())
+_HOME_LANGUAGE = dict(
+    item.split(":")
+    for item in [
+        "US:en",
+        "GB:en",
+        "NG:en",
+        "SG:en",
+        "EU:en",
+        "IN:hi",
+        "BR:pt",
+        "DE:de",
+        "FR:fr",
+        "ID:id",
+        "MX:es",
+        "JP:ja",
+        "PH:tl",
+        "CN:zh",
+        "RU:ru",
+        "KR:ko",
+        "VN:vi",
+        "NL:nl",
+        "SE:sv",
+        "IR:fa",
+        "UA:uk",
+    ]
+)
 _SEVERE = frozenset(c.value for c in EXTRAORDINARILY_DANGEROUS) | {"csea"}
 
 
@@ -157,48 +186,80 @@ class SimulatedProvider:
         _check_values(f"{where} stages", self.stages, [s.value for s in DetectionStage])
         _check_values(f"{where} verification", self.verification, [v.value for v in IdentityVerification])
         _check_values(f"{where} category_boost", self.category_boost or (("other", 1),), [c.value for c in Category])
-        _check_values(f"{where} technique_boost", self.technique_boost or (("unknown", 1),), [t.value for t in Technique])
+        _check_values(
+            f"{where} technique_boost", self.technique_boost or (("unknown", 1),), [t.value for t in Technique]
+        )
         if self.users < 1 or self.share <= 0 or self.weekend_factor < 0 or not 0 <= self.technique_rate <= 1:
             raise ConfigError(f"{where}: users ≥ 1, share > 0, weekend_factor ≥ 0, technique_rate in [0, 1]")
 
 
 DEMO_PROVIDERS: tuple[SimulatedProvider, ...] = (
     SimulatedProvider(  # a consumer chat app: huge, global, young users, weekend-heavy
-        "chatterly", weights("consumer_app:1"), weights("chatterly-3:7 chatterly-3-mini:3"),
+        "chatterly",
+        weights("consumer_app:1"),
+        weights("chatterly-3:7 chatterly-3-mini:3"),
         weights("US:30 IN:15 GB:8 BR:8 DE:6 ID:6 FR:5 NG:5 MX:5 JP:4 PH:4 EU:4"),
         weights("en:50 hi:8 pt:8 es:8 de:5 fr:5 id:5 ja:4 tl:3 yo:2"),
-        weights("input_filter:35 output_filter:20 model_refusal:25 rejection_sampling:5 system_prompt_guard:5 "
-                "account_monitor:10"),
-        verification=weights("email:60 phone:30 none:10"), users=60_000, share=0.45, weekend_factor=1.15,
-        technique_rate=0.2, category_boost=weights("self_harm:1.8 hate_harassment:1.3 cyber.intrusion:0.5"),
+        weights(
+            "input_filter:35 output_filter:20 model_refusal:25 rejection_sampling:5 system_prompt_guard:5 "
+            "account_monitor:10"
+        ),
+        verification=weights("email:60 phone:30 none:10"),
+        users=60_000,
+        share=0.45,
+        weekend_factor=1.15,
+        technique_rate=0.2,
+        category_boost=weights("self_harm:1.8 hate_harassment:1.3 cyber.intrusion:0.5"),
     ),
     SimulatedProvider(  # an API platform: developers, automation, cyber-heavy, quiet weekends
-        "stratus-api", weights("api:1"), weights("stratus-large:5 stratus-small:3 stratus-code:2"),
+        "stratus-api",
+        weights("api:1"),
+        weights("stratus-large:5 stratus-small:3 stratus-code:2"),
         weights("US:35 IN:10 DE:8 GB:7 BR:5 SG:5 KR:5 RU:4 VN:4 ZZ:7"),
         weights("en:70 zh:5 ru:5 ko:4 vi:4 de:4 pt:4 es:4"),
         weights("input_filter:40 output_filter:20 model_refusal:15 system_prompt_guard:10 account_monitor:15"),
-        verification=weights("payment:70 email:30"), users=12_000, share=0.3, weekend_factor=0.7, technique_rate=0.35,
+        verification=weights("payment:70 email:30"),
+        users=12_000,
+        share=0.3,
+        weekend_factor=0.7,
+        technique_rate=0.35,
         category_boost=weights("cyber.malware:2.5 cyber.intrusion:2.5 fraud.phishing:1.5 self_harm:0.3"),
         technique_boost=weights("automated:3 prompt_injection:2 encoding:1.5"),
     ),
     SimulatedProvider(  # an enterprise vendor: verified staff, system-prompt guards, almost idle on weekends
-        "ledgerline", weights("enterprise:1"), weights("ledger-pro:7 ledger-pro-eu:3"),
-        weights("DE:20 US:20 FR:15 GB:15 NL:10 EU:10 SE:5 JP:5"), weights("en:45 de:20 fr:15 nl:8 sv:5 ja:5"),
+        "ledgerline",
+        weights("enterprise:1"),
+        weights("ledger-pro:7 ledger-pro-eu:3"),
+        weights("DE:20 US:20 FR:15 GB:15 NL:10 EU:10 SE:5 JP:5"),
+        weights("en:45 de:20 fr:15 nl:8 sv:5 ja:5"),
         weights("input_filter:25 output_filter:25 system_prompt_guard:35 account_monitor:15"),
-        verification=weights("government_id:50 payment:50"), users=4_000, share=0.1, weekend_factor=0.25,
-        technique_rate=0.2, technique_boost=weights("prompt_injection:3 system_prompt_extraction:3"),
-        category_boost=weights("privacy_surveillance:3 fraud.phishing:1.5 self_harm:0.3 hate_harassment:0.5 "
-                               "weapons.conventional:0.3"),
+        verification=weights("government_id:50 payment:50"),
+        users=4_000,
+        share=0.1,
+        weekend_factor=0.25,
+        technique_rate=0.2,
+        technique_boost=weights("prompt_injection:3 system_prompt_extraction:3"),
+        category_boost=weights(
+            "privacy_surveillance:3 fraud.phishing:1.5 self_harm:0.3 hate_harassment:0.5 weapons.conventional:0.3"
+        ),
     ),
     SimulatedProvider(  # an open-weights host: anonymous users, no account ages, safety-removal attempts
-        "openhub", weights("open_weights_host:1"), weights("llama-3.1-70b:4 mistral-7b:2.5 qwen2.5-32b:2 gemma-2-27b:1.5"),
+        "openhub",
+        weights("open_weights_host:1"),
+        weights("llama-3.1-70b:4 mistral-7b:2.5 qwen2.5-32b:2 gemma-2-27b:1.5"),
         weights("US:25 CN:12 IN:10 RU:6 DE:6 BR:5 VN:4 KR:4 FR:4 IR:3 UA:3 ZZ:15"),
         weights("en:55 zh:12 ru:7 hi:4 pt:4 vi:4 fa:3 ko:3 de:3 fr:3"),
         weights("input_filter:35 output_filter:25 model_refusal:10 rejection_sampling:10 account_monitor:20"),
-        verification=weights("none:60 email:40"), users=25_000, share=0.15, weekend_factor=0.95, technique_rate=0.3,
-        category_boost=weights("weapons.conventional:1.5 cyber.malware:1.5 cbrn.bio:1.5 cbrn.chem:1.5 "
-                               "terrorism.attack_planning:1.3"),
-        technique_boost=weights("weights_safety_removal:40 encoding:1.5"), reports_account_age=False,
+        verification=weights("none:60 email:40"),
+        users=25_000,
+        share=0.15,
+        weekend_factor=0.95,
+        technique_rate=0.3,
+        category_boost=weights(
+            "weapons.conventional:1.5 cyber.malware:1.5 cbrn.bio:1.5 cbrn.chem:1.5 terrorism.attack_planning:1.3"
+        ),
+        technique_boost=weights("weights_safety_removal:40 encoding:1.5"),
+        reports_account_age=False,
     ),
 )
 
@@ -276,8 +337,9 @@ def provider_credentials(names: Iterable[str], seed: int | str = 0) -> dict[str,
     pseudonyms. Real providers create random keys with ``flockview keys`` and keep them secret.
     """
     return {
-        name: ProviderCredentials(name, Ed25519PrivateKey.from_private_bytes(_derive(seed, name, "signing")),
-                                  _derive(seed, name, "pseudonym"))
+        name: ProviderCredentials(
+            name, Ed25519PrivateKey.from_private_bytes(_derive(seed, name, "signing")), _derive(seed, name, "pseudonym")
+        )
         for name in names
     }
 
@@ -349,8 +411,11 @@ class _ProviderModel:
         self.p, self.seed = provider, seed
         self.categories = _boosted(BASE_CATEGORIES, provider.category_boost)
         surfaces = {s for s, _ in provider.surfaces}
-        allowed_tech = [(t, w) for t, w in BASE_TECHNIQUES + (("weights_safety_removal", 1.0),)
-                        if t != "weights_safety_removal" or "open_weights_host" in surfaces]
+        allowed_tech = [
+            (t, w)
+            for t, w in (*BASE_TECHNIQUES, ("weights_safety_removal", 1.0))
+            if t != "weights_safety_removal" or "open_weights_host" in surfaces
+        ]
         self.techniques = _boosted(tuple(allowed_tech), provider.technique_boost)
         self.stages = _Mix(provider.stages)
         self.families, self.surfaces = _Mix(provider.model_families), _Mix(provider.surfaces)
@@ -374,10 +439,14 @@ class _ProviderModel:
         language = home if home and rng.random() < 0.7 else self.languages.pick(rng)
         ages = ("lt_1d", "1d_7d", "7d_30d") if heavy else ("7d_30d", "30d_365d", "gt_365d")
         return _Actor(
-            user_id=f"{self.p.name}-user-{rank:06d}", heavy=heavy, jurisdiction=jurisdiction, language=language,
+            user_id=f"{self.p.name}-user-{rank:06d}",
+            heavy=heavy,
+            jurisdiction=jurisdiction,
+            language=language,
             verification=self.verification.pick(rng),
             account_age=rng.choice(ages) if self.p.reports_account_age else None,
-            model_family=self.families.pick(rng), surface=self.surfaces.pick(rng),
+            model_family=self.families.pick(rng),
+            surface=self.surfaces.pick(rng),
             favourite=self.categories.pick(rng) if heavy else None,
         )
 
@@ -389,10 +458,16 @@ class _ProviderModel:
         score = _score(rng, category, actor.heavy)
         family = actor.model_family if rng.random() < 0.8 else self.families.pick(rng)
         return {
-            "surface": actor.surface, "model_family": family, "detection_stage": stage, "category": category,
+            "surface": actor.surface,
+            "model_family": family,
+            "detection_stage": stage,
+            "category": category,
             "technique": self.techniques.pick(rng) if rng.random() < technique_rate else None,
-            "action": _action(rng, stage, score), "score": score, "jurisdiction": actor.jurisdiction,
-            "language": actor.language, "identity_verification": actor.verification,
+            "action": _action(rng, stage, score),
+            "score": score,
+            "jurisdiction": actor.jurisdiction,
+            "language": actor.language,
+            "identity_verification": actor.verification,
             "account_age_bucket": actor.account_age,
         }
 
@@ -402,11 +477,16 @@ class _ProviderModel:
         stage = rng.choice(("input_filter", "output_filter", "model_refusal", "account_monitor"))
         score = round(rng.betavariate(4.0, 2.0), 3)
         return user_id, {
-            "surface": self.surfaces.pick(rng), "model_family": self.families.pick(rng), "detection_stage": stage,
+            "surface": self.surfaces.pick(rng),
+            "model_family": self.families.pick(rng),
+            "detection_stage": stage,
             "category": campaign.category,
             "technique": campaign.technique if rng.random() < campaign.technique_share else None,
-            "action": _action(rng, stage, score), "score": score, "jurisdiction": self.jurisdictions.pick(rng),
-            "language": languages.pick(rng), "identity_verification": rng.choice(("none", "email")),
+            "action": _action(rng, stage, score),
+            "score": score,
+            "jurisdiction": self.jurisdictions.pick(rng),
+            "language": languages.pick(rng),
+            "identity_verification": rng.choice(("none", "email")),
             "account_age_bucket": rng.choice(("lt_1d", "1d_7d")) if self.p.reports_account_age else None,
         }
 
@@ -428,11 +508,22 @@ class Simulator:
         stop: set it (from any thread) to end :meth:`run` promptly.
     """
 
-    def __init__(self, providers: Sequence[SimulatedProvider], credentials: Mapping[str, ProviderCredentials],
-                 bootstrap_servers: str | None, rate: float = 50.0, seed: int | str = 0,
-                 campaign: Campaign | None = None, *, days_per_minute: float = 1.0, sim_start: datetime | None = None,
-                 bad_events: float = 0.0, stop: threading.Event | None = None, topic: str = EVENTS_TOPIC,
-                 close_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        providers: Sequence[SimulatedProvider],
+        credentials: Mapping[str, ProviderCredentials],
+        bootstrap_servers: str | None,
+        rate: float = 50.0,
+        seed: int | str = 0,
+        campaign: Campaign | None = None,
+        *,
+        days_per_minute: float = 1.0,
+        sim_start: datetime | None = None,
+        bad_events: float = 0.0,
+        stop: threading.Event | None = None,
+        topic: str = EVENTS_TOPIC,
+        close_timeout: float = 10.0,
+    ) -> None:
         if not providers:
             raise ConfigError("the simulator needs at least one provider")
         missing = [p.name for p in providers if p.name not in credentials]
@@ -495,9 +586,13 @@ class Simulator:
         forged = self.bad_events > 0 and rng.random() < self.bad_events
         return SimulatedEvent(elapsed, sim_time, model.p.name, user_id, fields, in_campaign, forged)
 
-    def run(self, duration: float | None = None, max_events: int | None = None,
-            progress: Callable[[SimulationSummary], None] | None = None,
-            progress_interval: float = 1.0) -> SimulationSummary:
+    def run(
+        self,
+        duration: float | None = None,
+        max_events: int | None = None,
+        progress: Callable[[SimulationSummary], None] | None = None,
+        progress_interval: float = 1.0,
+    ) -> SimulationSummary:
         """Send the stream paced to :meth:`rate_at` until ``duration`` seconds, ``max_events``, or a stop.
 
         Ctrl-C (KeyboardInterrupt) or :meth:`stop` ends the run promptly; either way the clients are
@@ -507,8 +602,12 @@ class Simulator:
         if self.bootstrap_servers is None:
             raise ConfigError("the simulator needs bootstrap_servers to run")
         summary = SimulationSummary()
-        log.info("simulating %d provider(s) at %.1f events/s%s", len(self.providers), self.rate,
-                 f" with campaign {self.campaign.name}" if self.campaign else "")
+        log.info(
+            "simulating %d provider(s) at %.1f events/s%s",
+            len(self.providers),
+            self.rate,
+            f" with campaign {self.campaign.name}" if self.campaign else "",
+        )
         clients: dict[tuple[str, bool], Client] = {}
         start = time.monotonic()
         try:
@@ -522,9 +621,16 @@ class Simulator:
         log.info("simulator sent %d events (%d forged) in %.1f s", summary.sent, summary.forged, summary.elapsed_s)
         return summary
 
-    def _loop(self, clients: dict[tuple[str, bool], Client], summary: SimulationSummary, start: float,
-              duration: float | None, max_events: int | None,
-              progress: Callable[[SimulationSummary], None] | None, progress_interval: float) -> None:
+    def _loop(
+        self,
+        clients: dict[tuple[str, bool], Client],
+        summary: SimulationSummary,
+        start: float,
+        duration: float | None,
+        max_events: int | None,
+        progress: Callable[[SimulationSummary], None] | None,
+        progress_interval: float,
+    ) -> None:
         last_progress = start
         for event in self.generate(max_events):
             if duration is not None and event.at >= duration:
@@ -546,12 +652,24 @@ class Simulator:
             for p in self.providers:
                 cred = self.credentials[p.name]
                 # No disk spool: demo keys derive from a seed, so a spool left by one demo would replay into the next.
-                clients[(p.name, False)] = Client(p.name, cred.pseudonym_key, cred.signing_key,
-                                                  str(self.bootstrap_servers), topic=self.topic, spool_max_bytes=0)
+                clients[(p.name, False)] = Client(
+                    p.name,
+                    cred.pseudonym_key,
+                    cred.signing_key,
+                    str(self.bootstrap_servers),
+                    topic=self.topic,
+                    spool_max_bytes=0,
+                )
                 if self.bad_events > 0:
                     foreign = Ed25519PrivateKey.from_private_bytes(_derive(self.seed, p.name, "forged"))
-                    clients[(p.name, True)] = Client(p.name, cred.pseudonym_key, foreign,
-                                                     str(self.bootstrap_servers), topic=self.topic, spool_max_bytes=0)
+                    clients[(p.name, True)] = Client(
+                        p.name,
+                        cred.pseudonym_key,
+                        foreign,
+                        str(self.bootstrap_servers),
+                        topic=self.topic,
+                        spool_max_bytes=0,
+                    )
         except BaseException:
             self._close(clients)
             raise
@@ -561,5 +679,5 @@ class Simulator:
         for client in clients.values():
             try:
                 client.close(timeout=self.close_timeout)
-            except Exception as exc:  # noqa: BLE001 - closing the others matters more
+            except Exception as exc:
                 log.warning("closing a simulator client failed: %s", exc)

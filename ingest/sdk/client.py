@@ -29,17 +29,17 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
-from ingest.sdk.queue import EventQueue
-from ingest.errors import ConfigError, FlockviewError
 from ingest.contract.events import Event, parse_event
 from ingest.contract.keys import ProviderKeys
 from ingest.contract.pseudonym import check_secret
-from ingest.sdk.settings import SDKSettings, default_spool_dir
-from ingest.sdk.sender import DeliveryError, Sender
 from ingest.contract.signing import load_private_key
+from ingest.errors import ConfigError, FlockviewError
+from ingest.sdk.encoder import EventEncoder
+from ingest.sdk.queue import EventQueue
+from ingest.sdk.sender import DeliveryError, Sender
+from ingest.sdk.settings import SDKSettings, default_spool_dir
 from ingest.sdk.spool import Spool
 from ingest.sdk.transport import KafkaTransport, MemorySink, Transport
-from ingest.sdk.encoder import EventEncoder
 
 __all__ = ["Client", "ClientClosedError", "DeliveryError", "Stats"]
 
@@ -99,8 +99,10 @@ def _check_codec(name: str) -> None:
 
     checks = {"lz4": codec.has_lz4, "zstd": codec.has_zstd, "snappy": codec.has_snappy}
     if name in checks and not checks[name]():
-        raise ConfigError(f"compression {name!r} needs a package kafka-python can use (lz4, zstandard or "
-                          "python-snappy); 'gzip' needs none")
+        raise ConfigError(
+            f"compression {name!r} needs a package kafka-python can use (lz4, zstandard or "
+            "python-snappy); 'gzip' needs none"
+        )
 
 
 class Client:
@@ -122,14 +124,30 @@ class Client:
         ConfigError: a missing or invalid key or setting.
     """
 
-    def __init__(self, provider: str | None = None, pseudonym_key: str | bytes | None = None,
-                 signing_key: str | bytes | Ed25519PrivateKey | None = None, bootstrap_servers: str | None = None,
-                 topic: str | None = None, *, on_error: Callable[[DeliveryError], None] | None = None,
-                 credentials: Path | str | None = None, **settings: Any) -> None:
+    def __init__(
+        self,
+        provider: str | None = None,
+        pseudonym_key: str | bytes | None = None,
+        signing_key: str | bytes | Ed25519PrivateKey | None = None,
+        bootstrap_servers: str | None = None,
+        topic: str | None = None,
+        *,
+        on_error: Callable[[DeliveryError], None] | None = None,
+        credentials: Path | str | None = None,
+        **settings: Any,
+    ) -> None:
         raw_key = signing_key if isinstance(signing_key, Ed25519PrivateKey) else None
-        s = _settings({"provider": provider, "pseudonym_key": None if isinstance(pseudonym_key, bytes) else pseudonym_key,
-                       "signing_key": signing_key if isinstance(signing_key, str) else None,
-                       "bootstrap_servers": bootstrap_servers, "topic": topic, "credentials": credentials, **settings})
+        s = _settings(
+            {
+                "provider": provider,
+                "pseudonym_key": None if isinstance(pseudonym_key, bytes) else pseudonym_key,
+                "signing_key": signing_key if isinstance(signing_key, str) else None,
+                "bootstrap_servers": bootstrap_servers,
+                "topic": topic,
+                "credentials": credentials,
+                **settings,
+            }
+        )
         self.settings = s
         keys = ProviderKeys.load(Path(s.credentials)) if s.credentials else None
         self.provider = (s.provider or (keys.provider if keys else None)) or ""
@@ -147,8 +165,9 @@ class Client:
         self._waiting = 0
         self._closed = False
         self.sink: MemorySink | None = MemorySink(partitions=s.partitions) if not s.send else None
-        self._sender = Sender(self._queue, self.provider, self._signing_key, self._transport(s),
-                              self._spool(s), s, on_error, self._freed)
+        self._sender = Sender(
+            self._queue, self.provider, self._signing_key, self._transport(s), self._spool(s), s, on_error, self._freed
+        )
         self._wake, self._wake_at = self._sender.wake, self._sender.wake_at
         self._tick = min(self._wake_at, _TICK)
         if type(self).emit is Client.emit:  # a subclass that overrides emit() keeps its override
@@ -157,8 +176,9 @@ class Client:
         atexit.register(self._atexit)
 
     @staticmethod
-    def _load_signing(raw_key: Ed25519PrivateKey | None, signing_key: Any, s: SDKSettings,
-                      keys: ProviderKeys | None) -> Ed25519PrivateKey:
+    def _load_signing(
+        raw_key: Ed25519PrivateKey | None, signing_key: Any, s: SDKSettings, keys: ProviderKeys | None
+    ) -> Ed25519PrivateKey:
         if raw_key is not None:
             return raw_key
         if isinstance(signing_key, bytes):
@@ -173,9 +193,15 @@ class Client:
         if self.sink is not None:
             return self.sink
         _check_codec(s.compression)
-        return KafkaTransport(s.bootstrap_servers, s.topic, compression=s.compression, max_block_s=s.max_block_s,
-                              delivery_timeout_s=s.delivery_timeout_s, api_version=s.api_version,
-                              client_id=f"flockview-sdk-{self.provider}")
+        return KafkaTransport(
+            s.bootstrap_servers,
+            s.topic,
+            compression=s.compression,
+            max_block_s=s.max_block_s,
+            delivery_timeout_s=s.delivery_timeout_s,
+            api_version=s.api_version,
+            client_id=f"flockview-sdk-{self.provider}",
+        )
 
     def _spool(self, s: SDKSettings) -> Spool | None:
         if self.sink is not None or s.spool_max_bytes == 0:
@@ -188,10 +214,24 @@ class Client:
 
     # -- the caller's side ----------------------------------------------------------------------
 
-    def emit(self, *, user_id: str, category: Any = None, detection_stage: Any = None, action: Any = None,
-             surface: Any = None, model_family: Any = None, score: float | None = None, jurisdiction: Any = None,
-             language: Any = None, technique: Any = None, identity_verification: Any = None,
-             account_age_bucket: Any = None, occurred_at: datetime | None = None, event_id: Any = None) -> bool:
+    def emit(
+        self,
+        *,
+        user_id: str,
+        category: Any = None,
+        detection_stage: Any = None,
+        action: Any = None,
+        surface: Any = None,
+        model_family: Any = None,
+        score: float | None = None,
+        jurisdiction: Any = None,
+        language: Any = None,
+        technique: Any = None,
+        identity_verification: Any = None,
+        account_age_bucket: Any = None,
+        occurred_at: datetime | None = None,
+        event_id: Any = None,
+    ) -> bool:
         """Validate, pseudonymise and queue one event; returns False if the queue was full and it was dropped.
 
         ``occurred_at`` defaults to now (UTC); ``event_id`` to a fresh UUID (pass your own to make
@@ -204,9 +244,24 @@ class Client:
         """
         # __init__ binds ``self.emit`` to the encoder's fast function (ingest.sdk.encoder.EventEncoder.emitter),
         # which has this very signature; this method documents it and serves a subclass's super().emit().
-        return self._put(*self._encoder.encode(user_id, surface, model_family, detection_stage, category, action,
-                                               score, jurisdiction, language, technique, identity_verification,
-                                               account_age_bucket, occurred_at, event_id))
+        return self._put(
+            *self._encoder.encode(
+                user_id,
+                surface,
+                model_family,
+                detection_stage,
+                category,
+                action,
+                score,
+                jurisdiction,
+                language,
+                technique,
+                identity_verification,
+                account_age_bucket,
+                occurred_at,
+                event_id,
+            )
+        )
 
     def emit_dict(self, fields: dict[str, Any]) -> bool:
         """:meth:`emit` for a dict with the same keys (unknown keys raise SchemaError); used by the importer."""
@@ -225,8 +280,10 @@ class Client:
             raise ClientClosedError("emit() after close(): create a new Client")
         if not self._wait_for_space():
             self._wake.set()
-            self._sender.drop("dropped_queue_full", DeliveryError(
-                "queue_full", 1, f"the in-memory queue holds {self.settings.queue_size} events"))
+            self._sender.drop(
+                "dropped_queue_full",
+                DeliveryError("queue_full", 1, f"the in-memory queue holds {self.settings.queue_size} events"),
+            )
             return False
         lanes = queue.lanes
         lanes[partition_hash % len(lanes)].append(text)
@@ -240,8 +297,9 @@ class Client:
         with self._space:
             self._waiting += 1
             try:
-                return self._space.wait_for(lambda: len(self._queue) < self.settings.queue_size,
-                                            self.settings.block_timeout_s)
+                return self._space.wait_for(
+                    lambda: len(self._queue) < self.settings.queue_size, self.settings.block_timeout_s
+                )
             finally:
                 self._waiting -= 1
 
@@ -296,17 +354,27 @@ class Client:
             c = sender.counters
             spool = sender.spool
             return Stats(
-                emitted=self._queue.appended, queued=len(self._queue), in_flight_records=len(sender.in_flight),
-                delivered_events=c.delivered_events, delivered_records=c.delivered_records,
-                dropped_queue_full=c.dropped_queue_full, dropped_spool_full=c.dropped_spool_full,
-                dropped_spool_error=c.dropped_spool_error, send_errors=c.send_errors,
-                spooled_records=c.spooled_records, spooled_events=c.spooled_events, drained_records=c.drained_records,
-                spool_records=len(spool) if spool else 0, spool_bytes=spool.bytes if spool else 0,
-                broker_up=sender.health.up)
+                emitted=self._queue.appended,
+                queued=len(self._queue),
+                in_flight_records=len(sender.in_flight),
+                delivered_events=c.delivered_events,
+                delivered_records=c.delivered_records,
+                dropped_queue_full=c.dropped_queue_full,
+                dropped_spool_full=c.dropped_spool_full,
+                dropped_spool_error=c.dropped_spool_error,
+                send_errors=c.send_errors,
+                spooled_records=c.spooled_records,
+                spooled_events=c.spooled_events,
+                drained_records=c.drained_records,
+                spool_records=len(spool) if spool else 0,
+                spool_bytes=spool.bytes if spool else 0,
+                broker_up=sender.health.up,
+            )
 
     def __enter__(self) -> Client:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()

@@ -30,22 +30,37 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from ingest.errors import ConfigError, SchemaError
 from ingest.contract.events import MODEL_FAMILY_PATTERN, PROVIDER_ID_PATTERN
 from ingest.contract.pseudonym import period_key
 from ingest.contract.records import RECORD_FORMAT
 from ingest.contract.taxonomy import (
-    JURISDICTIONS, LANGUAGES, AccountAgeBucket, Action, Category, DetectionStage, IdentityVerification, Surface,
+    JURISDICTIONS,
+    LANGUAGES,
+    AccountAgeBucket,
+    Action,
+    Category,
+    DetectionStage,
+    IdentityVerification,
+    Surface,
     Technique,
 )
+from ingest.errors import ConfigError, SchemaError
 
 _PROVIDER_RE = re.compile(PROVIDER_ID_PATTERN.strip("^$"))
 _MODEL_FAMILY_RE = re.compile(MODEL_FAMILY_PATTERN.strip("^$"))
 _MODEL_FAMILY_CACHE_LIMIT = 4096
 
 #: Fields an event may carry besides the ones the SDK sets (provider, actor, event_id, schema_version).
-REQUIRED_FIELDS = ("surface", "model_family", "detection_stage", "category", "action", "score", "jurisdiction",
-                   "language")
+REQUIRED_FIELDS = (
+    "surface",
+    "model_family",
+    "detection_stage",
+    "category",
+    "action",
+    "score",
+    "jurisdiction",
+    "language",
+)
 OPTIONAL_FIELDS = ("technique", "identity_verification", "account_age_bucket", "occurred_at", "event_id")
 ROTATIONS = ("none", "weekly")
 
@@ -213,8 +228,9 @@ class EventEncoder:
         clock: seconds since the epoch, for events without ``occurred_at``.
     """
 
-    def __init__(self, provider: str, secret: bytes, rotation: str = "none",
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, provider: str, secret: bytes, rotation: str = "none", clock: Callable[[], float] = time.time
+    ) -> None:
         if not isinstance(provider, str) or not _PROVIDER_RE.fullmatch(provider):
             raise ConfigError(f"provider: {provider!r} must match {PROVIDER_ID_PATTERN}")
         if rotation not in ROTATIONS:
@@ -231,20 +247,44 @@ class EventEncoder:
         self._score_key = f'","provider":"{provider}","schema_version":1,"score":'
         self._encode = self.emitter(_item)
 
-    def encode(self, user_id: object, surface: object, model_family: object, detection_stage: object,
-               category: object, action: object, score: object, jurisdiction: object, language: object,
-               technique: object = None, identity_verification: object = None, account_age_bucket: object = None,
-               occurred_at: datetime | None = None, event_id: object = None) -> Item:
+    def encode(
+        self,
+        user_id: object,
+        surface: object,
+        model_family: object,
+        detection_stage: object,
+        category: object,
+        action: object,
+        score: object,
+        jurisdiction: object,
+        language: object,
+        technique: object = None,
+        identity_verification: object = None,
+        account_age_bucket: object = None,
+        occurred_at: datetime | None = None,
+        event_id: object = None,
+    ) -> Item:
         """One event's partition hash (32 bits of the pseudonym) and canonical JSON (see :meth:`emitter`).
 
         Raises:
             SchemaError: a field is missing or invalid; the message names it and what is allowed.
         """
-        return self._encode(user_id=user_id, surface=surface, model_family=model_family,
-                            detection_stage=detection_stage, category=category, action=action, score=score,
-                            jurisdiction=jurisdiction, language=language, technique=technique,
-                            identity_verification=identity_verification, account_age_bucket=account_age_bucket,
-                            occurred_at=occurred_at, event_id=event_id)
+        return self._encode(
+            user_id=user_id,
+            surface=surface,
+            model_family=model_family,
+            detection_stage=detection_stage,
+            category=category,
+            action=action,
+            score=score,
+            jurisdiction=jurisdiction,
+            language=language,
+            technique=technique,
+            identity_verification=identity_verification,
+            account_age_bucket=account_age_bucket,
+            occurred_at=occurred_at,
+            event_id=event_id,
+        )
 
     def emitter(self, accept: Callable[[int, str], T]) -> Callable[..., T]:
         """A function with :meth:`ingest.Client.emit`'s keyword arguments: it encodes and calls ``accept``
@@ -255,18 +295,42 @@ class EventEncoder:
         any invalid value, takes the checked path, which produces the same bytes or the error that
         names the field (:class:`ingest.errors.SchemaError`).
         """
-        inner_key, outer_key, clock, families, score_key = self._inner, self._outer, self._clock, self._families, \
-            self._score_key
+        inner_key, outer_key, clock, families, score_key = (
+            self._inner,
+            self._outer,
+            self._clock,
+            self._families,
+            self._score_key,
+        )
         checked, weekly, take_id, partition_hash = self._checked, self._weekly, _IDS.pop, _PARTITION_HASH
 
-        def emit(*, user_id: object, category: object = None, detection_stage: object = None, action: object = None,
-                 surface: object = None, model_family: object = None, score: object = None,
-                 jurisdiction: object = None, language: object = None, technique: object = None,
-                 identity_verification: object = None, account_age_bucket: object = None,
-                 occurred_at: datetime | None = None, event_id: object = None) -> T:
+        def emit(
+            *,
+            user_id: object,
+            category: object = None,
+            detection_stage: object = None,
+            action: object = None,
+            surface: object = None,
+            model_family: object = None,
+            score: object = None,
+            jurisdiction: object = None,
+            language: object = None,
+            technique: object = None,
+            identity_verification: object = None,
+            account_age_bucket: object = None,
+            occurred_at: datetime | None = None,
+            event_id: object = None,
+        ) -> T:
             now = None
-            if (occurred_at is None and event_id is None and type(score) is float and 0.0 <= score <= 1.0
-                    and type(user_id) is str and user_id and not weekly):
+            if (
+                occurred_at is None
+                and event_id is None
+                and type(score) is float
+                and 0.0 <= score <= 1.0
+                and type(user_id) is str
+                and user_id
+                and not weekly
+            ):
                 now = clock()
                 whole = int(now)
                 micros = round((now - whole) * 1_000_000)
@@ -287,21 +351,52 @@ class EventEncoder:
                             f"{_STAGE[detection_stage]}{fresh_id}{_VERIFICATION_OR_DEFAULT[identity_verification]}"
                             f"{_JURISDICTION[jurisdiction]}{_LANGUAGE[language]}{families[model_family]}"
                             f"{second_text}{_MILLIS[micros // 1000]}{_MICROS[micros % 1000]}{score_key}{score!r}"
-                            f"{_SURFACE[surface]}{_TECHNIQUE_OR_NONE[technique]}")
+                            f"{_SURFACE[surface]}{_TECHNIQUE_OR_NONE[technique]}"
+                        )
                     except (KeyError, TypeError, UnicodeEncodeError):
                         pass  # the checked path says what is wrong (or fills the model family cache)
                     else:
                         return accept(partition_hash(digest)[0], text)
-            return accept(*checked(user_id, surface, model_family, detection_stage, category, action, score,
-                                   jurisdiction, language, technique, identity_verification, account_age_bucket,
-                                   occurred_at, event_id, now))
+            return accept(
+                *checked(
+                    user_id,
+                    surface,
+                    model_family,
+                    detection_stage,
+                    category,
+                    action,
+                    score,
+                    jurisdiction,
+                    language,
+                    technique,
+                    identity_verification,
+                    account_age_bucket,
+                    occurred_at,
+                    event_id,
+                    now,
+                )
+            )
 
         return emit
 
-    def _checked(self, user_id: object, surface: object, model_family: object, detection_stage: object,
-                 category: object, action: object, score: object, jurisdiction: object, language: object,
-                 technique: object, identity_verification: object, account_age_bucket: object,
-                 occurred_at: datetime | None, event_id: object, now: float | None) -> Item:
+    def _checked(
+        self,
+        user_id: object,
+        surface: object,
+        model_family: object,
+        detection_stage: object,
+        category: object,
+        action: object,
+        score: object,
+        jurisdiction: object,
+        language: object,
+        technique: object,
+        identity_verification: object,
+        account_age_bucket: object,
+        occurred_at: datetime | None,
+        event_id: object,
+        now: float | None,
+    ) -> Item:
         """The general path: every field checked in turn, then the same seventeen pieces.
 
         ``now`` is the clock reading the fast path already took, if it did.
@@ -314,16 +409,21 @@ class EventEncoder:
         digest = self._pseudonym(user_id, moment)
         age = "{" if account_age_bucket is None else _enum("account_age_bucket", account_age_bucket, _AGE)
         technique_piece = "}" if technique is None else _enum("technique", technique, _TECHNIQUE)
-        verification = _VERIFICATION_OR_DEFAULT[None] if identity_verification is None else _enum(
-            "identity_verification", identity_verification, _VERIFICATION)
+        verification = (
+            _VERIFICATION_OR_DEFAULT[None]
+            if identity_verification is None
+            else _enum("identity_verification", identity_verification, _VERIFICATION)
+        )
         action_piece = _enum("action", action, _ACTION)
         category_piece = _enum("category", category, _CATEGORY)
         stage = _enum("detection_stage", detection_stage, _STAGE)
         event_id = _event_id(event_id)
-        text = (f"{age}{action_piece}{digest.hex()}{category_piece}{stage}{event_id}{verification}"
-                f"{_code('jurisdiction', jurisdiction, _JURISDICTION, _NOT_JURISDICTION)}"
-                f"{_code('language', language, _LANGUAGE, _NOT_LANGUAGE)}{self._model_family(model_family)}"
-                f"{when}{self._score_key}{_score(score)!r}{_enum('surface', surface, _SURFACE)}{technique_piece}")
+        text = (
+            f"{age}{action_piece}{digest.hex()}{category_piece}{stage}{event_id}{verification}"
+            f"{_code('jurisdiction', jurisdiction, _JURISDICTION, _NOT_JURISDICTION)}"
+            f"{_code('language', language, _LANGUAGE, _NOT_LANGUAGE)}{self._model_family(model_family)}"
+            f"{when}{self._score_key}{_score(score)!r}{_enum('surface', surface, _SURFACE)}{technique_piece}"
+        )
         return _PARTITION_HASH(digest)[0], text
 
     def encode_mapping(self, fields: Mapping[str, Any]) -> Item:
@@ -333,15 +433,20 @@ class EventEncoder:
         """
         unknown = sorted(set(fields) - {"user_id", *REQUIRED_FIELDS, *OPTIONAL_FIELDS})
         if unknown:
-            raise SchemaError("; ".join(f"{k}: unknown field (contract v1 has no such field; no free text is "
-                                        "accepted)" for k in unknown))
+            raise SchemaError(
+                "; ".join(
+                    f"{k}: unknown field (contract v1 has no such field; no free text is accepted)" for k in unknown
+                )
+            )
         values = dict(fields)
         if isinstance(values.get("occurred_at"), str):
             values["occurred_at"] = _parse_time(values["occurred_at"])
         elif values.get("occurred_at") is not None and not isinstance(values["occurred_at"], datetime):
             raise SchemaError(f"occurred_at: must be an ISO 8601 time with a timezone (got {values['occurred_at']!r})")
-        return self.encode(**{k: values.get(k) for k in ("user_id", *REQUIRED_FIELDS)},
-                           **{k: values[k] for k in OPTIONAL_FIELDS if k in values})
+        return self.encode(
+            **{k: values.get(k) for k in ("user_id", *REQUIRED_FIELDS)},
+            **{k: values[k] for k in OPTIONAL_FIELDS if k in values},
+        )
 
     def _now_text(self, now: float) -> str:
         """``occurred_at`` of a clock reading; remembers its second's text for the fast path."""
@@ -382,7 +487,9 @@ class EventEncoder:
         if value is None:
             raise SchemaError("model_family: required field is missing")
         if not isinstance(value, str) or not _MODEL_FAMILY_RE.fullmatch(value):
-            raise SchemaError(f"model_family: {value!r} must match {MODEL_FAMILY_PATTERN} (open vocabulary, lower case)")
+            raise SchemaError(
+                f"model_family: {value!r} must match {MODEL_FAMILY_PATTERN} (open vocabulary, lower case)"
+            )
         if len(self._families) >= _MODEL_FAMILY_CACHE_LIMIT:
             self._families.clear()
         fragment = self._families[value] = _FAMILY.format(value)
@@ -411,7 +518,7 @@ def batch_value(provider: str, fragments: Sequence[str]) -> bytes:
     """
     head, tail = '{"events":[', f'],"format":"{RECORD_FORMAT}","provider":"{provider}"}}'
     if len(fragments) < 2:
-        return f"{head}{''.join(fragments)}{tail}".encode("utf-8")
+        return f"{head}{''.join(fragments)}{tail}".encode()
     pieces = list(fragments)
     pieces[0], pieces[-1] = head + pieces[0], pieces[-1] + tail
     return ",".join(pieces).encode("utf-8")

@@ -50,8 +50,9 @@ def _check(raw: bytes) -> dict[str, Any]:
     return data
 
 
-def import_jsonl(path: Path, client: Emitter, rejects: Path,
-                 progress: Callable[[int], None] | None = None) -> ImportSummary:
+def import_jsonl(
+    path: Path, client: Emitter, rejects: Path, progress: Callable[[int], None] | None = None
+) -> ImportSummary:
     """Validate and emit every line of ``path``; bad lines go to ``rejects`` (created only if needed).
 
     Args:

@@ -18,10 +18,10 @@ from operator import call
 from typing import Protocol
 
 from ingest.contract.events import canonical_json
-from ingest.sdk.spool import SpooledRecord
-from ingest.sdk.transport import SignedRecord
 from ingest.contract.topics import actor_partition_hash
 from ingest.sdk.encoder import Item, batch_value
+from ingest.sdk.spool import SpooledRecord
+from ingest.sdk.transport import SignedRecord
 
 __all__ = ["EventQueue", "Item", "Signer", "build_records", "partition_records", "resplit"]
 
@@ -96,7 +96,7 @@ class EventQueue:
         for lane in self.retired:
             for text in self._pop(lane, len(lane)):
                 start = text.index(_ACTOR_KEY) + len(_ACTOR_KEY)
-                groups[actor_partition_hash(text[start:start + 8]) % partitions].append(text)
+                groups[actor_partition_hash(text[start : start + 8]) % partitions].append(text)
         return [(partition, texts) for partition, texts in enumerate(groups) if texts]
 
 
@@ -106,8 +106,9 @@ class Signer(Protocol):
     def sign(self, data: bytes) -> bytes: ...
 
 
-def build_records(items: Sequence[Item], partitions: int, provider: str, key: Signer,
-                  max_events: int, max_bytes: int) -> list[SignedRecord]:
+def build_records(
+    items: Sequence[Item], partitions: int, provider: str, key: Signer, max_events: int, max_bytes: int
+) -> list[SignedRecord]:
     """Group ``(partition hash, text)`` items by partition and cut them into signed records."""
     groups: list[list[str]] = [[] for _ in range(partitions)]
     for partition_hash, text in items:
@@ -115,14 +116,20 @@ def build_records(items: Sequence[Item], partitions: int, provider: str, key: Si
     return partition_records(enumerate(groups), partitions, provider, key, max_events, max_bytes)
 
 
-def partition_records(groups: Iterable[tuple[int, list[str]]], partitions: int, provider: str, key: Signer,
-                      max_events: int, max_bytes: int) -> list[SignedRecord]:
+def partition_records(
+    groups: Iterable[tuple[int, list[str]]],
+    partitions: int,
+    provider: str,
+    key: Signer,
+    max_events: int,
+    max_bytes: int,
+) -> list[SignedRecord]:
     """Cut each partition's texts into signed records of at most ``max_events`` events and ``max_bytes`` bytes."""
     frame = len(batch_value(provider, ())) - 1  # a value's bytes besides its events and the commas between them
     records = []
     for part, texts in groups:
         for start in range(0, len(texts), max_events):
-            chunk = texts[start:start + max_events]
+            chunk = texts[start : start + max_events]
             value = batch_value(provider, chunk)
             if len(value) - frame <= max_bytes:  # the usual case: events and commas fit, the value is built once
                 records.append(SignedRecord(part, partitions, provider, value, key.sign(value), len(chunk)))
@@ -151,15 +158,24 @@ def _sign(partition: int, partitions: int, provider: str, key: Signer, texts: li
     return SignedRecord(partition, partitions, provider, value, key.sign(value), len(texts))
 
 
-def resplit(record: SpooledRecord, partitions: int, provider: str, key: Signer,
-            max_events: int, max_bytes: int) -> list[SignedRecord]:
+def resplit(
+    record: SpooledRecord, partitions: int, provider: str, key: Signer, max_events: int, max_bytes: int
+) -> list[SignedRecord]:
     """Re-batch a spooled record for a new partition count, so every actor stays on its partition.
 
     Only this client's own records are re-signed; any other record keeps its signature and partition.
     """
     if record.provider != provider:
-        return [SignedRecord(record.partition % partitions, partitions, record.provider, record.value,
-                             record.signature, len(json.loads(record.value)["events"]))]
+        return [
+            SignedRecord(
+                record.partition % partitions,
+                partitions,
+                record.provider,
+                record.value,
+                record.signature,
+                len(json.loads(record.value)["events"]),
+            )
+        ]
     events = json.loads(record.value)["events"]
     items = [(actor_partition_hash(e["actor"]), canonical_json(e).decode("utf-8")) for e in events]
     return build_records(items, partitions, provider, key, max_events, max_bytes)

@@ -22,8 +22,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ingest.sdk.queue import EventQueue, partition_records, resplit
 from ingest.errors import FlockviewError
+from ingest.sdk.queue import EventQueue, partition_records, resplit
 from ingest.sdk.spool import Spool, SpooledRecord, SpoolError
 from ingest.sdk.transport import SignedRecord, Transport, TransportError
 
@@ -96,9 +96,17 @@ class Sender:
         on_space: called after the sender took events off a full queue.
     """
 
-    def __init__(self, queue: EventQueue, provider: str, key: Ed25519PrivateKey, transport: Transport,
-                 spool: Spool | None, settings: Any, on_error: Callable[[DeliveryError], None] | None,
-                 on_space: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        queue: EventQueue,
+        provider: str,
+        key: Ed25519PrivateKey,
+        transport: Transport,
+        spool: Spool | None,
+        settings: Any,
+        on_error: Callable[[DeliveryError], None] | None,
+        on_space: Callable[[], None],
+    ) -> None:
         self.queue, self.provider, self.transport, self.spool = queue, provider, transport, spool
         self.key = key
         self.s = settings
@@ -148,15 +156,19 @@ class Sender:
         while True:
             self._spool_failures()
             now = time.monotonic()
-            everything = (self.stopping or self.flushing > 0 or now >= self._send_partial_at
-                          or len(self.queue) >= self._crowded)
+            everything = (
+                self.stopping or self.flushing > 0 or now >= self._send_partial_at or len(self.queue) >= self._crowded
+            )
             if everything:
                 self._send_partial_at = now + self._linger
             if len(self.queue):
                 self._send_queued(everything)
             self._drain_spool()  # between batches too, so a steady stream does not starve the spool
-            if not (self.queue.has_full(self.s.batch_events) or len(self.queue) >= self._crowded
-                    or (len(self.queue) and (self.stopping or self.flushing))):
+            if not (
+                self.queue.has_full(self.s.batch_events)
+                or len(self.queue) >= self._crowded
+                or (len(self.queue) and (self.stopping or self.flushing))
+            ):
                 break  # a few events: let them gather for full records (emit() wakes us, or the linger ends)
         with self.lock:
             self.lock.notify_all()
@@ -171,8 +183,9 @@ class Sender:
             groups = self.queue.take(self.s.batch_events, everything, _MAX_EVENTS_PER_CYCLE)
             self.on_space()
             try:
-                for record in partition_records(groups, self.partitions, self.provider, self.key,
-                                                self.s.batch_events, self.s.batch_bytes):
+                for record in partition_records(
+                    groups, self.partitions, self.provider, self.key, self.s.batch_events, self.s.batch_bytes
+                ):
                     self._dispatch(record)
             except Exception:  # a bug; keep the events on disk rather than lose them
                 log.exception("this is a bug: sending %d events failed; spooling them", sum(len(t) for _, t in groups))
@@ -269,14 +282,19 @@ class Sender:
             self.drop("dropped_spool_full", DeliveryError("spool_full", record.events, "spooling is disabled"))
             return
         try:
-            name = self.spool.put(SpooledRecord(record.partition, record.partitions, record.provider,
-                                                record.signature, record.value))
+            name = self.spool.put(
+                SpooledRecord(record.partition, record.partitions, record.provider, record.signature, record.value)
+            )
         except SpoolError as exc_:
             self.drop("dropped_spool_error", DeliveryError("spool_error", record.events, str(exc_)))
             return
         if name is None:
-            self.drop("dropped_spool_full", DeliveryError(
-                "spool_full", record.events, f"the spool {self.spool.directory} holds {self.spool.max_bytes} bytes"))
+            self.drop(
+                "dropped_spool_full",
+                DeliveryError(
+                    "spool_full", record.events, f"the spool {self.spool.directory} holds {self.spool.max_bytes} bytes"
+                ),
+            )
             return
         with self.lock:
             self.counters.spooled_records += 1
@@ -293,7 +311,7 @@ class Sender:
             return
         try:
             self.on_error(error)
-        except Exception:  # noqa: BLE001 - a provider's hook must not stop delivery
+        except Exception:
             log.exception("the on_error hook raised")
 
     def _drain_spool(self) -> None:
@@ -314,11 +332,21 @@ class Sender:
             if spooled is None:
                 continue
             if spooled.partitions == self.partitions:
-                self._dispatch(SignedRecord(spooled.partition, spooled.partitions, spooled.provider, spooled.value,
-                                            spooled.signature, spooled.value.count(b'"event_id"'), name))
+                self._dispatch(
+                    SignedRecord(
+                        spooled.partition,
+                        spooled.partitions,
+                        spooled.provider,
+                        spooled.value,
+                        spooled.signature,
+                        spooled.value.count(b'"event_id"'),
+                        name,
+                    )
+                )
                 continue
-            for record in resplit(spooled, self.partitions, self.provider, self.key, self.s.batch_events,
-                                  self.s.batch_bytes):
+            for record in resplit(
+                spooled, self.partitions, self.provider, self.key, self.s.batch_events, self.s.batch_bytes
+            ):
                 self._to_spool(record, None)  # the re-batched records are on disk before the old one goes
             spool.remove(name)
 
@@ -376,6 +404,7 @@ class Sender:
         self._spool_groups(self.queue.take(1, True, None))
 
     def _spool_groups(self, groups: list[tuple[int, list[str]]]) -> None:
-        for record in partition_records(groups, self.partitions, self.provider, self.key, self.s.batch_events,
-                                        self.s.batch_bytes):
+        for record in partition_records(
+            groups, self.partitions, self.provider, self.key, self.s.batch_events, self.s.batch_bytes
+        ):
             self._to_spool(record, None)

@@ -32,7 +32,8 @@ class SDKSettings(BaseSettings):
     bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
     topic: str = EVENTS_TOPIC
     pseudonym_rotation: Literal["none", "weekly"] = Field(
-        "none", description="'weekly' derives each ISO week's pseudonym key from the secret.")
+        "none", description="'weekly' derives each ISO week's pseudonym key from the secret."
+    )
     send: bool = Field(True, description="False: keep records in memory (client.sink) instead of Kafka; for tests.")
 
     queue_size: int = Field(200_000, ge=1, description="Events the in-memory queue holds before the policy applies.")
@@ -42,17 +43,26 @@ class SDKSettings(BaseSettings):
     batch_events: int = Field(1000, ge=1, description="Most events per record.")
     batch_bytes: int = Field(512 * 1024, ge=1024, le=900 * 1024, description="Most bytes of events per record.")
     linger_ms: float = Field(50.0, ge=0, description="Longest an event waits for its batch to fill.")
-    compression: Compression = Field("lz4", description="Kafka compression codec: lz4 (default), gzip, zstd, snappy or none.")
-    partitions: int = Field(DEFAULT_PARTITIONS, ge=1,
-                            description="Partition count assumed while the broker has never been reachable.")
+    compression: Compression = Field(
+        "lz4", description="Kafka compression codec: lz4 (default), gzip, zstd, snappy or none."
+    )
+    partitions: int = Field(
+        DEFAULT_PARTITIONS, ge=1, description="Partition count assumed while the broker has never been reachable."
+    )
 
-    delivery_timeout_s: float = Field(30.0, gt=0, description="How long the producer retries a record before spooling it.")
+    delivery_timeout_s: float = Field(
+        30.0, gt=0, description="How long the producer retries a record before spooling it."
+    )
     max_block_s: float = Field(1.0, gt=0, description="Longest the background sender waits on producer metadata.")
     retry_backoff_s: float = Field(0.5, gt=0, description="First wait before retrying an unreachable broker.")
     retry_backoff_max_s: float = Field(30.0, gt=0, description="Cap of the exponential backoff (with full jitter).")
-    max_in_flight_records: int = Field(128, ge=1, description="Records handed to the producer and not yet "
-                                       "acknowledged (each at most batch_bytes; 128 kept the producer busy in "
-                                       "bench/sdk_throughput.py, where 64 left it idle between requests).")
+    max_in_flight_records: int = Field(
+        128,
+        ge=1,
+        description="Records handed to the producer and not yet "
+        "acknowledged (each at most batch_bytes; 128 kept the producer busy in "
+        "bench/sdk_throughput.py, where 64 left it idle between requests).",
+    )
 
     spool_dir: Path | None = Field(None, description="Spool directory (default: a per-provider, per-key folder).")
     spool_max_bytes: int = Field(1 << 30, ge=0, description="Most bytes the disk spool holds; 0 disables spooling.")

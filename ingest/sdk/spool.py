@@ -48,9 +48,19 @@ class SpooledRecord:
 
     def encode(self) -> bytes:
         provider = self.provider.encode("utf-8")
-        body = b"".join((MAGIC, _U32.pack(self.partition), _U32.pack(self.partitions),
-                         _U32.pack(len(provider)), provider, _U32.pack(len(self.signature)), self.signature,
-                         _U32.pack(len(self.value)), self.value))
+        body = b"".join(
+            (
+                MAGIC,
+                _U32.pack(self.partition),
+                _U32.pack(self.partitions),
+                _U32.pack(len(provider)),
+                provider,
+                _U32.pack(len(self.signature)),
+                self.signature,
+                _U32.pack(len(self.value)),
+                self.value,
+            )
+        )
         return body + _U32.pack(zlib.crc32(body))
 
     @classmethod
@@ -72,7 +82,7 @@ class SpooledRecord:
             fields = []
             for _ in range(3):
                 (size,) = _U32.unpack_from(body, pos)
-                fields.append(body[pos + 4:pos + 4 + size])
+                fields.append(body[pos + 4 : pos + 4 + size])
                 pos += 4 + size
         except struct.error:
             raise SpoolError("spool file is truncated") from None
@@ -118,8 +128,9 @@ class Spool:
         except OSError:
             os.close(self._lock_fd)
             self._lock_fd = None
-            raise SpoolError(f"the spool {self.directory} is in use by another Flockview client; "
-                             "give each client its own spool_dir") from None
+            raise SpoolError(
+                f"the spool {self.directory} is in use by another Flockview client; give each client its own spool_dir"
+            ) from None
 
     def unlock(self) -> None:
         if self._lock_fd is not None:

@@ -6,6 +6,7 @@ sender treats a real broker and a provider's unit tests alike.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -14,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ingest.errors import FlockviewError
 from ingest.contract.events import Event, parse_event
 from ingest.contract.records import PROVIDER_HEADER, SIGNATURE_HEADER, Headers
+from ingest.errors import FlockviewError
 
 log = logging.getLogger(__name__)
 
@@ -98,21 +99,37 @@ class MemorySink:
 class KafkaTransport:
     """A kafka-python producer, created on first use so a client can start while the broker is down."""
 
-    def __init__(self, bootstrap_servers: str, topic: str, *, compression: str, max_block_s: float,
-                 delivery_timeout_s: float, api_version: str | None, client_id: str) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        *,
+        compression: str,
+        max_block_s: float,
+        delivery_timeout_s: float,
+        api_version: str | None,
+        client_id: str,
+    ) -> None:
         self.topic = topic
         self._options: dict[str, object] = {
-            "bootstrap_servers": bootstrap_servers, "client_id": client_id, "acks": "all",
+            "bootstrap_servers": bootstrap_servers,
+            "client_id": client_id,
+            "acks": "all",
             "compression_type": None if compression == "none" else compression,
             # A partition's batch stays within batch_size (1 MiB before compression, under the broker's
             # per-batch limit); a request may carry one for each partition. With max_request_size at
             # 1 MiB a request carried a single batch, and the producer's I/O thread, which gets the
             # interpreter lock only in turns with emit(), fell behind the sender.
-            "linger_ms": 5, "batch_size": 1 << 20, "max_request_size": 4 << 20,
-            "max_block_ms": int(max_block_s * 1000), "bootstrap_timeout_ms": int(max_block_s * 1000),
+            "linger_ms": 5,
+            "batch_size": 1 << 20,
+            "max_request_size": 4 << 20,
+            "max_block_ms": int(max_block_s * 1000),
+            "bootstrap_timeout_ms": int(max_block_s * 1000),
             "request_timeout_ms": int(min(delivery_timeout_s / 2, 30) * 1000),
-            "delivery_timeout_ms": int(delivery_timeout_s * 1000), "retries": 1 << 30,
-            "retry_backoff_ms": 100, "reconnect_backoff_max_ms": 2000,
+            "delivery_timeout_ms": int(delivery_timeout_s * 1000),
+            "retries": 1 << 30,
+            "retry_backoff_ms": 100,
+            "reconnect_backoff_max_ms": 2000,
             "metrics_enabled": False,  # nothing reads the producer's sensors; recording them costs per batch
         }
         if api_version:
@@ -147,7 +164,7 @@ class KafkaTransport:
         if producer is not None:
             try:
                 producer.close(timeout=0)  # type: ignore[attr-defined]
-            except Exception as exc:  # noqa: BLE001 - it is being discarded anyway
+            except Exception as exc:
                 log.debug("discarding the Kafka producer: %s", exc)
 
     def _ensure_producer(self) -> object:
@@ -166,8 +183,12 @@ class KafkaTransport:
 
         try:
             producer = self._ensure_producer()
-            future = producer.send(self.topic, value=record.value, partition=record.partition,  # type: ignore[attr-defined]
-                                   headers=record.headers)
+            future = producer.send(
+                self.topic,
+                value=record.value,
+                partition=record.partition,  # type: ignore[attr-defined]
+                headers=record.headers,
+            )
         except KafkaError as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from None
         future.add_callback(lambda _meta: done(None))
@@ -179,7 +200,7 @@ class KafkaTransport:
         if producer is not None:
             try:
                 producer.close(timeout=timeout)  # type: ignore[attr-defined]
-            except Exception as exc:  # noqa: BLE001 - closing must not raise into close()
+            except Exception as exc:
                 log.warning("closing the Kafka producer failed: %s", exc)
 
 
@@ -190,9 +211,7 @@ def _producer_class() -> type:
 
     class Producer(KafkaProducer):  # type: ignore[misc]
         def __del__(self) -> None:
-            try:
+            with contextlib.suppress(Exception):
                 super().__del__()
-            except Exception:  # noqa: BLE001, S110 - a half-built producer has nothing to close
-                pass
 
     return Producer

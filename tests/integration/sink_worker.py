@@ -27,9 +27,12 @@ def main(out_dir: Path) -> None:
 
     def sink(closed: ClosedWindow) -> None:
         outcomes = holder["runtime"].releaser.release(closed)  # type: ignore[attr-defined]
-        line = {"start": closed.window.start.isoformat(), "end": closed.window.end.isoformat(),
-                "statuses": sorted({o.status for o in outcomes}),
-                "counts": {f: sorted([list(c), n] for c, n in cells.items()) for f, cells in closed.counts.items()}}
+        line = {
+            "start": closed.window.start.isoformat(),
+            "end": closed.window.end.isoformat(),
+            "statuses": sorted({o.status for o in outcomes}),
+            "counts": {f: sorted([list(c), n] for c, n in cells.items()) for f, cells in closed.counts.items()},
+        }
         with out.open("a") as fh:
             fh.write(json.dumps(line) + "\n")
 

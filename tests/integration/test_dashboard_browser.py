@@ -26,15 +26,40 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-quic", "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+]
 # url path -> the page title every view draws
-VIEWS = {"overview": "Flagged events by danger domain", "explore": "Explore released reports",
-         "techniques": "Jailbreak techniques", "jurisdictions": "Jurisdictions",
-         "surfaces": "Open weights vs hosted", "escalations": "Escalations", "alerts": "Alerts",
-         "budget": "Privacy budget", "health": "Data health"}
-HOT = {"cbrn.bio", "fraud.phishing", "DE", "US", "EU", "roleplay", "open_weights_host", "api", "warn", "rate_limit",
-       "suspend_ban"}
+VIEWS = {
+    "overview": "Flagged events by danger domain",
+    "explore": "Explore released reports",
+    "techniques": "Jailbreak techniques",
+    "jurisdictions": "Jurisdictions",
+    "surfaces": "Open weights vs hosted",
+    "escalations": "Escalations",
+    "alerts": "Alerts",
+    "budget": "Privacy budget",
+    "health": "Data health",
+}
+HOT = {
+    "cbrn.bio",
+    "fraud.phishing",
+    "DE",
+    "US",
+    "EU",
+    "roleplay",
+    "open_weights_host",
+    "api",
+    "warn",
+    "rate_limit",
+    "suspend_ban",
+}
 ERROR_TEXT = ("Traceback", "Cannot read the store", "Invalid FLOCKVIEW_DASHBOARD_", "Page not found")
 
 
@@ -48,9 +73,16 @@ def populated_store(tmp_path_factory: pytest.TempPathFactory, store_populator) -
     path = tmp_path_factory.mktemp("browser") / "flockview.duckdb"
     store_populator(path, timedelta(days=7), datetime(2026, 10, 28, tzinfo=UTC), _counts).release(4)
     at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-    rows = [(at + timedelta(minutes=n), "worker-1", metric, label, value) for n in range(3)
-            for metric, label, value in [("events_in", "acme-ai", 900.0), ("rejected", "bad_signature", 4.0),
-                                         ("late", "", 2.0), ("consumer_lag", "", 30.0 - 10 * n)]]
+    rows = [
+        (at + timedelta(minutes=n), "worker-1", metric, label, value)
+        for n in range(3)
+        for metric, label, value in [
+            ("events_in", "acme-ai", 900.0),
+            ("rejected", "bad_signature", 4.0),
+            ("late", "", 2.0),
+            ("consumer_lag", "", 30.0 - 10 * n),
+        ]
+    ]
     with Store(path).transaction() as con:
         con.executemany("INSERT INTO health VALUES (?, ?, ?, ?, ?)", rows)
     return path
@@ -80,10 +112,23 @@ def _wait_healthy(url: str, server: subprocess.Popen[bytes], log: Path, timeout:
 def dashboard_url(populated_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
     log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
-    env = {**os.environ, "FLOCKVIEW_DASHBOARD_STORE": str(populated_store), "FLOCKVIEW_DASHBOARD_REFRESH_SECONDS": "3600"}
-    command = [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"), "--server.headless=true",
-               f"--server.port={port}", "--server.address=127.0.0.1", "--browser.gatherUsageStats=false",
-               "--server.fileWatcherType=none"]
+    env = {
+        **os.environ,
+        "FLOCKVIEW_DASHBOARD_STORE": str(populated_store),
+        "FLOCKVIEW_DASHBOARD_REFRESH_SECONDS": "3600",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(ROOT / "dashboard" / "app.py"),
+        "--server.headless=true",
+        f"--server.port={port}",
+        "--server.address=127.0.0.1",
+        "--browser.gatherUsageStats=false",
+        "--server.fileWatcherType=none",
+    ]
     with log.open("wb") as out:
         server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -102,8 +147,10 @@ def dashboard_url(populated_store: Path, tmp_path_factory: pytest.TempPathFactor
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `bash deploy/system-deps.sh` (it installs Debian's chromium); "
-                    "Playwright's own browser download is not used")
+        pytest.fail(
+            f"{CHROMIUM} is missing: run `bash deploy/system-deps.sh` (it installs Debian's chromium); "
+            "Playwright's own browser download is not used"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -164,8 +211,17 @@ def test_navigation_lists_every_view(browser: object, dashboard_url: str) -> Non
         page.goto(dashboard_url, wait_until="domcontentloaded", timeout=60_000)
         _settle(page, VIEWS["overview"])
         nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
-        for name in ("Overview", "Explore", "Jailbreak techniques", "Jurisdictions", "Open weights vs hosted",
-                     "Escalations", "Alerts", "Privacy budget", "Data health"):
+        for name in (
+            "Overview",
+            "Explore",
+            "Jailbreak techniques",
+            "Jurisdictions",
+            "Open weights vs hosted",
+            "Escalations",
+            "Alerts",
+            "Privacy budget",
+            "Data health",
+        ):
             assert name in nav
         page.get_by_role("link", name="Privacy budget").click()
         _settle(page, VIEWS["budget"])

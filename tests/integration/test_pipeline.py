@@ -18,14 +18,14 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from analytics.store import ReadOnlyStore
-from ingest.devtools.broker import EmbeddedBroker
-from ingest.sdk.client import Client
 from ingest.contract.events import canonical_json
 from ingest.contract.pseudonym import pseudonymise
 from ingest.contract.records import PROVIDER_HEADER, SIGNATURE_HEADER, encode_record
 from ingest.contract.signing import new_signing_key, sign
 from ingest.contract.topics import DLQ_TOPIC
+from ingest.devtools.broker import EmbeddedBroker
 from ingest.sdk.admin import ensure_topics
+from ingest.sdk.client import Client
 
 pytestmark = pytest.mark.integration
 
@@ -63,9 +63,24 @@ weight = 1.0
 
 def start_worker(broker: EmbeddedBroker, tmp_path: Path, registry: Path) -> subprocess.Popen[bytes]:
     (tmp_path / "families.toml").write_text(FAMILIES_TOML)
-    cmd = [sys.executable, "-m", "analytics.cli", "worker", "--bootstrap-servers", broker.bootstrap_servers,
-           "--store", str(tmp_path / "store.duckdb"), "--registry", str(registry), "--window-seconds", "6",
-           "--lateness-seconds", "1", "--families", str(tmp_path / "families.toml")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "analytics.cli",
+        "worker",
+        "--bootstrap-servers",
+        broker.bootstrap_servers,
+        "--store",
+        str(tmp_path / "store.duckdb"),
+        "--registry",
+        str(registry),
+        "--window-seconds",
+        "6",
+        "--lateness-seconds",
+        "1",
+        "--families",
+        str(tmp_path / "families.toml"),
+    ]
     env = dict(os.environ, FLOCKVIEW_WORKER_DATADIR=str(tmp_path / "worker"), FLOCKVIEW_WORKER_TICK_SECONDS="0.5")
     return subprocess.Popen(cmd, env=env, stdout=(tmp_path / "worker.log").open("wb"), stderr=subprocess.STDOUT)
 
@@ -77,18 +92,37 @@ def emit_good_events(client: Client, occurred_at: datetime) -> tuple[list[str], 
             user = f"raw-user-{category}-{i}@example.org"
             users.append(user)
             for _ in range(EVENTS_PER_USER):
-                client.emit(user_id=user, occurred_at=occurred_at, category=category, detection_stage="input_filter",
-                            action="block", surface="api", model_family="acme-large", score=0.9,
-                            technique="roleplay", jurisdiction="DE", language="de")
+                client.emit(
+                    user_id=user,
+                    occurred_at=occurred_at,
+                    category=category,
+                    detection_stage="input_filter",
+                    action="block",
+                    surface="api",
+                    model_family="acme-large",
+                    score=0.9,
+                    technique="roleplay",
+                    jurisdiction="DE",
+                    language="de",
+                )
                 exact[category] += 1
     client.flush(timeout=30)
     return users, exact
 
 
 def send_bad_records(bootstrap: str, client: Client, provider_key, occurred_at: datetime) -> None:  # type: ignore[no-untyped-def]
-    good = client.build_event(user_id="victim", occurred_at=occurred_at, category="cbrn.chem",
-                              detection_stage="output_filter", action="block", surface="api",
-                              model_family="acme-large", score=0.99, jurisdiction="US", language="en")
+    good = client.build_event(
+        user_id="victim",
+        occurred_at=occurred_at,
+        category="cbrn.chem",
+        detection_stage="output_filter",
+        action="block",
+        surface="api",
+        model_family="acme-large",
+        score=0.99,
+        jurisdiction="US",
+        language="en",
+    )
     producer = KafkaProducer(bootstrap_servers=bootstrap)
     topic = "flockview.events.v1"
     forged_value, forged_headers = encode_record("acme-ai", [good], new_signing_key())
@@ -96,10 +130,19 @@ def send_bad_records(bootstrap: str, client: Client, provider_key, occurred_at: 
     producer.send(topic, value=forged_value, headers=[(PROVIDER_HEADER, b"acme-ai")])  # unsigned
     producer.send(topic, value=forged_value, headers=[(PROVIDER_HEADER, b"nobody"), (SIGNATURE_HEADER, b"0" * 64)])
     garbage = b"{not json"
-    producer.send(topic, value=garbage, headers=[(PROVIDER_HEADER, b"acme-ai"), (SIGNATURE_HEADER, sign(provider_key, garbage))])
-    bad_enum = canonical_json({"format": "flockview.batch.v1", "provider": "acme-ai",
-                               "events": [{**good.to_wire(), "category": "bioweapons"}]})
-    producer.send(topic, value=bad_enum, headers=[(PROVIDER_HEADER, b"acme-ai"), (SIGNATURE_HEADER, sign(provider_key, bad_enum))])
+    producer.send(
+        topic, value=garbage, headers=[(PROVIDER_HEADER, b"acme-ai"), (SIGNATURE_HEADER, sign(provider_key, garbage))]
+    )
+    bad_enum = canonical_json(
+        {
+            "format": "flockview.batch.v1",
+            "provider": "acme-ai",
+            "events": [{**good.to_wire(), "category": "bioweapons"}],
+        }
+    )
+    producer.send(
+        topic, value=bad_enum, headers=[(PROVIDER_HEADER, b"acme-ai"), (SIGNATURE_HEADER, sign(provider_key, bad_enum))]
+    )
     future = good.model_copy(update={"event_id": uuid.uuid4(), "occurred_at": occurred_at + timedelta(hours=2)})
     value, headers = encode_record("acme-ai", [future], provider_key)
     producer.send(topic, value=value, headers=headers)
@@ -128,14 +171,20 @@ def read_dlq(bootstrap: str, expected: int, timeout: float = 30) -> list[dict[st
     return messages
 
 
-def test_events_become_noisy_releases_and_bad_records_reach_the_dlq(broker: EmbeddedBroker, provider, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_events_become_noisy_releases_and_bad_records_reach_the_dlq(
+    broker: EmbeddedBroker, provider, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     ensure_topics(broker.bootstrap_servers)
     registry = tmp_path / "providers.toml"
     registry.write_text(provider.registry_toml())
     worker = start_worker(broker, tmp_path, registry)
     try:
-        client = Client(provider=provider.name, pseudonym_key=provider.pseudonym_key, signing_key=provider.signing_key,
-                        bootstrap_servers=broker.bootstrap_servers)
+        client = Client(
+            provider=provider.name,
+            pseudonym_key=provider.pseudonym_key,
+            signing_key=provider.signing_key,
+            bootstrap_servers=broker.bootstrap_servers,
+        )
         occurred_at = datetime.now(UTC)
         users, exact = emit_good_events(client, occurred_at)
         send_bad_records(broker.bootstrap_servers, client, provider.signing_key, occurred_at)
@@ -148,13 +197,18 @@ def test_events_become_noisy_releases_and_bad_records_reach_the_dlq(broker: Embe
         assert worker.wait(timeout=30) == 0
 
     assert sorted(m["reason_code"] for m in dlq) == sorted(
-        ["bad_signature", "bad_signature", "unknown_provider", "schema", "schema", "clock_skew"])
+        ["bad_signature", "bad_signature", "unknown_provider", "schema", "schema", "clock_skew"]
+    )
     assert all(m["reason"] and m["record_value_b64"] for m in dlq)
     assert any("category: 'bioweapons' is not allowed" in str(m["reason"]) for m in dlq)
 
     reader = ReadOnlyStore(store)
     releases = reader.releases()
-    assert set(releases["family"]) == {"events_by_category", "events_by_category_stage_action", "techniques_by_category"}
+    assert set(releases["family"]) == {
+        "events_by_category",
+        "events_by_category_stage_action",
+        "techniques_by_category",
+    }
     assert (releases["rho"] > 0).all() and (releases["epsilon"] > 0).all()
     cells = reader.cells("events_by_category")
     assert len(cells) == 17
@@ -179,7 +233,8 @@ def assert_store_holds_no_identifiers(store: Path, secrets: list[str], exact: Co
     """No raw id or pseudonym in any text column or in the file's bytes; no column holds exact counts."""
     with duckdb.connect(str(store), read_only=True) as con:
         columns = con.execute(
-            "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'main'").fetchall()
+            "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'main'"
+        ).fetchall()
         texts = set()
         for table, column, dtype in columns:
             if dtype == "VARCHAR":
@@ -190,8 +245,12 @@ def assert_store_holds_no_identifiers(store: Path, secrets: list[str], exact: Co
         for table, column in numeric:
             if table != "cells":
                 continue
-            rows = con.execute(f'SELECT category, "{column}" FROM cells WHERE family = ?', ["events_by_category"]).fetchall()
+            rows = con.execute(
+                f'SELECT category, "{column}" FROM cells WHERE family = ?', ["events_by_category"]
+            ).fetchall()
             values = dict(rows)
-            assert [values[c] for c in exact] != [float(n) for n in exact.values()], f"cells.{column} holds exact counts"
+            assert [values[c] for c in exact] != [float(n) for n in exact.values()], (
+                f"cells.{column} holds exact counts"
+            )
     raw = store.read_bytes()
     assert not [s for s in secrets[:200] if s.encode() in raw]

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from ingest.devtools.broker import EmbeddedBroker
 from ingest.contract.records import decode_record
 from ingest.contract.registry import ProviderRegistry
 from ingest.contract.signing import public_key_to_text
 from ingest.contract.topics import EVENTS_TOPIC
+from ingest.devtools.broker import EmbeddedBroker
 from ingest.sdk.admin import ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -23,9 +23,10 @@ def test_readme_sdk_example(broker: EmbeddedBroker, provider) -> None:  # type: 
     ensure_topics(broker.bootstrap_servers)
     code = re.search(r"```python\n(.+?)\n```", README, flags=re.S).group(1)  # type: ignore[union-attr]
     code = code.replace("127.0.0.1:9092", broker.bootstrap_servers)
-    exec(code, {"PSEUDONYM_SECRET": provider.pseudonym_key, "SIGNING_KEY": provider.signing_key})  # noqa: S102
-    consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap_servers, auto_offset_reset="earliest",
-                             consumer_timeout_ms=3000)
+    exec(code, {"PSEUDONYM_SECRET": provider.pseudonym_key, "SIGNING_KEY": provider.signing_key})
+    consumer = KafkaConsumer(
+        bootstrap_servers=broker.bootstrap_servers, auto_offset_reset="earliest", consumer_timeout_ms=3000
+    )
     consumer.assign([TopicPartition(EVENTS_TOPIC, p) for p in consumer.partitions_for_topic(EVENTS_TOPIC)])
     records = list(consumer)
     consumer.close()

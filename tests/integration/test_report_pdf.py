@@ -35,8 +35,12 @@ def test_pdf_pages_render_and_are_not_blank(tmp_path: Path, store_populator) -> 
     pdf = written["pdf"]
     assert list(written) == ["pdf"] and pdf.name == "flockview-report-2026-W47.pdf"
     assert pdf.read_bytes().startswith(b"%PDF-")
-    subprocess.run([_needs("pdftoppm"), "-r", "50", "-png", str(pdf), str(tmp_path / "page")], check=True,
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [_needs("pdftoppm"), "-r", "50", "-png", str(pdf), str(tmp_path / "page")],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     pages = sorted(tmp_path.glob("page-*.png"))
     assert len(pages) >= 4, "summary, domains, details and methodology should take several pages"
     for page in pages:
@@ -45,8 +49,12 @@ def test_pdf_pages_render_and_are_not_blank(tmp_path: Path, store_populator) -> 
             stat = ImageStat.Stat(grey)
             assert stat.stddev[0] > 8, f"{page.name} looks blank (pixel standard deviation {stat.stddev[0]:.1f})"
             assert grey.getextrema()[0] < 100, f"{page.name} has no dark pixels (no text)"
-    text = subprocess.run([_needs("pdftotext"), "-f", "1", "-l", "1", str(pdf), "-"], check=True,
-                          capture_output=True, text=True, timeout=60).stdout
+    text = subprocess.run(
+        [_needs("pdftotext"), "-f", "1", "-l", "1", str(pdf), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
     assert "Flockview weekly policy report: 2026-W47" in text and "Summary" in text and "Privacy." in text
     assert "Methodology and privacy" not in text  # the first page is the one-page summary
-

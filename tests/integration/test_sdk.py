@@ -18,28 +18,41 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from analytics.worker.aggregator import WindowAggregator
 from analytics.families import load_families
+from analytics.worker.aggregator import WindowAggregator
 from analytics.worker.verify import verify_record
-from ingest.devtools.broker import EmbeddedBroker
-from ingest.sdk.client import Client
 from ingest.contract.records import PROVIDER_HEADER, SIGNATURE_HEADER
 from ingest.contract.registry import ProviderRegistry
 from ingest.contract.signing import new_signing_key, private_key_to_text, public_key_to_text
-from ingest.contract.topics import EVENTS_TOPIC
+from ingest.contract.topics import EVENTS_TOPIC, actor_partition_hash
+from ingest.devtools.broker import EmbeddedBroker
 from ingest.sdk.admin import ensure_topics
-from ingest.contract.topics import actor_partition_hash
+from ingest.sdk.client import Client
 
 pytestmark = pytest.mark.integration
-FIELDS: dict[str, Any] = dict(category="cyber.malware", detection_stage="input_filter", action="block", surface="api",
-                              model_family="acme-large", score=0.97, technique="roleplay", jurisdiction="DE", language="de")
+FIELDS: dict[str, Any] = dict(
+    category="cyber.malware",
+    detection_stage="input_filter",
+    action="block",
+    surface="api",
+    model_family="acme-large",
+    score=0.97,
+    technique="roleplay",
+    jurisdiction="DE",
+    language="de",
+)
 FAST_RETRY = dict(delivery_timeout_s=3.0, max_block_s=1.0, retry_backoff_s=0.2, retry_backoff_max_s=1.0, linger_ms=20)
 
 
 def read_records(bootstrap: str) -> list[Any]:
     """Every record on the events topic, from the beginning."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=3000,
-                             max_partition_fetch_bytes=8 << 20, fetch_max_bytes=32 << 20)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3000,
+        max_partition_fetch_bytes=8 << 20,
+        fetch_max_bytes=32 << 20,
+    )
     consumer.assign([TopicPartition(EVENTS_TOPIC, p) for p in consumer.partitions_for_topic(EVENTS_TOPIC)])
     records = list(consumer)
     consumer.close()
@@ -71,8 +84,9 @@ def topics(broker: EmbeddedBroker) -> Iterator[EmbeddedBroker]:
     yield broker
 
 
-def test_everything_emitted_is_delivered_verified_and_partitioned_by_actor(topics: EmbeddedBroker, provider,
-                                                                          tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_everything_emitted_is_delivered_verified_and_partitioned_by_actor(
+    topics: EmbeddedBroker, provider, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     with new_client(provider, topics.bootstrap_servers, tmp_path / "spool") as client:
         ids = emit(client, 20_000)
         assert client.flush(60)
@@ -89,8 +103,9 @@ def test_everything_emitted_is_delivered_verified_and_partitioned_by_actor(topic
         assert b"raw-user-" not in record.value
 
 
-def test_broker_restarted_mid_stream_loses_nothing_once_the_spool_drains(topics: EmbeddedBroker, provider,
-                                                                        tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_broker_restarted_mid_stream_loses_nothing_once_the_spool_drains(
+    topics: EmbeddedBroker, provider, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     client = new_client(provider, topics.bootstrap_servers, tmp_path / "spool", **FAST_RETRY)
     before = emit(client, 2_000)
     assert client.flush(30) and sorted(event_ids(read_records(topics.bootstrap_servers))) == sorted(before)
@@ -153,8 +168,16 @@ PROVIDER_SCRIPT = textwrap.dedent("""
 
 
 def run_provider(script: Path, provider, bootstrap: str, spool: Path, out: Path, mode: str) -> None:  # type: ignore[no-untyped-def]
-    argv = [sys.executable, str(script), provider.pseudonym_key.hex(), private_key_to_text(provider.signing_key),
-            bootstrap, str(spool), str(out), mode]
+    argv = [
+        sys.executable,
+        str(script),
+        provider.pseudonym_key.hex(),
+        private_key_to_text(provider.signing_key),
+        bootstrap,
+        str(spool),
+        str(out),
+        mode,
+    ]
     if mode == "exit":
         done = subprocess.run(argv, capture_output=True, timeout=120)
         assert done.returncode == 0, done.stderr.decode()[-2000:]
@@ -209,8 +232,9 @@ def test_retried_duplicates_are_dropped_downstream(topics: EmbeddedBroker, provi
     assert len(set(ids)) == 3_000
 
 
-def test_altered_or_forged_records_are_rejected_by_the_worker_verifier(topics: EmbeddedBroker, provider,
-                                                                      tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_altered_or_forged_records_are_rejected_by_the_worker_verifier(
+    topics: EmbeddedBroker, provider, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     with new_client(provider, topics.bootstrap_servers, tmp_path / "spool") as client:
         emit(client, 50)
         assert client.flush(30)
@@ -223,8 +247,11 @@ def test_altered_or_forged_records_are_rejected_by_the_worker_verifier(topics: E
     forger = new_signing_key()
     forged_headers = [(PROVIDER_HEADER, b"acme-ai"), (SIGNATURE_HEADER, forger.sign(record.value))]
     cases = {
-        "bad_signature": [(altered, record.headers), (record.value, forged_headers),
-                          (record.value, [(PROVIDER_HEADER, b"acme-ai")])],
+        "bad_signature": [
+            (altered, record.headers),
+            (record.value, forged_headers),
+            (record.value, [(PROVIDER_HEADER, b"acme-ai")]),
+        ],
         "unknown_provider": [(record.value, [(PROVIDER_HEADER, b"evil-co"), (SIGNATURE_HEADER, b"0" * 64)])],
     }
     for reason, variants in cases.items():
@@ -233,22 +260,26 @@ def test_altered_or_forged_records_are_rejected_by_the_worker_verifier(topics: E
             assert not verified.events and [r.reason_code for r in verified.rejections] == [reason]
 
 
-def test_provider_guide_example_runs_as_written(topics: EmbeddedBroker, provider, tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_provider_guide_example_runs_as_written(
+    topics: EmbeddedBroker, provider, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     from ingest.contract.keys import ProviderKeys
 
     guide = (Path(__file__).resolve().parents[2] / "docs" / "provider-guide.md").read_text()
     section = guide.split("## A ten-line integration", 1)[1]
     code = section.split("```python\n", 1)[1].split("\n```", 1)[0]
     assert len([line for line in code.splitlines() if line.strip()]) <= 10
-    ProviderKeys(provider.name, provider.signing_key, provider.pseudonym_key).write(tmp_path / "acme-ai.credentials.toml")
+    ProviderKeys(provider.name, provider.signing_key, provider.pseudonym_key).write(
+        tmp_path / "acme-ai.credentials.toml"
+    )
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    exec(code.replace("127.0.0.1:9092", topics.bootstrap_servers), {})  # noqa: S102
+    exec(code.replace("127.0.0.1:9092", topics.bootstrap_servers), {})
     [record] = read_records(topics.bootstrap_servers)
     [event] = verify_record(record.value, record.headers, registry(provider), timedelta(minutes=5)).events
     assert event.category == "cbrn.chem" and event.action == "block" and b"user-8812" not in record.value
 
     testing = guide.split("## Testing your integration without a broker", 1)[1].split("```python\n", 1)[1]
-    exec(testing.split("\n```", 1)[0], {"Client": Client, "SECRET": provider.pseudonym_key,  # noqa: S102
-                                        "KEY": provider.signing_key})
+    exec(
+        testing.split("\n```", 1)[0], {"Client": Client, "SECRET": provider.pseudonym_key, "KEY": provider.signing_key}
+    )

@@ -13,13 +13,12 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from ingest.devtools.broker import EmbeddedBroker
-from ingest.errors import SignatureError
 from ingest.contract.records import decode_record
+from ingest.contract.topics import DEFAULT_PARTITIONS, EVENTS_TOPIC, actor_partition_hash
+from ingest.devtools.broker import EmbeddedBroker
 from ingest.devtools.simulate import Simulator, campaign_preset, demo_providers, demo_registry, provider_credentials
-from ingest.contract.topics import DEFAULT_PARTITIONS, EVENTS_TOPIC
+from ingest.errors import SignatureError
 from ingest.sdk.admin import ensure_topics
-from ingest.contract.topics import actor_partition_hash
 
 pytestmark = pytest.mark.integration
 
@@ -58,8 +57,15 @@ def read_all(bootstrap: str, expected: int, timeout: float = 30.0) -> list[Consu
 def test_simulated_records_decode_and_verify(bootstrap: str) -> None:
     providers = demo_providers()
     credentials = provider_credentials([p.name for p in providers], seed=5)
-    sim = Simulator(providers, credentials, bootstrap, rate=4_000.0, seed=5, bad_events=0.02,
-                    campaign=campaign_preset("cbrn-bio-lrl", start_after=0.1, duration=0.2))
+    sim = Simulator(
+        providers,
+        credentials,
+        bootstrap,
+        rate=4_000.0,
+        seed=5,
+        bad_events=0.02,
+        campaign=campaign_preset("cbrn-bio-lrl", start_after=0.1, duration=0.2),
+    )
     summary = sim.run(max_events=2_000)
     assert summary.sent == 2_000 and not summary.interrupted
     assert 0 < summary.forged < 100 and summary.campaign_events > 0

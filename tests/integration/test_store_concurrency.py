@@ -77,11 +77,13 @@ def test_reader_process_reads_consistently_while_writer_process_releases(tmp_pat
     path = tmp_path / "flockview.duckdb"
     Store(path)  # migrated before either process starts, as the worker does on start
     stop = tmp_path / "stop"
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(path), str(stop)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(path), str(stop)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
-        writer = subprocess.run([sys.executable, "-c", WRITER, str(path), "3"], capture_output=True, text=True,
-                                timeout=300)
+        writer = subprocess.run(
+            [sys.executable, "-c", WRITER, str(path), "3"], capture_output=True, text=True, timeout=300
+        )
         assert writer.returncode == 0, writer.stderr[-2000:]
     finally:
         stop.touch()

@@ -26,9 +26,24 @@ def listening(port: int) -> bool:
 def test_up_runs_the_stack_and_leaves_nothing_running(tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "analytics.cli", "up", "--data-dir", str(tmp_path), "--port", str(port),
-         "--window-seconds", "5", "--duration", "30"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-m",
+            "analytics.cli",
+            "up",
+            "--data-dir",
+            str(tmp_path),
+            "--port",
+            str(port),
+            "--window-seconds",
+            "5",
+            "--duration",
+            "30",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: list[str] = []
     assert proc.stdout is not None
     for line in proc.stdout:

@@ -29,15 +29,15 @@ import duckdb
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from analytics.privacy.bounding import ContributionBounder
 from analytics.families import load_families
+from analytics.privacy.bounding import ContributionBounder
 from analytics.stream.app import ensure_summaries_topic
 from analytics.windows import window_of
-from ingest.devtools.broker import EmbeddedBroker, terminate
 from ingest.contract.events import Event, parse_event
 from ingest.contract.records import decode_record, encode_record
 from ingest.contract.registry import ProviderRegistry
 from ingest.contract.topics import EVENTS_TOPIC
+from ingest.devtools.broker import EmbeddedBroker, terminate
 from ingest.sdk.admin import ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -124,26 +124,46 @@ class Setup:
         self.first, self.last = start, start + timedelta(seconds=2 * WINDOW_S)
 
     def start_worker(self, name: str) -> subprocess.Popen[bytes]:
-        env = dict(os.environ, FLOCKVIEW_WORKER_BOOTSTRAP_SERVERS=self.broker.bootstrap_servers,
-                   FLOCKVIEW_WORKER_STORE=str(self.tmp / "store.duckdb"),
-                   FLOCKVIEW_WORKER_REGISTRY=str(self.tmp / "providers.toml"),
-                   FLOCKVIEW_WORKER_FAMILIES=str(self.tmp / "families.toml"),
-                   FLOCKVIEW_WORKER_WINDOW_SECONDS=str(WINDOW_S), FLOCKVIEW_WORKER_LATENESS_SECONDS=str(LATENESS_S),
-                   FLOCKVIEW_WORKER_MAX_CLOCK_SKEW_SECONDS="900", FLOCKVIEW_WORKER_RHO_YEAR="1000",
-                   FLOCKVIEW_WORKER_PARTITIONS=str(PARTITIONS), FLOCKVIEW_WORKER_TICK_SECONDS="0.3",
-                   FLOCKVIEW_WORKER_HEALTH_SECONDS="1", FLOCKVIEW_WORKER_BATCH_SIZE="50",
-                   FLOCKVIEW_WORKER_BATCH_WITHIN="0.2", FLOCKVIEW_WORKER_DATADIR=str(self.tmp / f"datadir-{name}"),
-                   FLOCKVIEW_WORKER_STATE_DIR=str(self.tmp / "state"))
+        env = dict(
+            os.environ,
+            FLOCKVIEW_WORKER_BOOTSTRAP_SERVERS=self.broker.bootstrap_servers,
+            FLOCKVIEW_WORKER_STORE=str(self.tmp / "store.duckdb"),
+            FLOCKVIEW_WORKER_REGISTRY=str(self.tmp / "providers.toml"),
+            FLOCKVIEW_WORKER_FAMILIES=str(self.tmp / "families.toml"),
+            FLOCKVIEW_WORKER_WINDOW_SECONDS=str(WINDOW_S),
+            FLOCKVIEW_WORKER_LATENESS_SECONDS=str(LATENESS_S),
+            FLOCKVIEW_WORKER_MAX_CLOCK_SKEW_SECONDS="900",
+            FLOCKVIEW_WORKER_RHO_YEAR="1000",
+            FLOCKVIEW_WORKER_PARTITIONS=str(PARTITIONS),
+            FLOCKVIEW_WORKER_TICK_SECONDS="0.3",
+            FLOCKVIEW_WORKER_HEALTH_SECONDS="1",
+            FLOCKVIEW_WORKER_BATCH_SIZE="50",
+            FLOCKVIEW_WORKER_BATCH_WITHIN="0.2",
+            FLOCKVIEW_WORKER_DATADIR=str(self.tmp / f"datadir-{name}"),
+            FLOCKVIEW_WORKER_STATE_DIR=str(self.tmp / "state"),
+        )
         log = (self.tmp / f"worker-{name}.log").open("ab")
-        return subprocess.Popen([sys.executable, str(SINK_WORKER), str(self.out)], env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, str(SINK_WORKER), str(self.out)], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
 
     def event(self, rng: random.Random, actor: str, at: datetime) -> Event:
-        return parse_event({
-            "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "occurred_at": at.isoformat(),
-            "provider": self.provider.name, "actor": actor, "surface": "api", "model_family": rng.choice(MODELS),
-            "detection_stage": "input_filter", "category": rng.choice(CATEGORIES), "action": rng.choice(ACTIONS),
-            "score": 0.5, "jurisdiction": "DE", "language": "de"})
+        return parse_event(
+            {
+                "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "occurred_at": at.isoformat(),
+                "provider": self.provider.name,
+                "actor": actor,
+                "surface": "api",
+                "model_family": rng.choice(MODELS),
+                "detection_stage": "input_filter",
+                "category": rng.choice(CATEGORIES),
+                "action": rng.choice(ACTIONS),
+                "score": 0.5,
+                "jurisdiction": "DE",
+                "language": "de",
+            }
+        )
 
     def produce(self, n_events: int, seconds: float, seed: int, duplicate_share: float = 0.05) -> None:
         """Skewed actors, records of 1-12 events of one actor, some records sent twice (SDK retries)."""
@@ -155,8 +175,10 @@ class Setup:
         started = time.monotonic()
         while sent < n_events:
             actor = rng.choices(actors, weights)[0]
-            events = [self.event(rng, actor, self.first + timedelta(seconds=rng.random() * span))
-                      for _ in range(min(rng.randint(1, 12), n_events - sent))]
+            events = [
+                self.event(rng, actor, self.first + timedelta(seconds=rng.random() * span))
+                for _ in range(min(rng.randint(1, 12), n_events - sent))
+            ]
             value, headers = encode_record(self.provider.name, events, self.provider.signing_key)
             for _ in range(2 if rng.random() < duplicate_share else 1):
                 producer.send(EVENTS_TOPIC, key=actor.encode(), value=value, headers=headers)
@@ -170,7 +192,9 @@ class Setup:
         rng = random.Random(99)
         producer = KafkaProducer(bootstrap_servers=self.broker.bootstrap_servers)
         for p in range(PARTITIONS):
-            value, headers = encode_record(self.provider.name, [self.event(rng, "f" * 64, at)], self.provider.signing_key)
+            value, headers = encode_record(
+                self.provider.name, [self.event(rng, "f" * 64, at)], self.provider.signing_key
+            )
             producer.send(EVENTS_TOPIC, value=value, headers=headers, partition=p)
         producer.flush()
         producer.close()
@@ -199,8 +223,12 @@ class Setup:
 
     def reference(self) -> dict[tuple[str, str], dict[str, list[list[object]]]]:
         """Batch recomputation: every record read back in partition order, the same rule, plain code."""
-        consumer = KafkaConsumer(bootstrap_servers=self.broker.bootstrap_servers, auto_offset_reset="earliest",
-                                 consumer_timeout_ms=3000, enable_auto_commit=False)
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.broker.bootstrap_servers,
+            auto_offset_reset="earliest",
+            consumer_timeout_ms=3000,
+            enable_auto_commit=False,
+        )
         consumer.assign([TopicPartition(EVENTS_TOPIC, p) for p in range(PARTITIONS)])
         by_partition: dict[int, list[Event]] = defaultdict(list)
         for message in consumer:
@@ -222,8 +250,10 @@ class Setup:
                     seen.add((f"{key}{family.name}", event.event_id))
                     for cell in family.cells_of(event):
                         bounder.add(event.actor, cell)
-        return {key: {name: sorted([list(c), n] for c, n in b.counts.items() if n) for name, b in fams.items()}
-                for key, fams in bounders.items()}
+        return {
+            key: {name: sorted([list(c), n] for c, n in b.counts.items() if n) for name, b in fams.items()}
+            for key, fams in bounders.items()
+        }
 
 
 def assert_counts_match(setup: Setup, lines: list[dict[str, object]]) -> None:
@@ -253,7 +283,9 @@ def stop(workers: Iterator[subprocess.Popen[bytes]]) -> None:
         terminate(worker, grace=20)
 
 
-def test_kill_9_at_random_points_keeps_the_released_counts_exact(broker: EmbeddedBroker, provider, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_kill_9_at_random_points_keeps_the_released_counts_exact(
+    broker: EmbeddedBroker, provider, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     setup = Setup(tmp_path, broker, provider)
     rng = random.Random(int.from_bytes(os.urandom(4), "big"))
     workers = [setup.start_worker("a")]
@@ -282,7 +314,8 @@ def test_kill_9_at_random_points_keeps_the_released_counts_exact(broker: Embedde
 
 
 def test_two_workers_release_each_window_once_and_count_duplicates_and_late_events(
-        broker: EmbeddedBroker, provider, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    broker: EmbeddedBroker, provider, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     setup = Setup(tmp_path, broker, provider)
     workers = [setup.start_worker("a"), setup.start_worker("b")]
     try:
@@ -331,8 +364,9 @@ def wait_for_progress(state_dir: Path, after: int, timeout: float = 60) -> int:
     raise AssertionError(f"the worker applied nothing beyond {after} records in {timeout} s")
 
 
-def wait_for_health(store: Path, metric: str, at_least: float, workers: list[subprocess.Popen[bytes]],
-                    timeout: float = 30) -> dict[str, float]:
+def wait_for_health(
+    store: Path, metric: str, at_least: float, workers: list[subprocess.Popen[bytes]], timeout: float = 30
+) -> dict[str, float]:
     deadline = time.monotonic() + timeout
     totals: dict[str, float] = {}
     while time.monotonic() < deadline:

@@ -19,13 +19,22 @@ from analytics.store import Store
 
 # (family, key) -> count of window i; every other cell counts zero.
 PATTERNS: dict[str, dict[tuple[str, ...], Callable[[int], int]]] = {
-    "events_by_category": {("cbrn.bio",): lambda i: 400 + 2000 * i, ("fraud.phishing",): lambda i: 3000,
-                           ("cyber.malware",): lambda i: 3000 - 1200 * i},
+    "events_by_category": {
+        ("cbrn.bio",): lambda i: 400 + 2000 * i,
+        ("fraud.phishing",): lambda i: 3000,
+        ("cyber.malware",): lambda i: 3000 - 1200 * i,
+    },
     "techniques_by_category": {("cbrn.bio", "roleplay"): lambda i: 3000, ("cyber.malware", "encoding"): lambda i: 1500},
-    "events_by_category_jurisdiction": {("cbrn.bio", "DE"): lambda i: 4000, ("fraud.phishing", "US"): lambda i: 5000,
-                                        ("cbrn.bio", "EU"): lambda i: 2500},
-    "events_by_category_surface": {("cbrn.bio", "open_weights_host"): lambda i: 3000,
-                                   ("cbrn.bio", "api"): lambda i: 800, ("fraud.phishing", "consumer_app"): lambda i: 2500},
+    "events_by_category_jurisdiction": {
+        ("cbrn.bio", "DE"): lambda i: 4000,
+        ("fraud.phishing", "US"): lambda i: 5000,
+        ("cbrn.bio", "EU"): lambda i: 2500,
+    },
+    "events_by_category_surface": {
+        ("cbrn.bio", "open_weights_host"): lambda i: 3000,
+        ("cbrn.bio", "api"): lambda i: 800,
+        ("fraud.phishing", "consumer_app"): lambda i: 2500,
+    },
     "escalation_funnel": {("warn",): lambda i: 3000, ("rate_limit",): lambda i: 1500, ("suspend_ban",): lambda i: 600},
 }
 FIRST = datetime(2026, 11, 4, tzinfo=UTC)
@@ -42,11 +51,17 @@ def write_health(path: Path) -> None:
     """Two intervals of worker health rows: volumes by provider, rejects by reason, bounding drops, gauges."""
     rows = []
     for n, at in enumerate([HEALTH_AT, HEALTH_AT + timedelta(minutes=1)]):
-        rows += [(at, "worker-1", "events_in", "acme-ai", 900.0 + n), (at, "worker-1", "events_in", "open-host", 300.0),
-                 (at, "worker-1", "rejected", "bad_signature", 7.0), (at, "worker-1", "rejected", "schema", 3.0),
-                 (at, "worker-1", "dropped_by_bounding", "events_by_category", 11.0),
-                 (at, "worker-1", "duplicates", "", 2.0), (at, "worker-1", "late", "", 5.0),
-                 (at, "worker-1", "consumer_lag", "", 40.0 - 30 * n), (at, "worker-1", "open_windows", "", 1.0)]
+        rows += [
+            (at, "worker-1", "events_in", "acme-ai", 900.0 + n),
+            (at, "worker-1", "events_in", "open-host", 300.0),
+            (at, "worker-1", "rejected", "bad_signature", 7.0),
+            (at, "worker-1", "rejected", "schema", 3.0),
+            (at, "worker-1", "dropped_by_bounding", "events_by_category", 11.0),
+            (at, "worker-1", "duplicates", "", 2.0),
+            (at, "worker-1", "late", "", 5.0),
+            (at, "worker-1", "consumer_lag", "", 40.0 - 30 * n),
+            (at, "worker-1", "open_windows", "", 1.0),
+        ]
     with Store(path).transaction() as con:
         con.executemany("INSERT INTO health VALUES (?, ?, ?, ?, ?)", rows)
 

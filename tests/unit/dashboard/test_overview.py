@@ -20,8 +20,11 @@ ROOT = Path(__file__).resolve().parents[3]
 APP = ROOT / "dashboard" / "app.py"
 DANGEROUS = [c.value for c in Category if c in EXTRAORDINARILY_DANGEROUS]
 # Bounded exact counts per window index; every other domain is zero, so it shows as a bound.
-LEVELS = {"cbrn.bio": lambda i: 400 + 2000 * i, "fraud.phishing": lambda i: 3000,
-          "cyber.malware": lambda i: 3000 - 1200 * i}
+LEVELS = {
+    "cbrn.bio": lambda i: 400 + 2000 * i,
+    "fraud.phishing": lambda i: 3000,
+    "cyber.malware": lambda i: 3000 - 1200 * i,
+}
 
 
 def _counts(family: ReportFamily, i: int) -> list[int]:
@@ -61,13 +64,12 @@ def test_populated_store_shows_chart_with_interval_bands(monkeypatch: pytest.Mon
     assert line["encoding"]["y"]["field"] == "value"
     assert line["encoding"]["color"]["field"] == "category"
     chosen = at.multiselect[0].value
-    assert chosen[:len(DANGEROUS)] == DANGEROUS and len(chosen) == len(DANGEROUS) + 3
+    assert chosen[: len(DANGEROUS)] == DANGEROUS and len(chosen) == len(DANGEROUS) + 3
     assert {"fraud.phishing", "cyber.malware"} <= set(chosen)
     assert line["encoding"]["color"]["scale"]["domain"] == chosen
 
 
-def test_latest_window_table_words_zero_intervals_as_bounds(monkeypatch: pytest.MonkeyPatch,
-                                                           week_store: Path) -> None:
+def test_latest_window_table_words_zero_intervals_as_bounds(monkeypatch: pytest.MonkeyPatch, week_store: Path) -> None:
     at = run_app(monkeypatch, week_store)
     assert not at.exception
     assert "Latest window: 2026-W47" in _text(at.subheader)
@@ -76,7 +78,7 @@ def test_latest_window_table_words_zero_intervals_as_bounds(monkeypatch: pytest.
     latest = cells[cells["window_start"] == cells["window_start"].max()]
     assert sorted(table.index) == sorted(c.value for c in Category)
     by_value = latest.set_index("category")["value"]
-    assert list(table.index[:len(DANGEROUS)]) == sorted(DANGEROUS, key=lambda c: (-by_value[c], DANGEROUS.index(c)))
+    assert list(table.index[: len(DANGEROUS)]) == sorted(DANGEROUS, key=lambda c: (-by_value[c], DANGEROUS.index(c)))
     for _, cell in latest.iterrows():
         row = table.loc[cell["category"]]
         assert row["95% interval"] == f"{math.floor(cell['ci_low']):,} – {math.ceil(cell['ci_high']):,}"
@@ -94,9 +96,16 @@ def test_captions_state_the_latest_release_privacy_facts(monkeypatch: pytest.Mon
     assert not at.exception
     release = ReadOnlyStore(week_store).releases("events_by_category").iloc[-1]
     [caption] = [c.value for c in at.caption if c.value.startswith("Privacy of the latest release")]
-    for fact in ("window 2026-W47", f"mechanism {release['mechanism']}", f"ρ = {release['rho']:.6g}",
-                 f"ε = {release['epsilon']:.6g}", f"δ = {release['delta']:.3g}",
-                 f"K = {release['bound_k']} cells", f"L = {release['bound_l']} events", release["privacy_unit"]):
+    for fact in (
+        "window 2026-W47",
+        f"mechanism {release['mechanism']}",
+        f"ρ = {release['rho']:.6g}",
+        f"ε = {release['epsilon']:.6g}",
+        f"δ = {release['delta']:.3g}",
+        f"K = {release['bound_k']} cells",
+        f"L = {release['bound_l']} events",
+        release["privacy_unit"],
+    ):
         assert fact in caption
     assert "ρ = 0.06." in caption  # year to date: 3 windows x rho_week 0.02, from the ledger
     assert "No authentication" in _text(at.sidebar.warning)
@@ -154,9 +163,11 @@ def test_invalid_setting_is_reported(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 
 
 def test_dashboard_never_imports_kafka_or_faust() -> None:
-    code = ("import sys, dashboard, dashboard.data, dashboard.settings, dashboard.views.overview\n"
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in {'kafka', 'faust', 'aiokafka', 'mode'})\n"
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, dashboard, dashboard.data, dashboard.settings, dashboard.views.overview\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in {'kafka', 'faust', 'aiokafka', 'mode'})\n"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == "[]"

@@ -19,10 +19,18 @@ APP = Path(__file__).resolve().parents[3] / "dashboard" / "app.py"
 def _cells(values: list[float], scale: float = 10.0, window: int = 0) -> pd.DataFrame:
     start = pd.Timestamp("2026-11-02", tz="UTC") + pd.Timedelta(days=7 * window)
     half = 1.96 * scale
-    return pd.DataFrame({"window_start": start, "window_end": start + pd.Timedelta(days=7),
-                         "category": [f"c{i}" for i in range(len(values))], "value": values,
-                         "ci_low": [max(v - half, 0) for v in values], "ci_high": [v + half for v in values],
-                         "includes_zero": [v - half <= 0 for v in values], "scale": scale})
+    return pd.DataFrame(
+        {
+            "window_start": start,
+            "window_end": start + pd.Timedelta(days=7),
+            "category": [f"c{i}" for i in range(len(values))],
+            "value": values,
+            "ci_low": [max(v - half, 0) for v in values],
+            "ci_high": [v + half for v in values],
+            "includes_zero": [v - half <= 0 for v in values],
+            "scale": scale,
+        }
+    )
 
 
 def test_aggregate_keeps_a_single_cells_interval_and_widens_sums() -> None:
@@ -72,8 +80,9 @@ def test_alarm_threshold_is_bonferroni_and_rejects_bad_rates() -> None:
 
 def test_changes_flag_only_beyond_the_combined_noise() -> None:
     before = stats.aggregate(_cells([100.0, 100.0, 100.0]), ["category"])
-    now = stats.aggregate(_cells([100.0 + 10 * math.sqrt(2) * 2.5, 100.0 + 10 * math.sqrt(2) * 2.3, 40.0],
-                                 window=1), ["category"])
+    now = stats.aggregate(
+        _cells([100.0 + 10 * math.sqrt(2) * 2.5, 100.0 + 10 * math.sqrt(2) * 2.3, 40.0], window=1), ["category"]
+    )
     out = stats.changes(now, before, ["category"], false_alarm_rate=0.05).set_index("category")
     threshold = out.attrs["threshold"]
     assert threshold == pytest.approx(NormalDist().inv_cdf(1 - 0.05 / 6))  # 2.39
@@ -100,7 +109,7 @@ def test_zone_tab_coordinates_parse() -> None:
     assert tilemap.parse_coordinates("+5230+01322") == pytest.approx((52.5, 13.3667), abs=1e-3)
     assert tilemap.parse_coordinates("-3352+15113") == pytest.approx((-33.8667, 151.2167), abs=1e-3)
     assert tilemap.parse_coordinates("+404251-0740023") == pytest.approx((40.7142, -74.0064), abs=1e-3)
-    with pytest.raises(ValueError, match="not a zone.tab coordinate"):
+    with pytest.raises(ValueError, match=r"not a zone\.tab coordinate"):
         tilemap.parse_coordinates("52.5,13.3")
 
 
@@ -127,8 +136,9 @@ def _app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, secrets: dict | None =
     return at.run()
 
 
-def test_without_login_the_app_says_it_runs_without_authentication(monkeypatch: pytest.MonkeyPatch,
-                                                                     tmp_path: Path) -> None:
+def test_without_login_the_app_says_it_runs_without_authentication(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     at = _app(monkeypatch, tmp_path)
     assert not at.exception
     assert "No authentication" in "\n".join(w.value for w in at.sidebar.warning)
@@ -144,9 +154,13 @@ def test_required_login_without_configuration_refuses(monkeypatch: pytest.Monkey
 
 
 def test_configured_login_shows_only_a_sign_in_button(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    auth = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 32,
-            "client_id": "flockview", "client_secret": "s", "server_metadata_url":
-            "https://idp.example/.well-known/openid-configuration"}
+    auth = {
+        "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+        "cookie_secret": "x" * 32,
+        "client_id": "flockview",
+        "client_secret": "s",
+        "server_metadata_url": "https://idp.example/.well-known/openid-configuration",
+    }
     at = _app(monkeypatch, tmp_path, {"auth": auth})
     assert not at.exception
     assert [b.label for b in at.button] == ["Sign in"]

@@ -58,8 +58,9 @@ def store_without(tmp_path: Path, rich_store: Path) -> Callable[..., Path]:
 
 @pytest.mark.parametrize("kind", ["missing", "empty"])
 @pytest.mark.parametrize("view", VIEWS)
-def test_every_view_shows_the_first_run_page_on_an_empty_store(run_view: Run, tmp_path: Path, view: str,
-                                                               kind: str) -> None:
+def test_every_view_shows_the_first_run_page_on_an_empty_store(
+    run_view: Run, tmp_path: Path, view: str, kind: str
+) -> None:
     store = tmp_path / "flockview.duckdb"
     if kind == "empty":
         Store(store)
@@ -99,25 +100,38 @@ def test_overview_says_when_year_to_date_is_not_released(run_view: Run, store_wi
 
 
 def test_overview_offers_day_windows_when_a_daily_family_is_released(
-        run_view: Run, store_without: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    run_view: Run, store_without: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from analytics.families import ReportFamily, load_families
     from dashboard import data
 
-    daily = ReportFamily(name="events_by_category_daily", title="Flagged events by danger domain, per day",
-                         dimensions=("category",), bound_k=2, bound_l=5, weight=1.0, window="day")
+    daily = ReportFamily(
+        name="events_by_category_daily",
+        title="Flagged events by danger domain, per day",
+        dimensions=("category",),
+        bound_k=2,
+        bound_l=5,
+        weight=1.0,
+        window="day",
+    )
     monkeypatch.setattr(data, "family_catalog", lambda: {**{f.name: f for f in load_families()}, daily.name: daily})
     path = store_without()
     with Store(path).transaction() as con:  # three day windows made from the latest week's cells
         for d in range(3):
             shift = f"window_start + INTERVAL {d} DAY"
-            moved = (f"REPLACE ('{daily.name}' AS family, {shift} AS window_start, "
-                     f"{shift} + INTERVAL 1 DAY AS window_end")
-            con.execute(f"INSERT INTO releases SELECT * {moved}, release_id || '-d{d}' AS release_id, "
-                        "'day' AS window_kind) FROM releases WHERE family = 'events_by_category' AND "
-                        "window_start = (SELECT max(window_start) FROM releases WHERE family = 'events_by_category')")
-            con.execute(f"INSERT INTO cells SELECT * {moved}, release_id || '-d{d}' AS release_id) FROM cells "
-                        "WHERE family = 'events_by_category' AND window_start = "
-                        "(SELECT max(window_start) FROM cells WHERE family = 'events_by_category')")
+            moved = (
+                f"REPLACE ('{daily.name}' AS family, {shift} AS window_start, {shift} + INTERVAL 1 DAY AS window_end"
+            )
+            con.execute(
+                f"INSERT INTO releases SELECT * {moved}, release_id || '-d{d}' AS release_id, "
+                "'day' AS window_kind) FROM releases WHERE family = 'events_by_category' AND "
+                "window_start = (SELECT max(window_start) FROM releases WHERE family = 'events_by_category')"
+            )
+            con.execute(
+                f"INSERT INTO cells SELECT * {moved}, release_id || '-d{d}' AS release_id) FROM cells "
+                "WHERE family = 'events_by_category' AND window_start = "
+                "(SELECT max(window_start) FROM cells WHERE family = 'events_by_category')"
+            )
     at = _ok(run_view(path, "overview"))
     assert "Latest window: 2026-W47" in _text(at.subheader)
     at.radio(key="overview_window_kind").set_value("Days").run()
@@ -125,11 +139,18 @@ def test_overview_offers_day_windows_when_a_daily_family_is_released(
     assert any(c.value.startswith(f"Privacy of the latest release ({daily.name}") for c in at.caption)
 
 
-@pytest.mark.parametrize(("view", "family"), [
-    ("techniques", "techniques_by_category"), ("jurisdictions", "events_by_category_jurisdiction"),
-    ("surfaces", "events_by_category_surface"), ("escalations", "escalation_funnel")])
-def test_a_view_without_its_family_says_not_released_yet(run_view: Run, store_without: Callable[..., Path],
-                                                         view: str, family: str) -> None:
+@pytest.mark.parametrize(
+    ("view", "family"),
+    [
+        ("techniques", "techniques_by_category"),
+        ("jurisdictions", "events_by_category_jurisdiction"),
+        ("surfaces", "events_by_category_surface"),
+        ("escalations", "escalation_funnel"),
+    ],
+)
+def test_a_view_without_its_family_says_not_released_yet(
+    run_view: Run, store_without: Callable[..., Path], view: str, family: str
+) -> None:
     at = _ok(run_view(store_without(family), view))
     assert "Not released yet" in _text(at.info) and family in _text(at.info)
     assert not at.dataframe and not _charts(at)
@@ -141,8 +162,16 @@ def test_explore_filters_and_groups_a_family(run_view: Run, rich_store: Path) ->
     at.multiselect(key="explore_filter_events_by_category_jurisdiction_category").set_value(["cbrn.bio"]).run()
     at.multiselect(key="explore_group_events_by_category_jurisdiction").set_value(["jurisdiction"]).run()
     table = _ok(at).dataframe[0].value
-    assert table.columns.tolist() == ["window", "jurisdiction", "released", "ci_low", "ci_high", "includes_zero",
-                                      "value_if_clear", "cells_summed"]
+    assert table.columns.tolist() == [
+        "window",
+        "jurisdiction",
+        "released",
+        "ci_low",
+        "ci_high",
+        "includes_zero",
+        "value_if_clear",
+        "cells_summed",
+    ]
     latest = table[table["window"] == "2026-W47"].set_index("jurisdiction")
     assert len(latest) == len(set(latest.index)) > 200  # one row per jurisdiction, cbrn.bio only
     assert (latest["cells_summed"] == 1).all()
@@ -199,7 +228,7 @@ def test_surfaces_compare_open_weights_and_hosted(run_view: Run, rich_store: Pat
     assert table.loc[("cbrn.bio", "open_weights_host"), "Hosted or open weights"] == "open weights"
     assert table.loc[("cbrn.bio", "api"), "Hosted or open weights"] == "hosted"
     assert "interval" not in table.loc[("cbrn.bio", "open_weights_host"), "Released events"]
-    lines, bars = _charts(at)
+    _, bars = _charts(at)
     assert bars["layer"][0]["encoding"]["yOffset"]["field"] == "hosting"
 
 
@@ -228,7 +257,10 @@ def test_alerts_flag_changes_beyond_noise_and_state_the_false_alarm_rate(run_vie
     assert "False-alarm rate: 1%" in statement and "cells compared" in statement
     table = at.dataframe[0].value
     flagged = set(zip(table["Report family"], table["Cell"], table["Direction"], strict=True))
-    assert {("events_by_category", "cbrn.bio", "increase"), ("events_by_category", "cyber.malware", "decrease")} <= flagged
+    assert {
+        ("events_by_category", "cbrn.bio", "increase"),
+        ("events_by_category", "cyber.malware", "decrease"),
+    } <= flagged
     # The store's noise comes from OpenDP and cannot be seeded, so a steady cell may be flagged at the stated
     # rate: the page must show exactly what the statistics flag, and a steady cell must look like noise.
     expected = _expected_alerts(rich_store, None, 0.01)

@@ -8,15 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from analytics.privacy.continual import TreeLayout, TreeState
 from analytics.families import ReportFamily
+from analytics.privacy.continual import TreeLayout, TreeState
 from analytics.privacy.release import BudgetPolicy, Releaser
 from analytics.store import ReadOnlyStore, Store
 from analytics.windows import ClosedWindow, Window
 
 WEEK = timedelta(days=7)
-FAMILY = ReportFamily(name="by_cat", title="t", dimensions=("category",), bound_k=2, bound_l=5, weight=1.0,
-                      year_to_date_weight=1.0)
+FAMILY = ReportFamily(
+    name="by_cat", title="t", dimensions=("category",), bound_k=2, bound_l=5, weight=1.0, year_to_date_weight=1.0
+)
 
 
 def test_layout_covers_a_year_with_six_levels() -> None:

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics.privacy.ledger import BudgetPolicy, budget_summary
 from analytics.errors import EmptyStoreError
 from analytics.families import ReportFamily
 from analytics.privacy.budget import RhoBudget
+from analytics.privacy.ledger import BudgetPolicy, budget_summary
 from analytics.privacy.release import Releaser
 from analytics.store import ReadOnlyStore, Store
 from analytics.windows import ClosedWindow, Window
@@ -27,24 +27,32 @@ DAILY = ReportFamily(name="dy", title="t", dimensions=("surface",), bound_k=1, b
 
 def _snapshot(path: Path) -> str:
     """Everything a release writes, in one read: the ledger, releases and cells, as text."""
-    parts = ", ".join(f"(SELECT string_agg(x::VARCHAR, '|' ORDER BY x::VARCHAR) FROM {t} AS x) AS {t}"
-                      for t in ("ledger", "releases", "cells"))
+    parts = ", ".join(
+        f"(SELECT string_agg(x::VARCHAR, '|' ORDER BY x::VARCHAR) FROM {t} AS x) AS {t}"
+        for t in ("ledger", "releases", "cells")
+    )
     sql = f"SELECT {parts}"
     return ReadOnlyStore(path).query(sql).to_csv()
 
 
 # A schedule: (week offset, day within week or None for the weekly window, which releaser's caps)
-schedules = st.lists(st.tuples(st.integers(0, 5), st.none() | st.integers(0, 6), st.integers(0, 2)),
-                     min_size=1, max_size=8)
+schedules = st.lists(
+    st.tuples(st.integers(0, 5), st.none() | st.integers(0, 6), st.integers(0, 2)), min_size=1, max_size=8
+)
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(schedule=schedules)
-def test_random_schedules_never_pass_a_cap_and_refusals_change_nothing(schedule: list[tuple[int, int | None, int]]) -> None:
+def test_random_schedules_never_pass_a_cap_and_refusals_change_nothing(
+    schedule: list[tuple[int, int | None, int]],
+) -> None:
     # Releasers with different caps share one store (as after a restart with new settings): per week
     # they spend 0.02, 0.00113 and 0.05, so the tighter caps (0.01 a week, 0.06 a year) often refuse.
-    policies = [BudgetPolicy(RhoBudget(0.02), RhoBudget(1.06)), BudgetPolicy(RhoBudget(0.01), RhoBudget(0.06)),
-                BudgetPolicy(RhoBudget(0.05), RhoBudget(2.65))]
+    policies = [
+        BudgetPolicy(RhoBudget(0.02), RhoBudget(1.06)),
+        BudgetPolicy(RhoBudget(0.01), RhoBudget(0.06)),
+        BudgetPolicy(RhoBudget(0.05), RhoBudget(2.65)),
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "s.duckdb")
         releasers = [Releaser(store, [WEEKLY, DAILY], p, period=WEEK) for p in policies]

@@ -80,8 +80,9 @@ def test_refused_release_names_the_numbers_and_changes_nothing(tmp_path: Path) -
     before = ReadOnlyStore(store.path).query("SELECT (SELECT count(*) FROM ledger), (SELECT count(*) FROM cells)")
     outcome = tight.release(closed(start + timedelta(weeks=2)))[0]
     assert outcome.status == "refused"
-    assert outcome.detail.endswith(f"requested rho={0.0405 / 53:.6g}, remaining rho=0.0005 of the 2026 yearly "
-                                   "cap rho=0.0405")
+    assert outcome.detail.endswith(
+        f"requested rho={0.0405 / 53:.6g}, remaining rho=0.0005 of the 2026 yearly cap rho=0.0405"
+    )
     after = ReadOnlyStore(store.path).query("SELECT (SELECT count(*) FROM ledger), (SELECT count(*) FROM cells)")
     assert before.equals(after)
     with duckdb.connect(str(store.path), read_only=True) as con:
@@ -95,7 +96,8 @@ def test_second_family_in_a_full_period_is_refused_by_the_period_cap(tmp_path: P
     assert Releaser(store, [FAMILY], policy).release(week)[0].status == "released"
     other = FAMILY.model_copy(update={"name": "by_category_again"})
     outcome = Releaser(store, [other], policy).release(
-        ClosedWindow(week.window, {other.name: week.counts[FAMILY.name]}))[0]
+        ClosedWindow(week.window, {other.name: week.counts[FAMILY.name]})
+    )[0]
     assert outcome.status == "refused"
     assert outcome.detail.endswith("requested rho=0.02, remaining rho=0 of the per-period cap rho=0.02")
     assert len(ReadOnlyStore(store.path).releases()) == 1
@@ -114,8 +116,9 @@ def test_least_squares_projection_spreads_the_discrepancy_evenly() -> None:
 
 
 def test_family_total_is_released_consistent_with_its_parts(tmp_path: Path) -> None:
-    family = ReportFamily(name="by_surface", title="t", dimensions=("surface",), bound_k=2, bound_l=2, weight=1,
-                          total=True)
+    family = ReportFamily(
+        name="by_surface", title="t", dimensions=("surface",), bound_k=2, bound_l=2, weight=1, total=True
+    )
     store = Store(tmp_path / "s.duckdb")
     releaser = Releaser(store, [family], BudgetPolicy())
     counts = {("api",): 5000, ("consumer_app",): 3000, ("enterprise",): 0, ("open_weights_host",): 12}
@@ -133,6 +136,6 @@ def test_family_total_is_released_consistent_with_its_parts(tmp_path: Path) -> N
     plan = releaser.plan(family, timedelta(days=7)).gaussian
     assert plan is not None
     truth = [5000, 3000, 0, 12]
-    noisy = draw(plan, (truth + [sum(truth)]) * 3000)
-    totals = [consistent_total(noisy[i:i + 4], noisy[i + 4])[1] - 8012 for i in range(0, len(noisy), 5)]
+    noisy = draw(plan, ([*truth, sum(truth)]) * 3000)
+    totals = [consistent_total(noisy[i : i + 4], noisy[i + 4])[1] - 8012 for i in range(0, len(noisy), 5)]
     assert statistics.pstdev(totals) == pytest.approx(plan.scale * (4 / 5) ** 0.5, rel=0.05)

@@ -18,8 +18,8 @@ from analytics.errors import EmptyStoreError
 from analytics.families import ReportFamily, load_families
 from analytics.privacy.budget import RhoBudget
 from analytics.privacy.release import BudgetPolicy, Releaser
+from analytics.reporting import PartialWeekError
 from analytics.reporting.build import weekly_report_markdown, write_reports
-from analytics.reporting import PartialWeekError, write_reports
 from analytics.store import ReadOnlyStore, Store
 from analytics.windows import ClosedWindow, Window
 from ingest.contract.taxonomy import EXTRAORDINARILY_DANGEROUS, Category
@@ -29,14 +29,24 @@ LAST = 4  # windows 0..4 are released: 2026-W43 .. 2026-W47
 LABELS = ["2026-W43", "2026-W44", "2026-W45", "2026-W46", "2026-W47"]
 # Bounded exact counts per window index i. Steps are far outside the noise (σ ≈ 50–170) so the verdicts
 # are certain; everything not named is zero.
-DOMAINS = {"cbrn.bio": lambda i: 400 + 2000 * i, "fraud.phishing": lambda i: 3000,
-           "cyber.malware": lambda i: 6000 - 1200 * i, "weapons.conventional": lambda i: 900}
-TECHNIQUES = {"roleplay": lambda i: 1500, "encoding": lambda i: 800,
-              "multiturn_escalation": lambda i: 2500 if i == LAST else 0,  # new in the last window
-              "decomposition": lambda i: 3500 if i == LAST else 1000}  # rising
+DOMAINS = {
+    "cbrn.bio": lambda i: 400 + 2000 * i,
+    "fraud.phishing": lambda i: 3000,
+    "cyber.malware": lambda i: 6000 - 1200 * i,
+    "weapons.conventional": lambda i: 900,
+}
+TECHNIQUES = {
+    "roleplay": lambda i: 1500,
+    "encoding": lambda i: 800,
+    "multiturn_escalation": lambda i: 2500 if i == LAST else 0,  # new in the last window
+    "decomposition": lambda i: 3500 if i == LAST else 1000,
+}  # rising
 FUNNEL = {"warn": lambda i: 900, "rate_limit": lambda i: 300, "suspend_ban": lambda i: 80}
-SURFACES = {"consumer_app": lambda i: 4000, "api": lambda i: 2500,
-            "open_weights_host": lambda i: 5000 if i == LAST else 1500}
+SURFACES = {
+    "consumer_app": lambda i: 4000,
+    "api": lambda i: 2500,
+    "open_weights_host": lambda i: 5000 if i == LAST else 1500,
+}
 JURISDICTIONS = {"US": lambda i: 2000, "DE": lambda i: 800, "BR": lambda i: 4000 if i == LAST else 500}
 
 
@@ -81,8 +91,9 @@ def partial_store(tmp_path: Path, store_populator) -> Path:  # type: ignore[no-u
     family = next(f for f in load_families() if f.name == "events_by_category")
     window = Window(first.end, first.end + WEEK)
     releaser = Releaser(Store(path), [family], BudgetPolicy(rho_year=RhoBudget(100.0)))
-    [outcome] = releaser.release(ClosedWindow(window, {family.name: dict(zip(family.keys, _counts(family, 1),
-                                                                            strict=True))}))
+    [outcome] = releaser.release(
+        ClosedWindow(window, {family.name: dict(zip(family.keys, _counts(family, 1), strict=True))})
+    )
     assert outcome.status == "released"
     return path
 
@@ -93,8 +104,11 @@ def report(week_store: Path) -> str:
 
 
 def _rows(text: str, first_cell: str) -> list[list[str]]:
-    return [[c.strip() for c in line.strip().strip("|").split("|")]
-            for line in text.splitlines() if line.startswith(f"| {first_cell} |")]
+    return [
+        [c.strip() for c in line.strip().strip("|").split("|")]
+        for line in text.splitlines()
+        if line.startswith(f"| {first_cell} |")
+    ]
 
 
 def _row(text: str, first_cell: str) -> list[str]:
@@ -106,7 +120,7 @@ def _row(text: str, first_cell: str) -> list[str]:
 def _section(report: str, heading: str) -> str:
     start = report.index(f"\n## {heading}\n")
     end = report.find("\n## ", start + 1)
-    return report[start:end if end > 0 else None]
+    return report[start : end if end > 0 else None]
 
 
 def _int(text: str) -> int:
@@ -120,16 +134,23 @@ def _interval(text: str) -> tuple[int, int]:
 
 def _cells(path: Path, family: str, label: str) -> pd.DataFrame:
     cells = ReadOnlyStore(path).cells(family)
-    labels = [Window(s.to_pydatetime(), e.to_pydatetime()).label()
-              for s, e in zip(cells["window_start"], cells["window_end"], strict=True)]
+    labels = [
+        Window(s.to_pydatetime(), e.to_pydatetime()).label()
+        for s, e in zip(cells["window_start"], cells["window_end"], strict=True)
+    ]
     cells = cells[[lab == label for lab in labels]]
     return cells[~cells["is_total"].astype(bool)] if "is_total" in cells else cells
 
 
 def _verdict(now: float, before: float, s_now: float, s_before: float) -> str:
-    threshold = 1.959963984540054 * math.sqrt(s_now ** 2 + s_before ** 2)
-    return ("clear increase" if now - before > threshold else
-            "clear decrease" if before - now > threshold else "no clear change")
+    threshold = 1.959963984540054 * math.sqrt(s_now**2 + s_before**2)
+    return (
+        "clear increase"
+        if now - before > threshold
+        else "clear decrease"
+        if before - now > threshold
+        else "no clear change"
+    )
 
 
 def _within_noise(call: str, z: float = 5.0) -> bool:
@@ -148,14 +169,29 @@ def test_report_has_every_section(report: str) -> None:
     assert "Window 2026-11-16 00:00:00 to 2026-11-23 00:00:00 UTC" in report
     headings = [line for line in report.splitlines() if line.startswith("#")]
     assert headings[1:] == [
-        "## Summary", "## Flagged events by danger domain", "### Extraordinarily dangerous domains",
-        "### Other domains", "## How changes are called", "## Jailbreak techniques", "## Escalation funnel",
-        "## Open weights vs hosted", "## Jurisdictions of note", "## Year to date", "## Methodology and privacy",
+        "## Summary",
+        "## Flagged events by danger domain",
+        "### Extraordinarily dangerous domains",
+        "### Other domains",
+        "## How changes are called",
+        "## Jailbreak techniques",
+        "## Escalation funnel",
+        "## Open weights vs hosted",
+        "## Jurisdictions of note",
+        "## Year to date",
+        "## Methodology and privacy",
     ]
     summary = _section(report, "Summary")
-    for lead in ("Totals", "Change against 2026-W46", "Change against the average of the 4 windows before "
-                 "(2026-W43 to 2026-W46)", "Jailbreak techniques", "Escalation funnel", "Open weights vs hosted",
-                 "Jurisdictions of note", "Privacy"):
+    for lead in (
+        "Totals",
+        "Change against 2026-W46",
+        "Change against the average of the 4 windows before (2026-W43 to 2026-W46)",
+        "Jailbreak techniques",
+        "Escalation funnel",
+        "Open weights vs hosted",
+        "Jurisdictions of note",
+        "Privacy",
+    ):
         assert f"**{lead}" in summary, lead
 
 
@@ -170,7 +206,7 @@ def test_domain_figures_equal_released_values(week_store: Path, report: str) -> 
             assert shown == f"≤ {math.ceil(cell['ci_high']):,} (interval includes 0)"
         else:
             assert _int(shown) == round(cell["value"])
-    dangerous = domains[domains.index("### Extraordinarily"):domains.index("### Other")]
+    dangerous = domains[domains.index("### Extraordinarily") : domains.index("### Other")]
     assert {r[0].strip("`") for r in _rows(dangerous, "`" + "cbrn.bio" + "`")} == {"cbrn.bio"}
     assert all(f"`{c.value}`" in dangerous for c in EXTRAORDINARILY_DANGEROUS)
 
@@ -262,8 +298,10 @@ def test_year_to_date_equals_the_continual_release(week_store: Path, report: str
     latest = ytd[pd.to_datetime(ytd["window_start"], utc=True) == ytd["window_start"].max()].set_index("category")
     row = _row(section, "`fraud.phishing`")
     assert _int(row[1]) == round(latest.loc["fraud.phishing", "value"])
-    assert _interval(row[2]) == (math.floor(latest.loc["fraud.phishing", "ci_low"]),
-                                 math.ceil(latest.loc["fraud.phishing", "ci_high"]))
+    assert _interval(row[2]) == (
+        math.floor(latest.loc["fraud.phishing", "ci_low"]),
+        math.ceil(latest.loc["fraud.phishing", "ci_high"]),
+    )
 
 
 def test_privacy_statement_states_the_ledger_spend(week_store: Path, report: str) -> None:
@@ -287,8 +325,12 @@ def test_privacy_statement_states_the_ledger_spend(week_store: Path, report: str
     for _, release in mine.iterrows():
         row = _row(section, f"`{release['family']}`")
         assert row[1:4] == [release["mechanism"], str(release["bound_k"]), str(release["bound_l"])]
-        assert row[4:] == [f"{release['scale']:.6g}", f"{release['rho']:.6g}", f"{release['epsilon']:.6g}",
-                           f"{release['delta']:.6g}"]
+        assert row[4:] == [
+            f"{release['scale']:.6g}",
+            f"{release['rho']:.6g}",
+            f"{release['epsilon']:.6g}",
+            f"{release['delta']:.6g}",
+        ]
     assert f"**Privacy unit:** {releases['privacy_unit'].iloc[0]}." in section
     assert "**What these numbers cannot tell.**" in section
     assert f"ρ = {rho:.6g}" in _section(report, "Summary")
@@ -311,14 +353,24 @@ def test_write_reports_writes_html_and_markdown_with_charts(week_store: Path, tm
     assert written["md"] == tmp_path / "reports" / "flockview-report-2026-W46.md"
     markdown = written["md"].read_text(encoding="utf-8")
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
-    assert images == [f"flockview-report-2026-W46-charts/{n}.png" for n in
-                      ("domains", "funnel", "surfaces", "year_to_date")]
+    assert images == [
+        f"flockview-report-2026-W46-charts/{n}.png" for n in ("domains", "funnel", "surfaces", "year_to_date")
+    ]
     for image in images:
         assert (tmp_path / "reports" / image).read_bytes().startswith(b"\x89PNG")
     html = written["html"].read_text(encoding="utf-8")
-    assert html.count("<svg") == 4 and "<script" not in html and "src=\"http" not in html
-    for section in ("summary", "domains", "changes", "techniques", "funnel", "surfaces", "jurisdictions",
-                    "year-to-date", "methodology"):
+    assert html.count("<svg") == 4 and "<script" not in html and 'src="http' not in html
+    for section in (
+        "summary",
+        "domains",
+        "changes",
+        "techniques",
+        "funnel",
+        "surfaces",
+        "jurisdictions",
+        "year-to-date",
+        "methodology",
+    ):
         assert f'<section id="{section}">' in html
     assert "<strong>Totals.</strong>" in html and "<code>cbrn.bio</code>" in html
     assert write_reports(week_store, tmp_path, None, ["md"])["md"].name == "flockview-report-2026-W47.md"
@@ -326,8 +378,9 @@ def test_write_reports_writes_html_and_markdown_with_charts(week_store: Path, tm
 
 def test_short_demo_windows_are_labelled_by_their_start(tmp_path: Path, store_populator) -> None:  # type: ignore[no-untyped-def]
     store = tmp_path / "demo.duckdb"
-    windows = store_populator(store, timedelta(seconds=10), datetime(2026, 11, 23, 9, 40, 3, tzinfo=UTC),
-                              _counts).release(2)
+    windows = store_populator(
+        store, timedelta(seconds=10), datetime(2026, 11, 23, 9, 40, 3, tzinfo=UTC), _counts
+    ).release(2)
     assert windows[0].label() == "2026-11-23 09:40:00Z"
     report = weekly_report_markdown(store, "2026-11-23 09:40:00Z")
     assert report.startswith("# Flockview weekly policy report: 2026-11-23 09:40:00Z\n")

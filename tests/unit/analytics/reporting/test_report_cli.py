@@ -35,20 +35,27 @@ def test_cli_writes_html_and_markdown_by_default(released: tuple[Path, list[Wind
     store, _ = released
     result = CliRunner().invoke(app, ["report", "weekly", "--store", str(store), "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines() == [f"html report written to {tmp_path / 'flockview-report-2026-W47.html'}",
-                                          f"md report written to {tmp_path / 'flockview-report-2026-W47.md'}"]
-    result = CliRunner().invoke(app, ["report", "weekly", "--store", str(store), "--out", str(tmp_path),
-                                      "--week", "2026-W46", "--format", "md"])
+    assert result.output.splitlines() == [
+        f"html report written to {tmp_path / 'flockview-report-2026-W47.html'}",
+        f"md report written to {tmp_path / 'flockview-report-2026-W47.md'}",
+    ]
+    result = CliRunner().invoke(
+        app, ["report", "weekly", "--store", str(store), "--out", str(tmp_path), "--week", "2026-W46", "--format", "md"]
+    )
     assert result.exit_code == 0 and (tmp_path / "flockview-report-2026-W46.md").is_file()
     assert not (tmp_path / "flockview-report-2026-W46.html").exists()
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--format", "html,docx"], "error: unknown report format 'docx'; accepted: html, pdf, md"),
-    (["--week", "2026-W01"], "error: no released window labelled '2026-W01'"),
-])
-def test_cli_errors_are_one_line(released: tuple[Path, list[Window]], tmp_path: Path, args: list[str],
-                                 message: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--format", "html,docx"], "error: unknown report format 'docx'; accepted: html, pdf, md"),
+        (["--week", "2026-W01"], "error: no released window labelled '2026-W01'"),
+    ],
+)
+def test_cli_errors_are_one_line(
+    released: tuple[Path, list[Window]], tmp_path: Path, args: list[str], message: str
+) -> None:
     store, _ = released
     result = CliRunner().invoke(app, ["report", "weekly", "--store", str(store), "--out", str(tmp_path), *args])
     assert result.exit_code == 1
@@ -61,11 +68,13 @@ def test_cli_on_an_empty_store(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         f"error: no releases in {tmp_path / 'empty.duckdb'} yet: start a worker (or `flockview up`) and wait "
-        "for a window to close"]
+        "for a window to close"
+    ]
 
 
-def test_auto_generation_writes_once(released: tuple[Path, list[Window]], tmp_path: Path,
-                                     caplog: pytest.LogCaptureFixture) -> None:
+def test_auto_generation_writes_once(
+    released: tuple[Path, list[Window]], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     store, windows = released
     caplog.set_level(logging.INFO, logger="analytics.reporting.auto")
     written = generate_if_week_released(store, windows[0], tmp_path, ["md"])
@@ -76,8 +85,9 @@ def test_auto_generation_writes_once(released: tuple[Path, list[Window]], tmp_pa
     assert written["md"].stat().st_mtime_ns == before
 
 
-def test_auto_generation_never_raises(released: tuple[Path, list[Window]], tmp_path: Path,
-                                      caplog: pytest.LogCaptureFixture) -> None:
+def test_auto_generation_never_raises(
+    released: tuple[Path, list[Window]], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     store, windows = released
     caplog.set_level(logging.INFO, logger="analytics.reporting.auto")
     unreleased = Window(windows[-1].end, windows[-1].end + WEEK)
@@ -97,8 +107,9 @@ def _reports_page() -> None:
     reports.render()
 
 
-def test_dashboard_lists_reports_with_downloads(released: tuple[Path, list[Window]], tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dashboard_lists_reports_with_downloads(
+    released: tuple[Path, list[Window]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store, windows = released
     monkeypatch.setenv("FLOCKVIEW_REPORTS_DIR", str(tmp_path))
     empty = AppTest.from_function(_reports_page, default_timeout=60).run()
@@ -110,6 +121,7 @@ def test_dashboard_lists_reports_with_downloads(released: tuple[Path, list[Windo
     assert not at.exception
     assert at.title[0].value == "Weekly policy reports"
     labels = [e.label for e in at.expander]
-    assert [label.split(" · ")[0] for label in labels] == ["2026-W47", "2026-W46"] or \
-        sorted(label.split(" · ")[0] for label in labels) == ["2026-W46", "2026-W47"]
+    assert [label.split(" · ")[0] for label in labels] == ["2026-W47", "2026-W46"] or sorted(
+        label.split(" · ")[0] for label in labels
+    ) == ["2026-W46", "2026-W47"]
     assert "PDF: not written" in [c.value for c in at.caption]

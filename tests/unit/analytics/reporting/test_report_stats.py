@@ -79,8 +79,13 @@ def test_report_file_names() -> None:
 
 def test_list_reports_groups_formats_newest_first(tmp_path: Path) -> None:
     assert list_reports(tmp_path / "missing") == []
-    for name in ("flockview-report-2026-W46.md", "flockview-report-2026-W46.html", "flockview-report-2026-W47.pdf",
-                 "notes.md", "flockview-report-2026-W47.md.tmp"):
+    for name in (
+        "flockview-report-2026-W46.md",
+        "flockview-report-2026-W46.html",
+        "flockview-report-2026-W47.pdf",
+        "notes.md",
+        "flockview-report-2026-W47.md.tmp",
+    ):
         (tmp_path / name).write_text("x")
     (tmp_path / "flockview-report-2026-W45-charts").mkdir()
     old = time.time() - 3600

@@ -17,8 +17,10 @@ def _schema_2_store(path: Path) -> None:
             con.execute(sql)
             con.execute("INSERT INTO schema_migrations VALUES (?, ?)", [version, datetime.now(UTC)])
         start, end = datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 9, tzinfo=UTC)
-        con.execute("INSERT INTO ledger VALUES ('events_by_category', ?, ?, '2026-W10', 2026, 0.005, 0.4, 1e-6, ?)",
-                    [start, end, end])
+        con.execute(
+            "INSERT INTO ledger VALUES ('events_by_category', ?, ?, '2026-W10', 2026, 0.005, 0.4, 1e-6, ?)",
+            [start, end, end],
+        )
 
 
 def test_schema_2_store_migrates_and_keeps_its_ledger(tmp_path: Path) -> None:

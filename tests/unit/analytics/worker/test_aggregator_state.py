@@ -13,19 +13,23 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analytics.worker.aggregator import WindowAggregator
-from analytics.privacy.bounding import ContributionBounder
 from analytics.families import ReportFamily, load_families
+from analytics.privacy.bounding import ContributionBounder
+from analytics.windows import ClosedWindow, Window, window_of
+from analytics.worker.aggregator import WindowAggregator
 from analytics.worker.gather import Gatherer, Summary, window_at
 from analytics.worker.keys import SeenIds
 from analytics.worker.state import PartitionStateStore, StateError
-from analytics.windows import ClosedWindow, Window, window_of
 from ingest.contract.events import Event, parse_event
 
 WEEK = timedelta(seconds=70)  # day windows: 10 s
 START = datetime(2026, 11, 19, 15, 30, tzinfo=UTC)
-FAMILIES = [*load_families(), ReportFamily(name="daily", title="t", dimensions=("category", "action"), window="day",
-                                           bound_k=2, bound_l=2, weight=1.0)]
+FAMILIES = [
+    *load_families(),
+    ReportFamily(
+        name="daily", title="t", dimensions=("category", "action"), window="day", bound_k=2, bound_l=2, weight=1.0
+    ),
+]
 
 
 def events(n: int, seed: int, span_s: float = 150.0) -> list[Event]:
@@ -33,15 +37,25 @@ def events(n: int, seed: int, span_s: float = 150.0) -> list[Event]:
     actors = [f"{rng.getrandbits(256):064x}" for _ in range(40)]
     out = []
     for _ in range(n):
-        out.append(parse_event({
-            "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "occurred_at": (START + timedelta(seconds=rng.random() * span_s)).isoformat(), "provider": "acme-ai",
-            "actor": rng.choice(actors[: rng.randint(1, 40)]), "surface": rng.choice(["api", "open_weights_host"]),
-            "model_family": rng.choice(["m-1", "m-2", "m-3"]), "detection_stage": "input_filter",
-            "category": rng.choice(["cyber.malware", "cbrn.bio", "fraud.phishing"]),
-            "action": rng.choice(["block", "warn", "rate_limit", "ban", "allow"]),
-            "technique": rng.choice(["roleplay", "encoding"]), "score": 0.5,
-            "jurisdiction": rng.choice(["US", "DE"]), "language": "en"}))
+        out.append(
+            parse_event(
+                {
+                    "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                    "occurred_at": (START + timedelta(seconds=rng.random() * span_s)).isoformat(),
+                    "provider": "acme-ai",
+                    "actor": rng.choice(actors[: rng.randint(1, 40)]),
+                    "surface": rng.choice(["api", "open_weights_host"]),
+                    "model_family": rng.choice(["m-1", "m-2", "m-3"]),
+                    "detection_stage": "input_filter",
+                    "category": rng.choice(["cyber.malware", "cbrn.bio", "fraud.phishing"]),
+                    "action": rng.choice(["block", "warn", "rate_limit", "ban", "allow"]),
+                    "technique": rng.choice(["roleplay", "encoding"]),
+                    "score": 0.5,
+                    "jurisdiction": rng.choice(["US", "DE"]),
+                    "language": "en",
+                }
+            )
+        )
     out += rng.sample(out, n // 10)  # redelivered duplicates
     return out
 
@@ -59,7 +73,9 @@ def reference(stream: list[Event], families: list[ReportFamily]) -> dict[Window,
             bounder = bounders[window].setdefault(family.name, ContributionBounder(family))
             for cell in family.cells_of(event):
                 bounder.add(event.actor, cell)
-    return {w: {name: {c: n for c, n in b.counts.items() if n} for name, b in fams.items()} for w, fams in bounders.items()}
+    return {
+        w: {name: {c: n for c, n in b.counts.items() if n} for name, b in fams.items()} for w, fams in bounders.items()
+    }
 
 
 def closed_by_window(closed: list[ClosedWindow]) -> dict[Window, dict[str, dict[tuple[str, ...], int]]]:
@@ -84,8 +100,9 @@ def test_aggregator_matches_batch_recomputation_for_all_families_and_both_window
 
 @pytest.mark.parametrize("snapshots", [False, True])
 @pytest.mark.parametrize("cuts", [[1], [300, 600, 999], [500]])
-def test_restarts_from_the_state_store_give_the_same_counts(tmp_path: Path, cuts: list[int], snapshots: bool,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_restarts_from_the_state_store_give_the_same_counts(
+    tmp_path: Path, cuts: list[int], snapshots: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if snapshots:  # every commit replaces a window's slot log by a snapshot
         monkeypatch.setattr("analytics.worker.state._SNAPSHOT_SLACK", -(1 << 40))
     stream = events(1000, seed=2)
@@ -176,5 +193,5 @@ def test_gatherer_releases_a_window_once_every_partition_closed_it() -> None:
 
 
 def test_summaries_refuse_other_messages() -> None:
-    with pytest.raises(ValueError, match="not a flockview.summary.v1"):
+    with pytest.raises(ValueError, match=r"not a flockview\.summary\.v1"):
         Summary.decode(b'{"format": "something else"}')

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from analytics.worker.aggregator import seconds_since_epoch
 from analytics.families import load_families
-from analytics.worker.health import IngestMetrics
 from analytics.settings import WorkerSettings
-from analytics.worker.partition import Decoded, IncomingRecord, PartitionConfig, PartitionWorker
-from analytics.worker.runtime import WorkerRuntime
+from analytics.worker.aggregator import seconds_since_epoch
 from analytics.worker.columns import EventBatch, kind_fields
 from analytics.worker.decode import FastDecoder
+from analytics.worker.health import IngestMetrics
+from analytics.worker.partition import Decoded, IncomingRecord, PartitionConfig, PartitionWorker
+from analytics.worker.runtime import WorkerRuntime
 from analytics.worker.verify import verify_record
 from ingest.contract.events import canonical_json, parse_event
 from ingest.contract.records import PROVIDER_HEADER, SIGNATURE_HEADER, decode_record, encode_record
@@ -30,9 +30,20 @@ NOW = datetime.now(UTC)
 
 
 def wire(**changes: object) -> dict[str, object]:
-    event = {"event_id": str(uuid.uuid4()), "occurred_at": NOW.isoformat(), "provider": "acme-ai", "actor": "a" * 64,
-             "surface": "api", "model_family": "m", "detection_stage": "input_filter", "category": "cyber.malware",
-             "action": "block", "score": 0.5, "jurisdiction": "US", "language": "en"}
+    event = {
+        "event_id": str(uuid.uuid4()),
+        "occurred_at": NOW.isoformat(),
+        "provider": "acme-ai",
+        "actor": "a" * 64,
+        "surface": "api",
+        "model_family": "m",
+        "detection_stage": "input_filter",
+        "category": "cyber.malware",
+        "action": "block",
+        "score": 0.5,
+        "jurisdiction": "US",
+        "language": "en",
+    }
     event.update(changes)
     return {k: v for k, v in event.items() if v is not None}
 
@@ -93,8 +104,16 @@ def test_verification_refuses_events_from_the_future_and_names_the_skew() -> Non
 
 
 def config(metrics: IngestMetrics) -> PartitionConfig:
-    return PartitionConfig(load_families(), timedelta(days=7), timedelta(days=1), timedelta(minutes=5), REGISTRY,
-                           metrics, "dlq", "summaries")
+    return PartitionConfig(
+        load_families(),
+        timedelta(days=7),
+        timedelta(days=1),
+        timedelta(minutes=5),
+        REGISTRY,
+        metrics,
+        "dlq",
+        "summaries",
+    )
 
 
 def records(n: int, start: int = 0) -> list[IncomingRecord]:
@@ -107,7 +126,8 @@ def records(n: int, start: int = 0) -> list[IncomingRecord]:
 
 @pytest.mark.parametrize("decoded_before", [False, True], ids=["decoded-inline", "decoded-ahead"])
 def test_a_partition_skips_what_it_applied_before_a_restart_and_sends_bad_records_to_the_dlq(
-        tmp_path: Path, decoded_before: bool) -> None:
+    tmp_path: Path, decoded_before: bool
+) -> None:
     metrics = IngestMetrics()
     worker = PartitionWorker("events", 0, tmp_path, config(metrics))
     first = records(5)
@@ -120,21 +140,23 @@ def test_a_partition_skips_what_it_applied_before_a_restart_and_sends_bad_record
     batch = [*first, records(1, start=5)[0], bad]  # redelivery of 0..4, then 5 and a forged one
     if decoded_before:  # the runtime decodes a batch ahead, for the whole batch: these replayed records included
         decoded = FastDecoder(REGISTRY, kind_fields(load_families())).decode_many(
-            [(r.value, r.headers) for r in batch], seconds_since_epoch(NOW))
+            [(r.value, r.headers) for r in batch], seconds_since_epoch(NOW)
+        )
         assert decoded[1] == [1] * 6 + [None]
         again.process(batch, NOW, decoded)
     else:
         again.process(batch, NOW)
     assert metrics.skipped_replayed == 5 and sum(metrics.events_in.values()) == 6
     assert metrics.rejected == {"bad_signature": 1}
-    (_, topic, message), = again.outbox()
+    ((_, topic, message),) = again.outbox()
     assert topic == "dlq" and json.loads(message)["source"] == {"topic": "events", "partition": 0, "offset": 6}
     assert again.gauges()["active_actor_windows"] == 6.0
     assert again.gauges()["state_bytes"] >= 6 * (16 + 20)  # at least the 6 event ids and 6 actor keys with rows
 
 
-def test_a_bug_on_one_record_sends_it_to_the_dlq_and_the_rest_is_counted(tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_bug_on_one_record_sends_it_to_the_dlq_and_the_rest_is_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     metrics = IngestMetrics()
     worker = PartitionWorker("events", 0, tmp_path, config(metrics))
     poison = parse_event(wire(category="cbrn.bio"))
@@ -157,8 +179,9 @@ def test_a_bug_on_one_record_sends_it_to_the_dlq_and_the_rest_is_counted(tmp_pat
     assert sum(closed[0].counts["events_by_category"].values()) == 4
 
 
-def test_after_a_failed_state_write_nothing_more_is_committed_until_a_restart(tmp_path: Path,
-                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_after_a_failed_state_write_nothing_more_is_committed_until_a_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Batches queue behind one another: none may commit past one whose state write failed."""
     metrics = IngestMetrics()
     worker = PartitionWorker("events", 0, tmp_path, config(metrics))

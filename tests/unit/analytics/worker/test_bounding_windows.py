@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -11,11 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from analytics.worker.aggregator import WindowAggregator
-from analytics.privacy.bounding import ContributionBounder
-from analytics.worker.slots import Vocabulary, WindowBounds
 from analytics.families import EscalationStage, ReportFamily, load_families
+from analytics.privacy.bounding import ContributionBounder
 from analytics.windows import Cell, window_of
+from analytics.worker.aggregator import WindowAggregator
+from analytics.worker.slots import Vocabulary, WindowBounds
 from ingest.contract.events import parse_event
 
 STAGES = [s.value for s in EscalationStage]
@@ -46,35 +47,52 @@ def reference_bounded_values(stream: list[tuple[str, Cell]], family: ReportFamil
     return +values
 
 
-def family_for(metric: str, k: int, l: int, threshold: int) -> ReportFamily:
+def family_for(metric: str, k: int, bound_l: int, threshold: int) -> ReportFamily:
     dims = ("escalation_stage",) if metric == "escalation_funnel" else ("category",)
-    return ReportFamily(name="ref", title="reference", dimensions=dims, metric=metric, bound_k=k, bound_l=l,
-                        threshold=threshold if metric == "actors_over_threshold" else None, weight=1.0)
+    return ReportFamily(
+        name="ref",
+        title="reference",
+        dimensions=dims,
+        metric=metric,
+        bound_k=k,
+        bound_l=bound_l,
+        threshold=threshold if metric == "actors_over_threshold" else None,
+        weight=1.0,
+    )
 
 
 CATEGORY_CELLS = [("cyber.malware",), ("cbrn.bio",), ("self_harm",), ("fraud.scam",), ("other",)]
 METRICS = ["event_count", "distinct_actors", "actors_over_threshold", "escalation_funnel"]
 
 
-def apply_in_batches(bounds: WindowBounds, vocab: Vocabulary, stream: list[tuple[str, Cell]],
-                     cuts: list[int]) -> int:
+def apply_in_batches(bounds: WindowBounds, vocab: Vocabulary, stream: list[tuple[str, Cell]], cuts: list[int]) -> int:
     """Feed ``stream`` to ``bounds`` cut into batches at ``cuts``; returns the events dropped."""
     rows = {actor: i for i, actor in enumerate(sorted({a for a, _ in stream}))}
     bounds.ensure_rows(len(rows))
     edges = [0, *sorted(c % (len(stream) + 1) for c in cuts), len(stream)]
     dropped = 0
-    for lo, hi in zip(edges, edges[1:], strict=False):
+    for lo, hi in itertools.pairwise(edges):
         part = stream[lo:hi]
-        dropped += bounds.apply(0, np.array([rows[a] for a, _ in part], np.int64),
-                                np.array([vocab.cell_index(0, c) for _, c in part], np.int64))
+        dropped += bounds.apply(
+            0,
+            np.array([rows[a] for a, _ in part], np.int64),
+            np.array([vocab.cell_index(0, c) for _, c in part], np.int64),
+        )
     return dropped
 
 
-@given(st.sampled_from(METRICS), st.lists(st.tuples(st.sampled_from("abcde"), st.integers(0, 4)), max_size=300),
-       st.integers(1, 4), st.integers(1, 5), st.integers(1, 4), st.lists(st.integers(0, 400), max_size=4))
-def test_both_bounders_match_the_reference_for_every_metric(metric: str, raw: list[tuple[str, int]], k: int, l: int,
-                                                            threshold: int, cuts: list[int]) -> None:
-    family = family_for(metric, k, l, threshold)
+@given(
+    st.sampled_from(METRICS),
+    st.lists(st.tuples(st.sampled_from("abcde"), st.integers(0, 4)), max_size=300),
+    st.integers(1, 4),
+    st.integers(1, 5),
+    st.integers(1, 4),
+    st.lists(st.integers(0, 400), max_size=4),
+)
+def test_both_bounders_match_the_reference_for_every_metric(
+    metric: str, raw: list[tuple[str, int]], k: int, bound_l: int, threshold: int, cuts: list[int]
+) -> None:
+    family = family_for(metric, k, bound_l, threshold)
     cells = [(s,) for s in STAGES] if metric == "escalation_funnel" else CATEGORY_CELLS
     stream = [(actor, cells[i % len(cells)]) for actor, i in raw]
     expected = reference_bounded_values(stream, family)
@@ -129,11 +147,22 @@ def test_windows_are_aligned_tumbling_weeks_and_seconds() -> None:
 
 
 def event(ts: datetime, actor: str = "a" * 64, category: str = "cyber.malware", event_id: uuid.UUID | None = None):  # type: ignore[no-untyped-def]
-    return parse_event({
-        "event_id": str(event_id or uuid.uuid4()), "occurred_at": ts.isoformat(), "provider": "acme-ai",
-        "actor": actor, "surface": "api", "model_family": "m", "detection_stage": "input_filter",
-        "category": category, "action": "block", "score": 0.5, "jurisdiction": "US", "language": "en",
-    })
+    return parse_event(
+        {
+            "event_id": str(event_id or uuid.uuid4()),
+            "occurred_at": ts.isoformat(),
+            "provider": "acme-ai",
+            "actor": actor,
+            "surface": "api",
+            "model_family": "m",
+            "detection_stage": "input_filter",
+            "category": category,
+            "action": "block",
+            "score": 0.5,
+            "jurisdiction": "US",
+            "language": "en",
+        }
+    )
 
 
 FAMILY = ReportFamily(name="by_category", title="t", dimensions=("category",), bound_k=1, bound_l=2, weight=1)
@@ -167,8 +196,8 @@ def test_default_families_load_and_have_public_key_spaces() -> None:
 
 @given(st.sampled_from([1.0, 3.5, 7.0, 86400.0, 604800.0]), st.integers(0, 10**7), st.integers(-2, 2))
 def test_the_aggregators_window_index_agrees_with_window_of_at_boundaries(size: float, k: int, micros: int) -> None:
-    from analytics.worker.aggregator import seconds_since_epoch
     from analytics.windows import EPOCH
+    from analytics.worker.aggregator import seconds_since_epoch
 
     ts = EPOCH + timedelta(seconds=size * (k % int(4e9 // size)), microseconds=micros)  # up to about 2096
     index = int(seconds_since_epoch(ts) // size)

@@ -5,22 +5,22 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from unittest.mock import patch
 from datetime import UTC, datetime, timedelta
+from unittest.mock import patch
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
 
-from analytics.worker.aggregator import seconds_since_epoch
-from analytics.worker.columns import EventBatch, kind_fields
 from analytics.families import load_families
 from analytics.worker import decode
+from analytics.worker.aggregator import seconds_since_epoch
+from analytics.worker.columns import EventBatch, kind_fields
 from analytics.worker.decode import FastDecoder
-from ingest.sdk.client import Client
 from ingest.contract.records import PROVIDER_HEADER, SIGNATURE_HEADER, decode_record
 from ingest.contract.registry import ProviderRegistry
 from ingest.contract.signing import new_signing_key, public_key_to_text, sign
+from ingest.sdk.client import Client
 from ingest.sdk.encoder import format_time
 
 KEY = new_signing_key()
@@ -44,14 +44,16 @@ def times(draw: st.DrawFn) -> str:
 
 
 def valid_times() -> st.SearchStrategy[str]:
-    return st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
-                        timezones=st.sampled_from([UTC])).map(lambda d: d.isoformat())
+    return st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.sampled_from([UTC])
+    ).map(lambda d: d.isoformat())
 
 
 def sdk_times() -> st.SearchStrategy[str]:
     """Times as the SDK writes them (``Z``, six fraction digits or none), inside and outside 1970-2199."""
-    return st.datetimes(min_value=datetime(1960, 1, 1), max_value=datetime(2260, 1, 1),
-                        timezones=st.sampled_from([UTC])).map(format_time)
+    return st.datetimes(
+        min_value=datetime(1960, 1, 1), max_value=datetime(2260, 1, 1), timezones=st.sampled_from([UTC])
+    ).map(format_time)
 
 
 @st.composite
@@ -62,20 +64,36 @@ def fixed_shape_times(draw: st.DrawFn) -> str:
     text = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}.{draw(st.integers(0, 999999)):06d}Z"
     if draw(st.booleans()):
         at = draw(st.integers(0, len(text) - 1))
-        text = text[:at] + draw(st.sampled_from(["/", ":", "a", " ", "٣", "-"])) + text[at + 1:]
+        text = text[:at] + draw(st.sampled_from(["/", ":", "a", " ", "٣", "-"])) + text[at + 1 :]
     return text
 
 
-ids = st.one_of(st.uuids().map(str), st.uuids().map(lambda u: str(u).upper()), st.uuids().map(lambda u: u.hex),
-                st.uuids().map(lambda u: "{" + str(u) + "}"), st.uuids().map(lambda u: str(u)[:-1] + "-"),
-                st.text(max_size=40))
-actors = st.one_of(st.just(ACTOR), st.just(ACTOR.upper()), st.just(ACTOR[:-1]), st.just(ACTOR + "0"),
-                   st.just(ACTOR[:-2] + " 0"), st.just(ACTOR[:-1] + "\n"), st.just(ACTOR[:-1] + "٣"),
-                   st.binary(min_size=32, max_size=32).map(bytes.hex))
-model_families = st.one_of(st.sampled_from(["acme-large", "m", "x.y+z_1-2", "Acme", "-m", "m\n", "m m", "м", ""]),
-                           st.text(alphabet="abc.-+_9", min_size=1, max_size=70))
-scores = st.one_of(st.floats(allow_nan=False, allow_infinity=False, min_value=-0.5, max_value=1.5),
-                   st.sampled_from([0, 1, 2, -0.0, True, False, "0.5", None]))
+ids = st.one_of(
+    st.uuids().map(str),
+    st.uuids().map(lambda u: str(u).upper()),
+    st.uuids().map(lambda u: u.hex),
+    st.uuids().map(lambda u: "{" + str(u) + "}"),
+    st.uuids().map(lambda u: str(u)[:-1] + "-"),
+    st.text(max_size=40),
+)
+actors = st.one_of(
+    st.just(ACTOR),
+    st.just(ACTOR.upper()),
+    st.just(ACTOR[:-1]),
+    st.just(ACTOR + "0"),
+    st.just(ACTOR[:-2] + " 0"),
+    st.just(ACTOR[:-1] + "\n"),
+    st.just(ACTOR[:-1] + "٣"),
+    st.binary(min_size=32, max_size=32).map(bytes.hex),
+)
+model_families = st.one_of(
+    st.sampled_from(["acme-large", "m", "x.y+z_1-2", "Acme", "-m", "m\n", "m m", "м", ""]),
+    st.text(alphabet="abc.-+_9", min_size=1, max_size=70),
+)
+scores = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False, min_value=-0.5, max_value=1.5),
+    st.sampled_from([0, 1, 2, -0.0, True, False, "0.5", None]),
+)
 
 
 def maybe(value: st.SearchStrategy[object], *others: object) -> st.SearchStrategy[object]:
@@ -111,12 +129,21 @@ VALID = {
     "account_age_bucket": st.sampled_from([None, "lt_1d", "gt_365d"]),
 }
 WILD = {
-    "event_id": ids, "occurred_at": st.one_of(times(), fixed_shape_times()), "provider": st.sampled_from(["other-lab", "ACME", ""]),
-    "actor": actors, "surface": st.sampled_from(["API", 3, None]), "model_family": model_families,
-    "detection_stage": st.sampled_from(["bogus", ""]), "category": st.sampled_from(["weapons", None]),
-    "action": st.sampled_from(["Block", "nope"]), "score": scores, "jurisdiction": st.sampled_from(["us", "XX"]),
-    "language": st.sampled_from(["EN", "xx"]), "technique": st.sampled_from(["nope", 1]),
-    "schema_version": st.sampled_from([1.0, True, "1", 2]), "identity_verification": st.sampled_from([None, "x"]),
+    "event_id": ids,
+    "occurred_at": st.one_of(times(), fixed_shape_times()),
+    "provider": st.sampled_from(["other-lab", "ACME", ""]),
+    "actor": actors,
+    "surface": st.sampled_from(["API", 3, None]),
+    "model_family": model_families,
+    "detection_stage": st.sampled_from(["bogus", ""]),
+    "category": st.sampled_from(["weapons", None]),
+    "action": st.sampled_from(["Block", "nope"]),
+    "score": scores,
+    "jurisdiction": st.sampled_from(["us", "XX"]),
+    "language": st.sampled_from(["EN", "xx"]),
+    "technique": st.sampled_from(["nope", 1]),
+    "schema_version": st.sampled_from([1.0, True, "1", 2]),
+    "identity_verification": st.sampled_from([None, "x"]),
     "account_age_bucket": st.sampled_from(["old", 0]),
 }
 
@@ -162,10 +189,13 @@ def test_the_fast_decoder_takes_a_subset_of_the_contract_with_equal_values(batch
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.lists(events(), max_size=3), st.booleans()), min_size=1, max_size=6),
-       st.sampled_from([None, datetime(2050, 1, 1, tzinfo=UTC)]))
+@given(
+    st.lists(st.tuples(st.lists(events(), max_size=3), st.booleans()), min_size=1, max_size=6),
+    st.sampled_from([None, datetime(2050, 1, 1, tzinfo=UTC)]),
+)
 def test_a_batch_of_records_decodes_as_its_records_one_by_one(
-        records: list[tuple[list[dict[str, object]], bool]], draw_latest: datetime | None) -> None:
+    records: list[tuple[list[dict[str, object]], bool]], draw_latest: datetime | None
+) -> None:
     """decode_many checks a whole batch at once, then record by record only when a check fails."""
     signed = []
     for events_, forged in records:
@@ -185,10 +215,24 @@ def test_a_batch_of_records_decodes_as_its_records_one_by_one(
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(valid_times(), st.uuids(), st.sampled_from([None, "roleplay"])), min_size=1, max_size=5))
 def test_valid_records_take_the_fast_path(items: list[tuple[str, uuid.UUID, str | None]]) -> None:
-    events_ = [{"event_id": str(u), "occurred_at": t, "provider": "acme-ai", "actor": ACTOR, "surface": "api",
-                "model_family": "acme-large", "detection_stage": "input_filter", "category": "cbrn.bio",
-                "action": "warn", "score": 0.5, "jurisdiction": "DE", "language": "de", "technique": tech}
-               for t, u, tech in items]
+    events_ = [
+        {
+            "event_id": str(u),
+            "occurred_at": t,
+            "provider": "acme-ai",
+            "actor": ACTOR,
+            "surface": "api",
+            "model_family": "acme-large",
+            "detection_stage": "input_filter",
+            "category": "cbrn.bio",
+            "action": "warn",
+            "score": 0.5,
+            "jurisdiction": "DE",
+            "language": "de",
+            "technique": tech,
+        }
+        for t, u, tech in items
+    ]
     value, headers = record(events_)
     fast = FastDecoder(REGISTRY, FIELDS).decode(value, headers, latest=float("inf"))
     assert fast is not None
@@ -200,9 +244,19 @@ def test_what_the_sdk_sends_takes_the_fast_path_and_the_future_does_not() -> Non
     client = Client("acme-ai", b"s" * 32, KEY, send=False)
     now = datetime.now(UTC)
     for i in range(50):
-        client.emit(user_id=f"user-{i % 7}", category="cyber.malware", detection_stage="output_filter",
-                    action="block", surface="api", model_family="acme-large", score=0.9, jurisdiction="US",
-                    language="en", technique="roleplay" if i % 2 else None, occurred_at=now - timedelta(seconds=i))
+        client.emit(
+            user_id=f"user-{i % 7}",
+            category="cyber.malware",
+            detection_stage="output_filter",
+            action="block",
+            surface="api",
+            model_family="acme-large",
+            score=0.9,
+            jurisdiction="US",
+            language="en",
+            technique="roleplay" if i % 2 else None,
+            occurred_at=now - timedelta(seconds=i),
+        )
     client.flush(10)
     assert client.sink is not None
     sent = list(client.sink.records)

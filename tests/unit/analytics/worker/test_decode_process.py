@@ -20,9 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analytics.worker.aggregator import seconds_since_epoch
 from analytics.settings import WorkerSettings
 from analytics.worker import decode_process
+from analytics.worker.aggregator import seconds_since_epoch
 from analytics.worker.decode import FastDecoder
 from analytics.worker.decode_process import DecodeProcess, DecodeProcessError, available
 from analytics.worker.partition import IncomingRecord
@@ -31,7 +31,7 @@ from ingest.contract.records import SIGNATURE_HEADER
 from ingest.contract.signing import new_signing_key, sign
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_decode import ACTOR, FIELDS, REGISTRY, as_lists, events, record  # noqa: E402
+from test_decode import ACTOR, FIELDS, REGISTRY, as_lists, events, record
 
 pytestmark = pytest.mark.skipif(not available(), reason="the decode process needs Linux (memfd)")
 
@@ -44,10 +44,21 @@ def process() -> Iterator[DecodeProcess]:
 
 
 def event(i: int, technique: str | None = None) -> dict[str, object]:
-    return {"event_id": f"00000000-0000-4000-8000-{i:012d}", "occurred_at": "2026-11-23T10:00:00.123456Z",
-            "provider": "acme-ai", "actor": ACTOR, "surface": "api", "model_family": "acme-large",
-            "detection_stage": "input_filter", "category": "cbrn.bio", "action": "warn", "score": 0.5,
-            "jurisdiction": "DE", "language": "de", "technique": technique}
+    return {
+        "event_id": f"00000000-0000-4000-8000-{i:012d}",
+        "occurred_at": "2026-11-23T10:00:00.123456Z",
+        "provider": "acme-ai",
+        "actor": ACTOR,
+        "surface": "api",
+        "model_family": "acme-large",
+        "detection_stage": "input_filter",
+        "category": "cbrn.bio",
+        "action": "warn",
+        "score": 0.5,
+        "jurisdiction": "DE",
+        "language": "de",
+        "technique": technique,
+    }
 
 
 def pid_alive(pid: int) -> bool:
@@ -59,11 +70,17 @@ def pid_alive(pid: int) -> bool:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.lists(events(), max_size=3), st.sampled_from(["signed", "forged", "tombstone"])),
-                min_size=0, max_size=6),
-       st.sampled_from([None, datetime(2050, 1, 1, tzinfo=UTC)]))
+@given(
+    st.lists(
+        st.tuples(st.lists(events(), max_size=3), st.sampled_from(["signed", "forged", "tombstone"])),
+        min_size=0,
+        max_size=6,
+    ),
+    st.sampled_from([None, datetime(2050, 1, 1, tzinfo=UTC)]),
+)
 def test_the_decode_process_answers_as_the_in_process_decoder(
-        process: DecodeProcess, records: list[tuple[list[dict[str, object]], str]], draw_latest: datetime | None) -> None:
+    process: DecodeProcess, records: list[tuple[list[dict[str, object]], str]], draw_latest: datetime | None
+) -> None:
     signed: list[tuple[bytes | None, list[tuple[str, bytes]]]] = []
     for events_, how in records:
         value, headers = record(events_)
@@ -78,7 +95,9 @@ def test_the_decode_process_answers_as_the_in_process_decoder(
         assert there_sizes == here_sizes
         assert as_lists(there) == as_lists(here)
         assert there.providers == here.providers
-    assert there.t.dtype == here.t.dtype and there.actors.shape == here.actors.shape and there.ids.shape == here.ids.shape
+    assert (
+        there.t.dtype == here.t.dtype and there.actors.shape == here.actors.shape and there.ids.shape == here.ids.shape
+    )
 
 
 def test_kinds_come_back_as_one_shared_tuple_each_and_batches_of_any_size_fit(process: DecodeProcess) -> None:
@@ -101,7 +120,7 @@ def test_a_killed_child_raises_once_then_a_new_one_answers() -> None:
         old = child.pid
         assert old is not None
         os.kill(old, signal.SIGKILL)
-        with pytest.raises(DecodeProcessError, match="exited|failed"):
+        with pytest.raises(DecodeProcessError, match=r"exited|failed"):
             child.decode_many(batch, float("inf"))
         assert child.decode_many(batch, float("inf"))[1] == [3]
         assert child.pid not in (None, old)
@@ -136,7 +155,8 @@ def test_the_child_exits_when_its_parent_is_killed(tmp_path: Path) -> None:
         "from analytics.worker.decode_process import DecodeProcess\n"
         "child = DecodeProcess(REGISTRY, FIELDS)\n"
         "print(child.pid, flush=True)\n"
-        "time.sleep(60)\n")
+        "time.sleep(60)\n"
+    )
     parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     try:
         assert parent.stdout is not None
@@ -163,16 +183,18 @@ def test_the_worker_decodes_in_process_when_the_child_fails(tmp_path: Path, capl
         expected = {p: runtime.decoder.decode_many([(r.value, r.headers)], float("inf")) for p, r in enumerate(records)}
         first = runtime.decode_ahead(records)
         assert runtime.decode_process is not None
-        assert {p: (as_lists(b), s) for p, (b, s) in first.items()} == \
-            {p: (as_lists(b), s) for p, (b, s) in expected.items()}
+        assert {p: (as_lists(b), s) for p, (b, s) in first.items()} == {
+            p: (as_lists(b), s) for p, (b, s) in expected.items()
+        }
         pid = runtime.decode_process.pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
         with caplog.at_level(logging.WARNING, logger="flockview.worker"):
             fallback = runtime.decode_ahead(records)
         assert "the decode process failed" in caplog.text
-        assert {p: (as_lists(b), s) for p, (b, s) in fallback.items()} == \
-            {p: (as_lists(b), s) for p, (b, s) in expected.items()}
+        assert {p: (as_lists(b), s) for p, (b, s) in fallback.items()} == {
+            p: (as_lists(b), s) for p, (b, s) in expected.items()
+        }
         assert runtime._child_decoder() is None  # resting: the next batches decode in the worker
         runtime._decode_process_retry_at = 0.0  # the rest is over: a new child starts and answers
         assert {p: s for p, (_, s) in runtime.decode_ahead(records).items()} == {0: [5], 1: [5]}

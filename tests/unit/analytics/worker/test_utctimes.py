@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 from analytics.worker.utctimes import unix_seconds
 from ingest.sdk.encoder import format_time
 
-moments = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2199, 12, 31, 23, 59, 59, 999999),
-                       timezones=st.just(UTC))
+moments = st.datetimes(
+    min_value=datetime(1970, 1, 1), max_value=datetime(2199, 12, 31, 23, 59, 59, 999999), timezones=st.just(UTC)
+)
 
 
 @settings(max_examples=300)
@@ -34,7 +35,7 @@ def near_misses(draw: st.DrawFn) -> str:
     text += draw(st.sampled_from(["Z", "+00:00", "z", "+01:00", "-00:00"]))
     if draw(st.booleans()):
         at = draw(st.integers(0, len(text) - 1))
-        text = text[:at] + draw(st.sampled_from(["/", ":", "a", " ", "\u0663", "-", "T", "."])) + text[at + 1:]
+        text = text[:at] + draw(st.sampled_from(["/", ":", "a", " ", "\u0663", "-", "T", "."])) + text[at + 1 :]
     return text
 
 
@@ -45,8 +46,9 @@ def reference(text: str) -> float | None:
     if not text.isascii() or (len(text) in (27, 32) and text[19] != "."):
         return None
     try:
-        moment = datetime.strptime(text.replace("+00:00", "Z"),
-                                   "%Y-%m-%dT%H:%M:%S.%fZ" if len(text) in (27, 32) else "%Y-%m-%dT%H:%M:%SZ")
+        moment = datetime.strptime(
+            text.replace("+00:00", "Z"), "%Y-%m-%dT%H:%M:%S.%fZ" if len(text) in (27, 32) else "%Y-%m-%dT%H:%M:%SZ"
+        )
     except ValueError:
         return None
     if not 1970 <= moment.year <= 2199 or format_time(moment.replace(tzinfo=UTC))[:19] != text[:19]:

@@ -10,18 +10,26 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from ingest.errors import SchemaError
 from ingest.contract.events import canonical_json, json_schema, parse_event
 from ingest.contract.taxonomy import JURISDICTIONS, LANGUAGES, Action, Category, DetectionStage, Surface, Technique
+from ingest.errors import SchemaError
 
 ACTOR = "a" * 64
 
 
 def valid(**overrides: object) -> dict[str, object]:
     data: dict[str, object] = {
-        "occurred_at": "2026-11-20T10:00:00Z", "provider": "acme-ai", "actor": ACTOR, "surface": "api",
-        "model_family": "acme-large", "detection_stage": "input_filter", "category": "cbrn.bio",
-        "technique": "low_resource_language", "action": "block", "score": 0.93, "jurisdiction": "DE",
+        "occurred_at": "2026-11-20T10:00:00Z",
+        "provider": "acme-ai",
+        "actor": ACTOR,
+        "surface": "api",
+        "model_family": "acme-large",
+        "detection_stage": "input_filter",
+        "category": "cbrn.bio",
+        "technique": "low_resource_language",
+        "action": "block",
+        "score": 0.93,
+        "jurisdiction": "DE",
         "language": "de",
     }
     data.update(overrides)
@@ -109,8 +117,13 @@ def test_every_valid_event_round_trips_through_canonical_json(data: dict[str, ob
     assert again == event
 
 
-ENUMS = {"category": Category, "technique": Technique, "action": Action, "surface": Surface,
-         "detection_stage": DetectionStage}
+ENUMS = {
+    "category": Category,
+    "technique": Technique,
+    "action": Action,
+    "surface": Surface,
+    "detection_stage": DetectionStage,
+}
 
 
 @given(events, st.sampled_from(sorted(ENUMS)), st.text(min_size=1))

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ingest.errors import ConfigError, SchemaError, SignatureError, UnknownProviderError
 from ingest.contract.events import parse_event
 from ingest.contract.pseudonym import period_key, pseudonymise
 from ingest.contract.records import PROVIDER_HEADER, SIGNATURE_HEADER, decode_record, encode_record
 from ingest.contract.registry import ProviderRegistry
-from ingest.contract.signing import new_signing_key, private_key_to_text, public_key_to_text, load_private_key
+from ingest.contract.signing import load_private_key, new_signing_key, private_key_to_text, public_key_to_text
+from ingest.errors import ConfigError, SchemaError, SignatureError, UnknownProviderError
 
 SECRET = bytes(range(32))
 
@@ -42,11 +42,21 @@ def test_empty_user_id_is_refused() -> None:
 
 
 def event(provider: str = "acme-ai"):  # type: ignore[no-untyped-def]
-    return parse_event({
-        "occurred_at": "2026-11-20T10:00:00Z", "provider": provider, "actor": pseudonymise(SECRET, "u1"),
-        "surface": "api", "model_family": "m", "detection_stage": "input_filter", "category": "cyber.malware",
-        "action": "block", "score": 0.5, "jurisdiction": "US", "language": "en",
-    })
+    return parse_event(
+        {
+            "occurred_at": "2026-11-20T10:00:00Z",
+            "provider": provider,
+            "actor": pseudonymise(SECRET, "u1"),
+            "surface": "api",
+            "model_family": "m",
+            "detection_stage": "input_filter",
+            "category": "cyber.malware",
+            "action": "block",
+            "score": 0.5,
+            "jurisdiction": "US",
+            "language": "en",
+        }
+    )
 
 
 @pytest.fixture
@@ -84,8 +94,11 @@ def test_forged_and_unsigned_records_are_refused(signed) -> None:  # type: ignor
 
 def test_signed_record_with_a_bad_event_keeps_the_good_ones(signed) -> None:  # type: ignore[no-untyped-def]
     key, registry, _, _ = signed
-    body = {"format": "flockview.batch.v1", "provider": "acme-ai",
-            "events": [event().to_wire(), {**event().to_wire(), "category": "bogus"}]}
+    body = {
+        "format": "flockview.batch.v1",
+        "provider": "acme-ai",
+        "events": [event().to_wire(), {**event().to_wire(), "category": "bogus"}],
+    }
     from ingest.contract.events import canonical_json
     from ingest.contract.signing import sign
 
@@ -107,7 +120,9 @@ def test_non_json_value_is_a_schema_error(signed) -> None:  # type: ignore[no-un
     from ingest.contract.signing import sign
 
     with pytest.raises(SchemaError, match="not JSON"):
-        decode_record(b"\xff\x00", [(PROVIDER_HEADER, b"acme-ai"), (SIGNATURE_HEADER, sign(key, b"\xff\x00"))], registry)
+        decode_record(
+            b"\xff\x00", [(PROVIDER_HEADER, b"acme-ai"), (SIGNATURE_HEADER, sign(key, b"\xff\x00"))], registry
+        )
 
 
 def test_keys_round_trip_as_text_and_bad_text_is_a_config_error() -> None:

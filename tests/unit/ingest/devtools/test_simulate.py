@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from ingest.errors import ConfigError, SignatureError
 from ingest.contract.events import Event, parse_event
 from ingest.contract.pseudonym import pseudonymise
 from ingest.contract.records import decode_record, encode_record
 from ingest.contract.registry import ProviderRegistry
+from ingest.contract.signing import new_signing_key
+from ingest.contract.taxonomy import EXTRAORDINARILY_DANGEROUS, Surface
 from ingest.devtools.simulate import (
     Campaign,
     ProviderCredentials,
@@ -26,8 +27,7 @@ from ingest.devtools.simulate import (
     registry_toml,
     weights,
 )
-from ingest.contract.signing import new_signing_key
-from ingest.contract.taxonomy import EXTRAORDINARILY_DANGEROUS, Surface
+from ingest.errors import ConfigError, SignatureError
 
 MONDAY = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 SATURDAY = MONDAY + timedelta(days=5)
@@ -144,8 +144,11 @@ def test_campaign_raises_the_share_of_its_pattern_while_active() -> None:
     events = list(make_simulator(campaign=campaign).generate(15_000))
 
     def share(selected: list[SimulatedEvent]) -> float:
-        hits = [e for e in selected if e.fields["category"] == "cbrn.bio"
-                and e.fields["technique"] == "low_resource_language"]
+        hits = [
+            e
+            for e in selected
+            if e.fields["category"] == "cbrn.bio" and e.fields["technique"] == "low_resource_language"
+        ]
         return len(hits) / len(selected)
 
     during = [e for e in events if campaign.active(e.at)]

@@ -10,12 +10,12 @@ import pytest
 
 from ingest.contract.records import decode_record
 from ingest.contract.registry import ProviderRegistry
-from ingest.sdk.queue import build_records, resplit
-from ingest.sdk.sender import Health
 from ingest.contract.signing import new_signing_key, public_key_to_text
-from ingest.sdk.spool import Spool, SpooledRecord, SpoolError
 from ingest.contract.topics import actor_partition_hash
 from ingest.sdk.encoder import EventEncoder
+from ingest.sdk.queue import build_records, resplit
+from ingest.sdk.sender import Health
+from ingest.sdk.spool import Spool, SpooledRecord, SpoolError
 
 SECRET = bytes(range(32))
 

@@ -18,8 +18,16 @@ from ingest.contract.topics import actor_partition_hash
 from ingest.sdk.encoder import EventEncoder, batch_value, new_event_id, time_text, uuid4_block
 
 SECRET = bytes(range(32))
-FIELDS: dict[str, Any] = dict(surface="api", model_family="m", detection_stage="input_filter", category="other",
-                              action="warn", score=0.5, jurisdiction="FR", language="fr")
+FIELDS: dict[str, Any] = dict(
+    surface="api",
+    model_family="m",
+    detection_stage="input_filter",
+    category="other",
+    action="warn",
+    score=0.5,
+    jurisdiction="FR",
+    language="fr",
+)
 
 
 def test_uuid4_blocks_hold_distinct_canonical_version_4_ids() -> None:
@@ -73,21 +81,32 @@ def test_the_fast_path_serves_the_rest_of_a_second(monkeypatch: pytest.MonkeyPat
         return original(self, *args)
 
     monkeypatch.setattr(EventEncoder, "_checked", spy)
-    readings = iter([1_790_000_000.25, 1_790_000_000.5, 1_790_000_000.75, 1_790_000_001.0, 1_790_000_001.125,
-                     1_790_000_001.5])
+    readings = iter(
+        [1_790_000_000.25, 1_790_000_000.5, 1_790_000_000.75, 1_790_000_001.0, 1_790_000_001.125, 1_790_000_001.5]
+    )
     encoder = EventEncoder("acme-ai", SECRET, clock=lambda: next(readings))
     times = [json.loads(encoder.encode("u", **FIELDS)[1])["occurred_at"] for _ in range(6)]
-    assert times == ["2026-09-21T14:13:20.250000Z", "2026-09-21T14:13:20.500000Z", "2026-09-21T14:13:20.750000Z",
-                     "2026-09-21T14:13:21Z", "2026-09-21T14:13:21.125000Z", "2026-09-21T14:13:21.500000Z"]
+    assert times == [
+        "2026-09-21T14:13:20.250000Z",
+        "2026-09-21T14:13:20.500000Z",
+        "2026-09-21T14:13:20.750000Z",
+        "2026-09-21T14:13:21Z",
+        "2026-09-21T14:13:21.125000Z",
+        "2026-09-21T14:13:21.500000Z",
+    ]
     # A new second, and a whole second (no fraction to write), take the checked path; the rest do not.
     assert checked == [1_790_000_000.25, 1_790_000_001.0, 1_790_000_001.125]
 
 
 fast_fields = st.fixed_dictionaries(
-    {"user_id": st.text(min_size=1, max_size=30), "score": st.floats(min_value=0.0, max_value=1.0),
-     "technique": st.sampled_from([None, "roleplay", "encoding"]),
-     "identity_verification": st.sampled_from([None, "none", "email", "government_id"]),
-     "account_age_bucket": st.sampled_from([None, "lt_1d", "gt_365d"])})
+    {
+        "user_id": st.text(min_size=1, max_size=30),
+        "score": st.floats(min_value=0.0, max_value=1.0),
+        "technique": st.sampled_from([None, "roleplay", "encoding"]),
+        "identity_verification": st.sampled_from([None, "none", "email", "government_id"]),
+        "account_age_bucket": st.sampled_from([None, "lt_1d", "gt_365d"]),
+    }
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -111,5 +130,6 @@ def test_a_record_value_is_the_canonical_json_of_its_events(count: int) -> None:
     encoder = EventEncoder("acme-ai", SECRET)
     texts = [encoder.encode(f"u{i}", **FIELDS)[1] for i in range(count)]
     value = batch_value("acme-ai", texts)
-    assert value == canonical_json({"events": [json.loads(t) for t in texts], "format": "flockview.batch.v1",
-                                    "provider": "acme-ai"})
+    assert value == canonical_json(
+        {"events": [json.loads(t) for t in texts], "format": "flockview.batch.v1", "provider": "acme-ai"}
+    )

@@ -11,16 +11,25 @@ import pytest
 from typer.testing import CliRunner
 
 from ingest.cli import app
-from ingest.sdk.client import Client
-from ingest.errors import ConfigError
-from ingest.sdk.importer import import_jsonl
 from ingest.contract.keys import ProviderKeys
 from ingest.contract.pseudonym import pseudonymise
 from ingest.contract.registry import ProviderRegistry
+from ingest.errors import ConfigError
+from ingest.sdk.client import Client
+from ingest.sdk.importer import import_jsonl
 
-GOOD = {"user_id": "raw-user-1@example.org", "category": "fraud.phishing", "detection_stage": "input_filter",
-        "action": "warn", "surface": "consumer_app", "model_family": "acme-mini", "score": 0.7, "jurisdiction": "US",
-        "language": "en", "occurred_at": "2026-11-20T10:00:00Z"}
+GOOD = {
+    "user_id": "raw-user-1@example.org",
+    "category": "fraud.phishing",
+    "detection_stage": "input_filter",
+    "action": "warn",
+    "surface": "consumer_app",
+    "model_family": "acme-mini",
+    "score": 0.7,
+    "jurisdiction": "US",
+    "language": "en",
+    "occurred_at": "2026-11-20T10:00:00Z",
+}
 
 
 def write_lines(path: Path, lines: list[str]) -> Path:
@@ -29,15 +38,18 @@ def write_lines(path: Path, lines: list[str]) -> Path:
 
 
 def test_import_sends_good_lines_and_rejects_bad_ones_with_line_numbers(tmp_path: Path) -> None:
-    source = write_lines(tmp_path / "events.jsonl", [
-        json.dumps(GOOD),
-        json.dumps({**GOOD, "category": "bioweapons"}),
-        "",
-        "{not json",
-        json.dumps([1, 2]),
-        json.dumps({**GOOD, "user_id": "raw-user-2", "prompt": "text is never accepted"}),
-        json.dumps({**GOOD, "user_id": "raw-user-3", "technique": "roleplay"}),
-    ])
+    source = write_lines(
+        tmp_path / "events.jsonl",
+        [
+            json.dumps(GOOD),
+            json.dumps({**GOOD, "category": "bioweapons"}),
+            "",
+            "{not json",
+            json.dumps([1, 2]),
+            json.dumps({**GOOD, "user_id": "raw-user-2", "prompt": "text is never accepted"}),
+            json.dumps({**GOOD, "user_id": "raw-user-3", "technique": "roleplay"}),
+        ],
+    )
     seen: list[int] = []
     with Client("acme-ai", bytes(range(32)), ProviderKeys.generate("acme-ai").signing_key, send=False) as client:
         summary = import_jsonl(source, client, tmp_path / "rejects.jsonl", progress=seen.append)
@@ -48,8 +60,9 @@ def test_import_sends_good_lines_and_rejects_bad_ones_with_line_numbers(tmp_path
     assert "category: 'bioweapons' is not allowed" in summary.errors[0][1]
     assert "prompt: unknown field" in summary.errors[3][1]
     assert sum(seen) == source.stat().st_size
-    assert sorted(e.actor for e in events) == sorted(pseudonymise(bytes(range(32)), u)
-                                                     for u in ("raw-user-1@example.org", "raw-user-3"))
+    assert sorted(e.actor for e in events) == sorted(
+        pseudonymise(bytes(range(32)), u) for u in ("raw-user-1@example.org", "raw-user-3")
+    )
     rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
     assert [r["line"] for r in rejects] == [2, 4, 5, 6] and rejects[1]["text"] == "{not json"
 
@@ -89,9 +102,21 @@ def test_emit_command_reports_bad_lines_and_spools_when_the_broker_is_down(tmp_p
     ProviderKeys.generate("acme-ai").write(creds)
     source = write_lines(tmp_path / "events.jsonl", [json.dumps(GOOD), json.dumps({**GOOD, "score": 7})])
     spool = tmp_path / "spool"
-    result = CliRunner().invoke(app, [
-        "emit", str(source), "--credentials", str(creds), "--bootstrap-servers", "127.0.0.1:9",
-        "--spool-dir", str(spool), "--timeout", "1"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "emit",
+            str(source),
+            "--credentials",
+            str(creds),
+            "--bootstrap-servers",
+            "127.0.0.1:9",
+            "--spool-dir",
+            str(spool),
+            "--timeout",
+            "1",
+        ],
+    )
     assert result.exit_code == 1
     assert "line 2: score: must be a number from 0 to 1 (got 7)" in result.output
     assert "2 lines: 1 events sent, 1 rejected" in result.output and "waits in the spool" in result.output

@@ -6,15 +6,23 @@ import json
 import threading
 from typing import Any
 
-from ingest.sdk.queue import EventQueue, partition_records
-from ingest.sdk.client import Client
 from ingest.contract.signing import new_signing_key
 from ingest.contract.topics import actor_partition_hash
+from ingest.sdk.client import Client
 from ingest.sdk.encoder import EventEncoder, batch_value
+from ingest.sdk.queue import EventQueue, partition_records
 
 SECRET = bytes(range(32))
-FIELDS: dict[str, Any] = dict(category="cyber.malware", detection_stage="input_filter", action="block", surface="api",
-                              model_family="acme-large", score=0.97, jurisdiction="DE", language="de")
+FIELDS: dict[str, Any] = dict(
+    category="cyber.malware",
+    detection_stage="input_filter",
+    action="block",
+    surface="api",
+    model_family="acme-large",
+    score=0.97,
+    jurisdiction="DE",
+    language="de",
+)
 
 
 def put(queue: EventQueue, partition_hash: int, text: str) -> None:
@@ -97,8 +105,18 @@ def test_a_sender_taking_while_threads_append_loses_and_duplicates_nothing() -> 
 
 def test_a_client_delivers_every_event_of_many_threads_exactly_once_across_a_partition_change() -> None:
     key = new_signing_key()
-    with Client("acme-ai", SECRET, key, send=False, partitions=4, batch_events=50, linger_ms=5,
-                on_full="block", block_timeout_s=60, queue_size=5_000) as client:
+    with Client(
+        "acme-ai",
+        SECRET,
+        key,
+        send=False,
+        partitions=4,
+        batch_events=50,
+        linger_ms=5,
+        on_full="block",
+        block_timeout_s=60,
+        queue_size=5_000,
+    ) as client:
         sink = client.sink
         assert sink is not None
 
@@ -140,8 +158,17 @@ def test_a_queue_smaller_than_a_record_is_drained_without_waiting_for_the_linger
     # Full records never form here (1000 events per record, 20 queued at most) and the linger is
     # ten minutes: the sender must still free space, or emit() would give up after 5 s and drop.
     key = new_signing_key()
-    with Client("acme-ai", SECRET, key, send=False, queue_size=20, batch_events=1000, linger_ms=600_000,
-                on_full="block", block_timeout_s=5) as client:
+    with Client(
+        "acme-ai",
+        SECRET,
+        key,
+        send=False,
+        queue_size=20,
+        batch_events=1000,
+        linger_ms=600_000,
+        on_full="block",
+        block_timeout_s=5,
+    ) as client:
         assert all(client.emit(user_id=f"u{i}", **FIELDS) for i in range(300))
         assert client.flush(10)
         assert client.stats().delivered_events == 300 and client.stats().dropped_queue_full == 0
