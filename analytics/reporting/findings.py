@@ -189,7 +189,7 @@ def _surface_rows(frame: pd.DataFrame | None) -> dict[str, Estimate]:
     raw_scale = max(e.scale for e in hosted) if hosted else 0.0  # the release's σ, stored on every cell
     scale = raw_scale * math.sqrt(max(m - m * m / (n + 1), 0.0)) if _has_total(frame) else raw_scale * math.sqrt(m)
     value = sum(e.value for e in hosted)
-    ordered = {s.value: found[s.value] for s in Surface if s.value in found}
+    ordered: dict[str, Estimate] = {s.value: found[s.value] for s in Surface if s.value in found}
     ordered["hosted"] = Estimate(value, scale, max(value - Z95 * scale, 0.0), value + Z95 * scale)
     return ordered
 
@@ -198,7 +198,7 @@ def _surface_sums(frame: pd.DataFrame | None) -> dict[str, Estimate]:
     found = sum_by(frame, "surface")
     if not found:
         return {}
-    ordered = {s.value: found[s.value] for s in Surface if s.value in found}
+    ordered: dict[str, Estimate] = {s.value: found[s.value] for s in Surface if s.value in found}
     ordered["hosted"] = Estimate.total([e for k, e in found.items() if k != OPEN_WEIGHTS])
     return ordered
 

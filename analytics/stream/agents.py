@@ -85,10 +85,8 @@ class Pace:
             self.since, self.batches, self.records, self.busy = time.perf_counter(), 0, 0, 0.0
 
 
-# Batches taken and not yet settled, besides the one just taken. With one, the next batch's decoding
-# started only once the batch before last had settled; with two, decoding runs a batch further ahead
-# and absorbs uneven batches: 139-163k against 111-137k events/s (bench/worker_throughput.py, 1M events,
-# three runs each); three measured 163-171k, inside that spread.
+# Batches taken and not yet settled, besides the one being counted: decoding runs this many batches ahead
+# of counting, which absorbs uneven batches (docs/architecture.md, Speed, has the measurement).
 IN_FLIGHT_BATCHES = 2
 
 
@@ -124,12 +122,13 @@ def register(app: faust.App, events: faust.TopicT, runtime: WorkerRuntime) -> No
                 except Exception:  # logged by _settle; a restart redoes whatever was not committed
                     log.warning("a batch in flight did not settle while the agent stopped", exc_info=True)
 
-    @app.on_partitions_assigned.connect
+    # Faust calls these with the partitions as the second argument; its declared handler type takes *args only.
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(sender: Any, assigned: set[Any], **_: Any) -> None:
         await on_state_thread(runtime, runtime.rebalance, {tp.partition for tp in assigned if tp.topic == EVENTS_TOPIC})
         await publisher.flush()  # summaries and dead letters a previous owner committed but did not publish
 
-    @app.on_partitions_revoked.connect
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def on_revoked(sender: Any, revoked: set[Any], **_: Any) -> None:
         await on_state_thread(runtime, runtime.revoke, {tp.partition for tp in revoked if tp.topic == EVENTS_TOPIC})
 

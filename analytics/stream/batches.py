@@ -54,7 +54,8 @@ class PipelinedBatches:
         if len(self._buffer) >= self.max_events:
             self._full.set()
             self._space.clear()
-            await self.stream.wait(self._space)  # type: ignore[arg-type]  # until the agent takes the buffer
+            # Until the agent takes the buffer. Faust's Stream has wait(); StreamT, the type it declares, does not.
+            await self.stream.wait(self._space)  # type: ignore[attr-defined]
         return value
 
     async def __aiter__(self) -> AsyncIterator[list[EventT]]:
@@ -65,7 +66,8 @@ class PipelinedBatches:
         stream._enable_passive(aiter(stream.channel))  # type: ignore[attr-defined]  # as take_events does
         try:
             while not stream.should_stop:
-                await stream.wait_for_stopped(self._full, timeout=self.within)  # type: ignore[arg-type]
+                # Stream has wait_for_stopped(); StreamT, the type Faust declares, does not.
+                await stream.wait_for_stopped(self._full, timeout=self.within)  # type: ignore[attr-defined]
                 if not self._buffer:
                     yield []  # nothing came within the time: the agent may settle what it has in flight
                     continue

@@ -55,8 +55,8 @@ def _buckets(totals: pd.DataFrame) -> None:
     by_code = totals.set_index("jurisdiction")
     columns = st.columns(len(REGION_BUCKETS))
     for column, (code, name) in zip(columns, sorted(REGION_BUCKETS.items()), strict=True):
-        text = by_code.loc[code, "released"] if code in by_code.index else "not released"
-        interval = by_code.loc[code, "interval"] if code in by_code.index else ""
+        text = str(by_code.loc[code, "released"]) if code in by_code.index else "not released"
+        interval = str(by_code.loc[code, "interval"]) if code in by_code.index else ""
         column.metric(f"{name} ({code}), not on the map", text, help=f"95% interval: {interval}", delta=None)
 
 

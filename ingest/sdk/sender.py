@@ -11,6 +11,7 @@ record first, while sending new records as usual.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
@@ -216,7 +217,7 @@ class Sender:
                 self.lock.wait(0.05)
             self._unblock(now)
         try:
-            self.transport.send(record, lambda exc, r=record: self._done(r, exc))
+            self.transport.send(record, functools.partial(self._done, record))
         except TransportError as exc:
             with self.lock:
                 self.in_flight.pop(id(record), None)

@@ -14,6 +14,7 @@ bounded in bytes; a record that does not fit is refused and counted by the calle
 
 from __future__ import annotations
 
+import builtins
 import fcntl
 import logging
 import os
@@ -167,7 +168,7 @@ class Spool:
             raise SpoolError(f"cannot write to the spool {self.directory}: {exc}") from None
         return name
 
-    def _write(self, name: str, data: bytes) -> None:
+    def _write(self, name: str, data: builtins.bytes) -> None:  # the builtin: this class has a bytes()
         self.directory.mkdir(parents=True, exist_ok=True)
         tmp = self.directory / f"{name}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from ingest.contract.events import Event, parse_event
 from ingest.contract.records import PROVIDER_HEADER, SIGNATURE_HEADER, Headers
@@ -134,7 +134,7 @@ class KafkaTransport:
         }
         if api_version:
             self._options["api_version"] = tuple(int(p) for p in api_version.split("."))
-        self._producer: object | None = None
+        self._producer: Any = None  # a KafkaProducer; kafka-python ships no type information
         self._partitions: int | None = None
         self._closed = False
 
@@ -144,7 +144,7 @@ class KafkaTransport:
         try:
             producer = self._ensure_producer()
             if self._partitions is None:
-                found = producer.partitions_for(self.topic)  # type: ignore[attr-defined]
+                found = producer.partitions_for(self.topic)
                 if not found:
                     raise TransportError(f"topic {self.topic} has no partitions yet")
                 self._partitions = len(found)
@@ -163,11 +163,11 @@ class KafkaTransport:
         producer, self._producer = self._producer, None
         if producer is not None:
             try:
-                producer.close(timeout=0)  # type: ignore[attr-defined]
+                producer.close(timeout=0)
             except Exception as exc:
                 log.debug("discarding the Kafka producer: %s", exc)
 
-    def _ensure_producer(self) -> object:
+    def _ensure_producer(self) -> Any:
         if self._closed:
             raise TransportError("the client is closed")
         if self._producer is None:
@@ -186,7 +186,7 @@ class KafkaTransport:
             future = producer.send(
                 self.topic,
                 value=record.value,
-                partition=record.partition,  # type: ignore[attr-defined]
+                partition=record.partition,
                 headers=record.headers,
             )
         except KafkaError as exc:
@@ -199,7 +199,7 @@ class KafkaTransport:
         producer, self._producer = self._producer, None
         if producer is not None:
             try:
-                producer.close(timeout=timeout)  # type: ignore[attr-defined]
+                producer.close(timeout=timeout)
             except Exception as exc:
                 log.warning("closing the Kafka producer failed: %s", exc)
 
@@ -209,7 +209,7 @@ def _producer_class() -> type:
     """KafkaProducer, minus the noise its ``__del__`` makes when its constructor failed (broker down)."""
     from kafka import KafkaProducer
 
-    class Producer(KafkaProducer):  # type: ignore[misc]
+    class Producer(KafkaProducer):
         def __del__(self) -> None:
             with contextlib.suppress(Exception):
                 super().__del__()
