@@ -10,20 +10,19 @@ Changes are flagged only when they exceed the combined noise of the two figures 
 difference of two independent releases has standard deviation ``sqrt(s₁² + s₀²)``; a change is
 flagged when ``|difference| > z · sqrt(s₁² + s₀²)``, where ``z`` is chosen so that, if nothing
 changed, the chance of any false alarm across all the comparisons on the page is at most the stated
-rate (Bonferroni).
+rate (Bonferroni, :func:`analytics.reporting.stats.z_for`, the same z the weekly report uses).
 """
 
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 
 from analytics.reporting.document import interval_text, value_text
+from analytics.reporting.stats import Z95, z_for
 
-Z95 = NormalDist().inv_cdf(0.975)
 WINDOW_COLUMNS = ["window_start", "window_end"]
 
 
@@ -92,19 +91,6 @@ def with_text(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def alarm_threshold(comparisons: int, false_alarm_rate: float) -> float:
-    """The z a change must exceed so that all ``comparisons`` together raise a false alarm at most that often.
-
-    Raises:
-        ValueError: ``false_alarm_rate`` is not strictly between 0 and 1, or ``comparisons`` < 1.
-    """
-    if not 0 < false_alarm_rate < 1:
-        raise ValueError(f"false_alarm_rate must be between 0 and 1 (exclusive), got {false_alarm_rate!r}")
-    if comparisons < 1:
-        raise ValueError(f"comparisons must be at least 1, got {comparisons!r}")
-    return NormalDist().inv_cdf(1 - false_alarm_rate / (2 * comparisons))
-
-
 def compare(current: pd.DataFrame, previous: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Pair two windows' figures by ``by`` and measure each change in units of the combined noise.
 
@@ -150,7 +136,7 @@ def flag(compared: pd.DataFrame, false_alarm_rate: float) -> pd.DataFrame:
     Raises:
         ValueError: ``false_alarm_rate`` is not strictly between 0 and 1.
     """
-    threshold = alarm_threshold(max(len(compared), 1), false_alarm_rate)
+    threshold = z_for(max(len(compared), 1), false_alarm_rate)
     out = compared.copy()
     out["flagged"] = out["z"].abs() > threshold
     out["direction"] = np.where(~out["flagged"], "within noise", np.where(out["change"] > 0, "increase", "decrease"))

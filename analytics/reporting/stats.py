@@ -18,7 +18,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Literal
+from typing import Any, Literal
 
 #: z of a two-sided 95% test.
 Z95 = NormalDist().inv_cdf(0.975)
@@ -29,11 +29,18 @@ NO_CLEAR_CHANGE: Verdict = "no clear change"
 NO_EARLIER: Verdict = "no earlier data"
 
 
-def z_for(comparisons: int, alpha: float = ALPHA) -> float:
-    """The two-sided z that keeps the chance of any false call among ``comparisons`` tests at ``alpha``."""
+def z_for(comparisons: int, false_alarm_rate: float = ALPHA) -> float:
+    """The two-sided z (Bonferroni) that keeps the chance of any false call among ``comparisons`` tests
+    at most ``false_alarm_rate``. The report and the dashboard both flag changes with it.
+
+    Raises:
+        ValueError: ``false_alarm_rate`` is not strictly between 0 and 1, or ``comparisons`` < 1.
+    """
+    if not 0 < false_alarm_rate < 1:
+        raise ValueError(f"false_alarm_rate must be between 0 and 1 (exclusive), got {false_alarm_rate!r}")
     if comparisons < 1:
-        raise ValueError(f"comparisons must be at least 1, got {comparisons}")
-    return NormalDist().inv_cdf(1 - alpha / (2 * comparisons))
+        raise ValueError(f"comparisons must be at least 1, got {comparisons!r}")
+    return NormalDist().inv_cdf(1 - false_alarm_rate / (2 * comparisons))
 
 
 @dataclass(frozen=True)
@@ -51,14 +58,9 @@ class Estimate:
         return self.ci_low <= 0
 
     @classmethod
-    def from_row(cls, row: Mapping[str, object]) -> Estimate:
+    def from_row(cls, row: Mapping[str, Any]) -> Estimate:
         """The estimate of one released cell (a row of the store's ``cells`` table)."""
-        return cls(
-            float(row["value"]),
-            float(row["scale"]),  # type: ignore[arg-type]
-            float(row["ci_low"]),
-            float(row["ci_high"]),
-        )  # type: ignore[arg-type]
+        return cls(float(row["value"]), float(row["scale"]), float(row["ci_low"]), float(row["ci_high"]))
 
     @classmethod
     def total(cls, parts: Sequence[Estimate]) -> Estimate:

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from analytics.reporting.stats import z_for
 from dashboard import stats, tilemap
 
 APP = Path(__file__).resolve().parents[3] / "dashboard" / "app.py"
@@ -68,14 +69,19 @@ def test_a_sum_near_zero_is_marked_as_including_zero() -> None:
     assert stats.with_text(stats.aggregate(_cells([3.0, 2.0, 0.0]), []))["released"].iloc[0].startswith("≤ ")
 
 
-def test_alarm_threshold_is_bonferroni_and_rejects_bad_rates() -> None:
-    assert stats.alarm_threshold(1, 0.05) == pytest.approx(1.959964, abs=1e-6)
-    assert stats.alarm_threshold(10, 0.05) == pytest.approx(NormalDist().inv_cdf(1 - 0.0025))
+def test_the_alarm_threshold_is_bonferroni_and_bad_rates_are_refused() -> None:
+    """The dashboard flags with the report's z (``z_for``): one definition of the multiple-comparison z."""
+    assert z_for(1, 0.05) == pytest.approx(1.959964, abs=1e-6)
+    assert z_for(10, 0.05) == pytest.approx(NormalDist().inv_cdf(1 - 0.0025))
+    one = stats.aggregate(_cells([100.0]), ["category"])
+    ten = stats.aggregate(_cells([100.0] * 10), ["category"])
+    assert stats.changes(one, one, ["category"], 0.05).attrs["threshold"] == z_for(1, 0.05)
+    assert stats.changes(ten, ten, ["category"], 0.05).attrs["threshold"] == z_for(10, 0.05)
     for bad in (0, 1, -0.1, 1.5):
         with pytest.raises(ValueError, match="false_alarm_rate must be between 0 and 1"):
-            stats.alarm_threshold(3, bad)
+            stats.changes(ten, ten, ["category"], bad)
     with pytest.raises(ValueError, match="comparisons must be at least 1"):
-        stats.alarm_threshold(0, 0.05)
+        z_for(0, 0.05)
 
 
 def test_changes_flag_only_beyond_the_combined_noise() -> None:
