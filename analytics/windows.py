@@ -8,6 +8,9 @@ from datetime import UTC, datetime, timedelta
 #: A report cell: one value per dimension of its family, in the family's dimension order.
 Cell = tuple[str, ...]
 
+#: One privacy period in production (the user-week), and the length of a "week" window.
+WEEK = timedelta(days=7)
+
 EPOCH = datetime(1970, 1, 5, tzinfo=UTC)  # a Monday, so week windows run Monday to Monday (UTC)
 EPOCH_TS = EPOCH.timestamp()  # the same instant as POSIX seconds: event times are kept as seconds since EPOCH
 
@@ -18,7 +21,7 @@ class Window:
     end: datetime
 
     def label(self) -> str:
-        if self.end - self.start == timedelta(days=7):
+        if self.end - self.start == WEEK:
             year, week, _ = self.start.isocalendar()
             return f"{year}-W{week:02d}"
         return f"{self.start:%Y-%m-%d %H:%M:%S}Z"

@@ -6,12 +6,15 @@ for in the ledger before it is written. No Faust and no Kafka here; DuckDB only 
 ``analytics.store``.
 
 Modules:
-    budget: ``RhoBudget``, a zCDP budget as a value, and its (epsilon, delta) equivalent.
+    budget: ``RhoBudget``, a zCDP budget as a value with arithmetic, and ``ApproxDPBudget``, its (epsilon, delta)
+        equivalent.
     bounding: the contribution-bounding rule (K cells, L events per cell), the reference implementation.
     gaussian: the discrete Gaussian over public keys: calibration, noise, intervals.
     selection: DP partition selection for open vocabularies (OpenDP Gaussian threshold).
     continual: year-to-date totals by binary-tree continual release.
     postprocess: non-negativity and totals consistent with their parts (no budget cost).
-    ledger: ``BudgetPolicy``, the cap check and the ledger's accounting.
-    release: the release step (``Releaser``): ledger, noise, post-processing, one store transaction.
+    ledger: ``BudgetPolicy``, the cap check (``charge``) and ``account``, the one accounting of spend that
+        the CLI, the report and the dashboard show.
+    release: the release step (``Releaser``) and its plans (``GaussianRelease | ThresholdRelease``): ledger,
+        noise, post-processing, one store transaction.
 """

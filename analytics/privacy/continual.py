@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import duckdb
-
+from analytics.privacy.budget import RhoBudget
 from analytics.privacy.gaussian import GaussianPlan, draw, interval_half_width
+from analytics.store import Connection, releases, tree
 from analytics.windows import Window, window_of
 
 MECHANISM = "binary_tree_discrete_gaussian_zcdp"
@@ -116,15 +116,16 @@ class ContinualRelease:
     family: str
     categories: Sequence[str]
     layout: TreeLayout
-    plan: GaussianPlan  # per node; the tree spends plan.rho per level per user-week
+    plan: GaussianPlan  # per node; the tree spends plan.cost per level per user-week
 
     @property
-    def rho_per_week(self) -> float:
-        return self.plan.rho * self.layout.levels
+    def cost_per_week(self) -> RhoBudget:
+        """What the tree charges each user-week: one node per level."""
+        return self.plan.cost * self.layout.levels
 
     def release_week(
         self,
-        con: duckdb.DuckDBPyConnection,
+        con: Connection,
         sums: dict[str, dict[str, object]],
         window: Window,
         exact: Mapping[tuple[str, ...], int],
@@ -154,24 +155,22 @@ class ContinualRelease:
         done = set(self.layout.completed_at(index))
         return [(lv, index >> lv) for lv in range(self.layout.levels) if (lv, index >> lv) not in done]
 
-    def _complete(self, con: duckdb.DuckDBPyConnection, year: int, node: Node, seen: set[int]) -> bool:
+    def _complete(self, con: Connection, year: int, node: Node, seen: set[int]) -> bool:
         """Whether every leaf is in the state, or provably empty (never released: no events that week)."""
         span = self.layout.span(year, node)
-        released = con.execute(
-            "SELECT window_start FROM releases WHERE family = ? AND window_start >= ? AND window_start < ?",
-            [self.family, span.start, span.end],
-        ).fetchall()
-        return all(self.layout.leaf(Window(start, start + self.layout.period))[1] in seen for (start,) in released)
+        released = releases.starts_between(con, self.family, span.start, span.end)
+        return all(self.layout.leaf(Window(start, start + self.layout.period))[1] in seen for start in released)
 
-    def _write_node(self, con: duckdb.DuckDBPyConnection, year: int, node: Node, noisy: list[int]) -> None:
+    def _write_node(self, con: Connection, year: int, node: Node, noisy: list[int]) -> None:
         span = self.layout.span(year, node)
-        con.executemany(
-            "INSERT INTO tree_nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                [self.family, year, node[0], node[1], span.start, span.end, c, float(v), self.plan.scale, self.plan.rho]
-                for c, v in zip(self.categories, noisy, strict=True)
-            ],
-        )
+        level, idx = node
+        rows = [
+            tree.NodeRow(
+                self.family, year, level, idx, span.start, span.end, c, float(v), self.plan.scale, self.plan.rho
+            )
+            for c, v in zip(self.categories, noisy, strict=True)
+        ]
+        tree.insert_nodes(con, rows)
 
     def _node_values(
         self, stored: Mapping[Node, dict[str, float]], ancestors: set[Node], node: Node
@@ -195,21 +194,15 @@ class ContinualRelease:
                 total[c] = total.get(c, 0.0) + v
         return total, used
 
-    def _stored_nodes(
-        self, con: duckdb.DuckDBPyConnection, year: int
-    ) -> tuple[dict[Node, dict[str, float]], set[Node]]:
+    def _stored_nodes(self, con: Connection, year: int) -> tuple[dict[Node, dict[str, float]], set[Node]]:
         """Every stored noisy node of the year, and every node above one of them."""
         stored: dict[Node, dict[str, float]] = {}
-        for level, idx, category, value in con.execute(
-            "SELECT level, idx, category, value FROM tree_nodes WHERE family = ? AND year = ?", [self.family, year]
-        ).fetchall():
+        for level, idx, category, value in tree.node_values(con, self.family, year):
             stored.setdefault((level, idx), {})[category] = value
         ancestors = {(up, idx >> (up - level)) for level, idx in stored for up in range(level + 1, self.layout.levels)}
         return stored, ancestors
 
-    def _write_estimate(
-        self, con: duckdb.DuckDBPyConnection, year: int, index: int, window: Window, now: datetime
-    ) -> None:
+    def _write_estimate(self, con: Connection, year: int, index: int, window: Window, now: datetime) -> None:
         sums: dict[str, float] = {}
         n_nodes = 0
         stored, ancestors = self._stored_nodes(con, year)
@@ -220,26 +213,24 @@ class ContinualRelease:
                 sums[c] = sums.get(c, 0.0) + v
         sigma = self.plan.scale * math.sqrt(max(n_nodes, 1))
         half = interval_half_width(sigma, self.plan.alpha)
-        con.executemany(
-            "INSERT INTO cumulative VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                [
-                    self.family,
-                    year,
-                    window.start,
-                    window.end,
-                    c,
-                    max(v, 0.0),
-                    max(v - half, 0.0),
-                    max(v + half, 0.0),
-                    v - half <= 0,
-                    MECHANISM,
-                    sigma,
-                    self.rho_per_week,
-                    n_nodes,
-                    now,
-                ]
-                for c in self.categories
-                for v in [sums.get(c, 0.0)]
-            ],
-        )
+        rows = [
+            tree.CumulativeRow(
+                self.family,
+                year,
+                window.start,
+                window.end,
+                c,
+                max(v, 0.0),
+                max(v - half, 0.0),
+                max(v + half, 0.0),
+                v - half <= 0,
+                MECHANISM,
+                sigma,
+                self.cost_per_week.rho,
+                n_nodes,
+                now,
+            )
+            for c in self.categories
+            for v in [sums.get(c, 0.0)]
+        ]
+        tree.insert_cumulative(con, rows)

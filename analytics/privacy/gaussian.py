@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import opendp.prelude as dp
 
-from analytics.privacy.budget import DEFAULT_DELTA, RhoBudget, unit_gaussian
+from analytics.privacy.budget import DEFAULT_DELTA, ApproxDPBudget, RhoBudget, unit_gaussian
 
 MECHANISM = "discrete_gaussian_zcdp"
 DEFAULT_ALPHA = 0.05  # 95% intervals
@@ -21,20 +21,40 @@ DEFAULT_ALPHA = 0.05  # 95% intervals
 
 @dataclass(frozen=True)
 class GaussianPlan:
-    """A calibrated discrete Gaussian for one family: everything a release states about its noise."""
+    """A calibrated discrete Gaussian for one family: everything a release states about its noise.
+
+    ``budget`` is the share it was calibrated to; ``cost`` is what OpenDP's privacy map says one
+    actor's bounded contribution spends (never more than ``budget``); ``equivalent`` is that cost as
+    an (ε, δ) statement.
+    """
 
     sensitivity_l2: float
     budget: RhoBudget
+    cost: RhoBudget
+    equivalent: ApproxDPBudget
     scale: float
-    rho: float  # what OpenDP says the measurement spends at this sensitivity (≤ budget.rho)
-    epsilon: float
-    delta: float
     alpha: float
     half_width: float  # the (1 - alpha) interval is value ± half_width
 
     @property
     def mechanism(self) -> str:
+        """The mechanism's name, as stored with every release."""
         return MECHANISM
+
+    @property
+    def rho(self) -> float:
+        """The cost's ρ, as stored in the releases, cells and ledger rows."""
+        return self.cost.rho
+
+    @property
+    def epsilon(self) -> float:
+        """The ε of the cost's (ε, δ) equivalent."""
+        return self.equivalent.epsilon
+
+    @property
+    def delta(self) -> float:
+        """The δ at which :attr:`epsilon` holds."""
+        return self.equivalent.delta
 
 
 @lru_cache(maxsize=256)
@@ -42,12 +62,13 @@ def plan_gaussian(
     sensitivity_l2: float, budget: RhoBudget, delta: float = DEFAULT_DELTA, alpha: float = DEFAULT_ALPHA
 ) -> GaussianPlan:
     """Calibrate the discrete Gaussian so that one actor's bounded contribution costs at most ``budget``."""
+    budget.require_positive("a Gaussian's budget")
     scale = dp.binary_search_param(lambda s: unit_gaussian(s), d_in=sensitivity_l2, d_out=budget.rho, T=float)
     meas = unit_gaussian(scale)
-    rho = float(meas.map(sensitivity_l2))
+    cost = RhoBudget(float(meas.map(sensitivity_l2)))
     epsilon = float(dp.c.make_zCDP_to_approxDP(meas).map(sensitivity_l2).epsilon(delta))
     half_width = float(dp.discrete_gaussian_scale_to_accuracy(scale, alpha))
-    return GaussianPlan(sensitivity_l2, budget, float(scale), rho, epsilon, delta, alpha, half_width)
+    return GaussianPlan(sensitivity_l2, budget, cost, ApproxDPBudget(epsilon, delta), float(scale), alpha, half_width)
 
 
 def draw(plan: GaussianPlan, counts: Sequence[int]) -> list[int]:

@@ -20,7 +20,7 @@ from functools import lru_cache
 
 import opendp.prelude as dp
 
-from analytics.privacy.budget import DEFAULT_DELTA, RhoBudget
+from analytics.privacy.budget import DEFAULT_DELTA, ApproxDPBudget, RhoBudget
 from analytics.privacy.gaussian import DEFAULT_ALPHA, interval_half_width
 
 dp.enable_features("contrib")
@@ -32,22 +32,44 @@ _SEP = "\x1f"  # joins the values of a multi-dimensional key into one string key
 
 @dataclass(frozen=True)
 class ThresholdPlan:
-    """A calibrated Gaussian threshold for one open-vocabulary family."""
+    """A calibrated Gaussian threshold for one open-vocabulary family.
+
+    ``budget`` is the share it was calibrated to; ``cost`` is the ρ OpenDP's map says it spends at
+    the bounds (never more than ``budget``); ``selection_delta`` is its approximate-zCDP δ (the chance
+    a key held up by one actor alone is released), and ``equivalent`` the whole as an (ε, δ) statement:
+    ε of ``cost`` at :data:`DEFAULT_DELTA`, δ = that plus ``selection_delta``.
+    """
 
     bound_k: int
     per_cell_bound: int
     budget: RhoBudget
+    cost: RhoBudget
+    selection_delta: float
+    equivalent: ApproxDPBudget
     scale: float
     threshold: int
-    rho: float  # what OpenDP's map says the measurement spends at the bounds
-    delta: float  # the approximate-zCDP δ at the bounds (≤ the target)
-    epsilon: float  # the ε equivalent at δ_total = delta + privacy.DEFAULT_DELTA
     alpha: float
     half_width: float
 
     @property
     def mechanism(self) -> str:
+        """The mechanism's name, as stored with every release."""
         return MECHANISM
+
+    @property
+    def rho(self) -> float:
+        """The cost's ρ, as stored in the releases, cells and ledger rows."""
+        return self.cost.rho
+
+    @property
+    def epsilon(self) -> float:
+        """The ε of the (ε, δ) equivalent (at :data:`DEFAULT_DELTA`)."""
+        return self.equivalent.epsilon
+
+    @property
+    def delta(self) -> float:
+        """The selection's own δ, as stored in the release and ledger rows (the statement adds DEFAULT_DELTA)."""
+        return self.selection_delta
 
     @property
     def d_in(self) -> tuple[int, int, int]:
@@ -73,6 +95,7 @@ def plan_threshold(
     """Calibrate scale (from ``budget``) and the smallest threshold with δ ≤ ``delta``, by OpenDP's map."""
     if not 0 < delta < 1:
         raise ValueError(f"partition-selection delta must be in (0, 1), got {delta!r}")
+    budget.require_positive("a threshold's budget")
     d_in = (bound_k, math.ceil(per_cell_bound * math.sqrt(bound_k)), per_cell_bound)
     sensitivity_sq = min(d_in[1] ** 2, bound_k * per_cell_bound**2)
     scale = math.sqrt(sensitivity_sq / (2 * budget.rho)) * (1 + 1e-9)
@@ -83,18 +106,19 @@ def plan_threshold(
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if _measurement(scale, mid).map(d_in)[1] <= delta else (mid, hi)
     rho, achieved = _measurement(scale, hi).map(d_in)
-    if rho > budget.rho * (1 + 1e-6):
+    cost = RhoBudget(float(rho))
+    if not cost <= budget * (1 + 1e-6):
         raise RuntimeError(f"threshold calibration spends rho={rho} over its share {budget.rho}: this is a bug")
-    epsilon = RhoBudget(float(rho)).epsilon(DEFAULT_DELTA)
+    equivalent = ApproxDPBudget(cost.epsilon(DEFAULT_DELTA), DEFAULT_DELTA + float(achieved))
     return ThresholdPlan(
         bound_k,
         per_cell_bound,
         budget,
+        cost,
+        float(achieved),
+        equivalent,
         scale,
         hi,
-        float(rho),
-        float(achieved),
-        epsilon,
         alpha,
         interval_half_width(scale, alpha),
     )

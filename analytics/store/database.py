@@ -1,32 +1,10 @@
-"""The DuckDB store: releases, released cells with intervals, the budget ledger, and an audit trail.
+"""Connections to the DuckDB store: short write transactions, read-only readers, retries while locked.
 
-Only noisy, post-processed values land here. DuckDB lets one process write a file, so the worker
-opens the file for each short write transaction and closes it again, and readers (dashboard,
-report) open it read-only per query; both retry while the other holds the lock. A reader therefore
-always sees whole transactions: a release (its ``releases`` row, cells, ledger rows, tree nodes and
-year-to-date line) appears all at once or not at all.
-
-Tables (schema version 3):
-
-* ``releases`` — one row per (family, window): mechanism, bounds, sensitivity, scale, ρ, the (ε, δ)
-  equivalent, the 95% half-width, ``n_cells``; ``threshold`` for partition selection (else NULL);
-  ``window_kind`` "week" or "day".
-* ``cells`` — one row per released cell: the family's dimension columns (others NULL), ``value``
-  (noisy, clamped at 0), ``ci_low``/``ci_high`` (95%), ``includes_zero``, ``mechanism``, ``scale``,
-  ``rho``; ``is_total`` marks a family's total row (all dimension columns NULL; equals the sum of
-  the family's other cells of the window). Open-vocabulary families (``model_family``) have rows
-  only for the keys partition selection released.
-* ``ledger`` — one row per budget charge: ``family`` (or ``family:ytd:L<level>`` for a level of the
-  year-to-date tree), window, ``period``, ``period_start`` (the privacy period the charge counts
-  against), ``year``, ``rho``, ``epsilon``, ``delta``, ``component`` ("cells", "selection",
-  "ytd_level") and the caps in force, ``cap_period`` and ``cap_year``.
-* ``cumulative`` — year-to-date estimates per category by continual release: ``family``, ``year``,
-  ``window_start``/``window_end`` (the week the total runs through), ``category``, ``value``
-  (clamped at 0), ``ci_low``/``ci_high`` (95%), ``includes_zero``, ``mechanism``, ``scale`` (the
-  estimate's standard deviation), ``rho`` (the tree's charge per user-week), ``n_nodes`` (noisy tree
-  nodes summed), ``released_at``.
-* ``tree_nodes`` — the noisy nodes of the year-to-date tree (DP outputs, unclamped).
-* ``audit`` — releases, refusals and other decisions; ``health`` — the worker's operational metrics.
+DuckDB lets one process write a file, so the writer opens the file for each short transaction and
+closes it again, and readers (dashboard, report, CLI) open it read-only per read; both retry while
+the other holds the lock. The rule that must hold: whatever one transaction writes (a release's
+``releases`` row, cells, ledger rows, tree nodes and year-to-date line) a reader sees all at once or
+not at all. The SQL itself lives in the table modules (:mod:`analytics.store.releases` and others).
 """
 
 from __future__ import annotations
@@ -44,136 +22,13 @@ import duckdb
 import pandas as pd
 
 from analytics.errors import StoreError
+from analytics.store import audit, health, ledger, releases, schema, tree
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_FIRST_DIMENSION_COLUMNS = (
-    "category",
-    "detection_stage",
-    "action",
-    "technique",
-    "surface",
-    "jurisdiction",
-    "identity_verification",
-    "account_age_bucket",
-    "language",
-    "model_family",
-)
-#: Dimensions a family may use; each is a nullable column of ``cells``.
-DIMENSION_COLUMNS = (*_FIRST_DIMENSION_COLUMNS, "escalation_stage")
-
-MIGRATIONS: list[str] = [
-    # 1: the first schema
-    f"""
-    CREATE TABLE releases (
-        release_id VARCHAR PRIMARY KEY,
-        family VARCHAR NOT NULL,
-        window_start TIMESTAMPTZ NOT NULL,
-        window_end TIMESTAMPTZ NOT NULL,
-        released_at TIMESTAMPTZ NOT NULL,
-        privacy_unit VARCHAR NOT NULL,
-        metric VARCHAR NOT NULL,
-        mechanism VARCHAR NOT NULL,
-        bound_k INTEGER NOT NULL,
-        bound_l INTEGER NOT NULL,
-        sensitivity_l2 DOUBLE NOT NULL,
-        scale DOUBLE NOT NULL,
-        rho DOUBLE NOT NULL,
-        epsilon DOUBLE NOT NULL,
-        delta DOUBLE NOT NULL,
-        alpha DOUBLE NOT NULL,
-        interval_half_width DOUBLE NOT NULL,
-        n_cells INTEGER NOT NULL,
-        UNIQUE (family, window_start)
-    );
-    CREATE TABLE cells (
-        release_id VARCHAR NOT NULL,
-        family VARCHAR NOT NULL,
-        window_start TIMESTAMPTZ NOT NULL,
-        window_end TIMESTAMPTZ NOT NULL,
-        {", ".join(f"{c} VARCHAR" for c in _FIRST_DIMENSION_COLUMNS)},
-        value DOUBLE NOT NULL,
-        ci_low DOUBLE NOT NULL,
-        ci_high DOUBLE NOT NULL,
-        includes_zero BOOLEAN NOT NULL,
-        mechanism VARCHAR NOT NULL,
-        scale DOUBLE NOT NULL,
-        rho DOUBLE NOT NULL
-    );
-    CREATE TABLE ledger (
-        family VARCHAR NOT NULL,
-        window_start TIMESTAMPTZ NOT NULL,
-        window_end TIMESTAMPTZ NOT NULL,
-        period VARCHAR NOT NULL,
-        year INTEGER NOT NULL,
-        rho DOUBLE NOT NULL,
-        epsilon DOUBLE NOT NULL,
-        delta DOUBLE NOT NULL,
-        recorded_at TIMESTAMPTZ NOT NULL,
-        PRIMARY KEY (family, window_start)
-    );
-    CREATE TABLE audit (
-        logged_at TIMESTAMPTZ NOT NULL,
-        component VARCHAR NOT NULL,
-        action VARCHAR NOT NULL,
-        detail VARCHAR NOT NULL
-    );
-    """,
-    # 2: the escalation funnel's derived dimension; operational metrics for the data-health view
-    """
-    ALTER TABLE cells ADD COLUMN escalation_stage VARCHAR;
-    CREATE TABLE health (
-        recorded_at TIMESTAMPTZ NOT NULL,
-        worker VARCHAR NOT NULL,
-        metric VARCHAR NOT NULL,
-        label VARCHAR NOT NULL,
-        value DOUBLE NOT NULL
-    );
-    """,
-    # 3: the release engine: caps in force and accounting component on every ledger row; totals;
-    # partition-selection thresholds; the continual (year-to-date) release's tree nodes and estimates
-    """
-    ALTER TABLE ledger ADD COLUMN component VARCHAR DEFAULT 'cells';
-    ALTER TABLE ledger ADD COLUMN period_start TIMESTAMPTZ;
-    ALTER TABLE ledger ADD COLUMN cap_period DOUBLE;
-    ALTER TABLE ledger ADD COLUMN cap_year DOUBLE;
-    UPDATE ledger SET period_start = window_start WHERE period_start IS NULL;
-    ALTER TABLE cells ADD COLUMN is_total BOOLEAN DEFAULT false;
-    ALTER TABLE releases ADD COLUMN threshold DOUBLE;
-    ALTER TABLE releases ADD COLUMN window_kind VARCHAR DEFAULT 'week';
-    CREATE TABLE tree_nodes (
-        family VARCHAR NOT NULL,
-        year INTEGER NOT NULL,
-        level INTEGER NOT NULL,
-        idx INTEGER NOT NULL,
-        window_start TIMESTAMPTZ NOT NULL,
-        window_end TIMESTAMPTZ NOT NULL,
-        category VARCHAR NOT NULL,
-        value DOUBLE NOT NULL,
-        scale DOUBLE NOT NULL,
-        rho DOUBLE NOT NULL,
-        PRIMARY KEY (family, year, level, idx, category)
-    );
-    CREATE TABLE cumulative (
-        family VARCHAR NOT NULL,
-        year INTEGER NOT NULL,
-        window_start TIMESTAMPTZ NOT NULL,
-        window_end TIMESTAMPTZ NOT NULL,
-        category VARCHAR NOT NULL,
-        value DOUBLE NOT NULL,
-        ci_low DOUBLE NOT NULL,
-        ci_high DOUBLE NOT NULL,
-        includes_zero BOOLEAN NOT NULL,
-        mechanism VARCHAR NOT NULL,
-        scale DOUBLE NOT NULL,
-        rho DOUBLE NOT NULL,
-        n_nodes INTEGER NOT NULL,
-        released_at TIMESTAMPTZ NOT NULL,
-        PRIMARY KEY (family, year, window_start, category)
-    );
-    """,
-]
+#: An open connection inside one transaction (write) or one read; the table modules take it first.
+Connection = duckdb.DuckDBPyConnection
 
 
 def _is_lock_error(exc: Exception) -> bool:
@@ -184,7 +39,11 @@ def _is_lock_error(exc: Exception) -> bool:
 
 
 def with_retry(fn: Callable[[], T], what: str, timeout: float = 30.0) -> T:
-    """Run ``fn``, retrying with jittered backoff while another process holds the file."""
+    """Run ``fn``, retrying with jittered backoff while another process holds the file.
+
+    Raises:
+        StoreError: ``fn`` failed for another reason than a lock, or the lock outlasted ``timeout``.
+    """
     deadline = time.monotonic() + timeout
     delay = 0.02
     while True:
@@ -198,7 +57,7 @@ def with_retry(fn: Callable[[], T], what: str, timeout: float = 30.0) -> T:
 
 
 class Store:
-    """The writing side. Opens the file only for the length of each transaction."""
+    """The writing side. Opens the file only for the length of each transaction; migrates on creation."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -206,7 +65,8 @@ class Store:
         self.migrate()
 
     @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction: committed when the block ends, rolled back if it raises."""
         con = with_retry(lambda: duckdb.connect(str(self.path)), f"opening {self.path} for writing")
         try:
             con.execute("BEGIN TRANSACTION")
@@ -218,74 +78,85 @@ class Store:
         finally:
             con.close()
 
-    def migrate(self) -> int:
-        """Apply pending migrations; returns the schema version."""
+    def migrate(self) -> tuple[str, ...]:
+        """Apply pending migrations; returns the names of every migration the store now records."""
         with self.transaction() as con:
-            con.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ)"
-            )
-            done = {r[0] for r in con.execute("SELECT version FROM schema_migrations").fetchall()}
-            for version, sql in enumerate(MIGRATIONS, start=1):
-                if version not in done:
-                    con.execute(sql)
-                    con.execute("INSERT INTO schema_migrations VALUES (?, ?)", [version, datetime.now(UTC)])
-                    log.info("store %s migrated to schema version %d", self.path, version)
-        return len(MIGRATIONS)
+            for name in schema.migrate(con):
+                log.info("store %s migrated: %s", self.path, name)
+            return tuple(schema.applied(con))
 
     def audit(self, component: str, action: str, detail: str) -> None:
+        """Append one decision to the audit trail, in a transaction of its own."""
         with self.transaction() as con:
-            con.execute("INSERT INTO audit VALUES (?, ?, ?, ?)", [datetime.now(UTC), component, action, detail])
+            audit.insert(con, datetime.now(UTC), component, action, detail)
 
 
 class ReadOnlyStore:
-    """The reading side for the dashboard and reports: a read-only connection per query."""
+    """The reading side for the dashboard, the report and the CLI: a read-only connection per read.
+
+    A missing file, or one with no schema yet, reads as empty frames, never as an error.
+    """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
 
     def exists(self) -> bool:
+        """Whether the store file exists."""
         return self.path.is_file()
 
-    def query(self, sql: str, params: list[object] | None = None) -> pd.DataFrame:
+    def read(self, fn: Callable[[Connection], pd.DataFrame]) -> pd.DataFrame:
+        """``fn`` on a read-only connection; an empty frame for a missing store or one with no releases table."""
         if not self.exists():
             return pd.DataFrame()
 
         def run() -> pd.DataFrame:
             con = duckdb.connect(str(self.path), read_only=True)
             try:
-                tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-                if "releases" not in tables:
+                if "releases" not in schema.tables(con):
                     return pd.DataFrame()
-                return con.execute(sql, params or []).df()
+                return fn(con)
             finally:
                 con.close()
 
         return with_retry(run, f"reading {self.path}")
 
+    def query(self, sql: str, params: list[object] | None = None) -> pd.DataFrame:
+        """Any SQL, read-only: for tests and ad-hoc inspection. Application code calls the typed readers."""
+        return self.read(lambda con: con.execute(sql, params or []).df())
+
+    def tables(self) -> frozenset[str]:
+        """The store's table names (empty for a missing store or one with no schema yet)."""
+        frame = self.read(lambda con: pd.DataFrame({"table_name": sorted(schema.tables(con))}))
+        return frozenset(frame["table_name"]) if not frame.empty else frozenset()
+
     def releases(self, family: str | None = None) -> pd.DataFrame:
-        where, params = ("WHERE family = ?", [family]) if family else ("", [])
-        return self.query(f"SELECT * FROM releases {where} ORDER BY window_start, family", params)
+        """Every release (of ``family`` when given), by window then family."""
+        return self.read(lambda con: releases.frame(con, family))
 
     def cells(self, family: str, window_start: datetime | None = None) -> pd.DataFrame:
-        sql = "SELECT * FROM cells WHERE family = ?"
-        params: list[object] = [family]
-        if window_start is not None:
-            sql += " AND window_start = ?"
-            params.append(window_start)
-        return self.query(sql + " ORDER BY window_start", params)
+        """The released cells of ``family`` (of one window when given), by window."""
+        return self.read(lambda con: releases.cells(con, family, window_start))
+
+    def cells_between(self, family: str, first_start: datetime, last_start: datetime) -> pd.DataFrame:
+        """The released cells of ``family`` in the windows starting from ``first_start`` to ``last_start``."""
+        return self.read(lambda con: releases.cells_between(con, family, first_start, last_start))
+
+    def latest_cells(self, family: str, last_windows: int) -> pd.DataFrame:
+        """The released cells of ``family`` in its ``last_windows`` latest released windows, oldest first."""
+        return self.read(lambda con: releases.latest_cells(con, family, last_windows))
+
+    def window_cells(self, family: str, starts: list[datetime]) -> pd.DataFrame:
+        """The released cells of ``family`` in the windows starting at ``starts``, by window."""
+        return self.read(lambda con: releases.window_cells(con, family, starts))
 
     def ledger(self) -> pd.DataFrame:
-        return self.query("SELECT * FROM ledger ORDER BY window_start, family")
+        """The budget ledger, by window then family."""
+        return self.read(ledger.frame)
 
     def cumulative(self, family: str | None = None, year: int | None = None) -> pd.DataFrame:
         """Year-to-date estimates per category (empty before the first weekly release with one)."""
-        clauses, params = [], []
-        for column, value in (("family", family), ("year", year)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        tables = self.query("SELECT table_name FROM information_schema.tables WHERE table_name = 'cumulative'")
-        if tables.empty:
-            return pd.DataFrame()
-        return self.query(f"SELECT * FROM cumulative {where} ORDER BY year, window_start, category", params)
+        return self.read(lambda con: tree.cumulative(con, family, year))
+
+    def health(self) -> pd.DataFrame:
+        """The workers' operational metrics (empty on a store written before they existed)."""
+        return self.read(health.frame)

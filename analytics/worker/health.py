@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from analytics.store import Store
+from analytics.store import health as health_table
 
 log = logging.getLogger("flockview.worker")
 
@@ -90,5 +91,4 @@ def write_health(
     rows = [(at, worker, metric, label, value) for metric, label, value in metrics.rows()]
     rows += [(at, worker, name, "", float(value)) for name, value in sorted(gauges.items())]
     with store.transaction() as con:
-        con.executemany("INSERT INTO health VALUES (?, ?, ?, ?, ?)", rows)
-    return len(rows)
+        return health_table.insert(con, rows)

@@ -21,9 +21,15 @@ FAMILY = ReportFamily(name="by_category", title="t", dimensions=("category",), b
 
 
 def test_budget_is_validated() -> None:
-    for bad in (0, -1.0, float("nan"), float("inf")):
-        with pytest.raises(ValueError, match="rho must be a positive finite number"):
-            RhoBudget(bad)
+    for bad in (-1.0, float("nan"), float("inf"), "0.1", True):
+        with pytest.raises(ValueError, match="rho must be a non-negative finite number"):
+            RhoBudget(bad)  # type: ignore[arg-type]
+    # Zero is a budget (nothing spent, nothing left), but nothing can be spent from it: no cap, no plan.
+    assert RhoBudget(0) == RhoBudget.ZERO
+    with pytest.raises(ValueError, match="per-period cap .* must be a positive rho"):
+        BudgetPolicy(rho_week=RhoBudget(0))
+    with pytest.raises(ValueError, match="must be a positive rho"):
+        plan_gaussian(FAMILY.sensitivity_l2, RhoBudget(0))
 
 
 def test_plan_spends_no_more_than_its_budget() -> None:

@@ -1,4 +1,4 @@
-"""Store migrations: an existing schema-2 store upgrades in place and keeps its rows; readers cope."""
+"""Store migrations: named, applied once; stores that recorded integer versions upgrade in place; readers cope."""
 
 from __future__ import annotations
 
@@ -6,35 +6,74 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pytest
 
+from analytics.errors import StoreError
 from analytics.store import MIGRATIONS, ReadOnlyStore, Store
+from analytics.store.schema import LEGACY_VERSIONS
+
+NAMES = tuple(m.name for m in MIGRATIONS)
 
 
-def _schema_2_store(path: Path) -> None:
+def _legacy_store(path: Path, versions: int) -> None:
+    """A store as written before migrations had names: the first ``versions`` migrations, numbered."""
     with duckdb.connect(str(path)) as con:
         con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ)")
-        for version, sql in enumerate(MIGRATIONS[:2], start=1):
-            con.execute(sql)
+        for version in range(1, versions + 1):
+            con.execute(next(m.sql for m in MIGRATIONS if m.name == LEGACY_VERSIONS[version]))
             con.execute("INSERT INTO schema_migrations VALUES (?, ?)", [version, datetime.now(UTC)])
         start, end = datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 9, tzinfo=UTC)
         con.execute(
-            "INSERT INTO ledger VALUES ('events_by_category', ?, ?, '2026-W10', 2026, 0.005, 0.4, 1e-6, ?)",
+            "INSERT INTO ledger (family, window_start, window_end, period, year, rho, epsilon, delta, recorded_at) "
+            "VALUES ('events_by_category', ?, ?, '2026-W10', 2026, 0.005, 0.4, 1e-6, ?)",
             [start, end, end],
         )
 
 
+def test_migrations_have_unique_names() -> None:
+    assert len(set(NAMES)) == len(NAMES)
+    assert set(LEGACY_VERSIONS.values()) <= set(NAMES)
+
+
+def test_a_new_store_records_every_migration_by_name(tmp_path: Path) -> None:
+    store = Store(tmp_path / "new.duckdb")
+    assert store.migrate() == NAMES
+    recorded = ReadOnlyStore(store.path).query("SELECT name FROM store_migrations ORDER BY name")
+    assert sorted(recorded["name"]) == sorted(NAMES)
+    assert "schema_migrations" not in ReadOnlyStore(store.path).tables()
+
+
 def test_schema_2_store_migrates_and_keeps_its_ledger(tmp_path: Path) -> None:
     path = tmp_path / "old.duckdb"
-    _schema_2_store(path)
+    _legacy_store(path, versions=2)
     assert ReadOnlyStore(path).cumulative().empty  # a reader on the old schema gets nothing, not an error
-    assert Store(path).migrate() == len(MIGRATIONS) == 3
+    assert Store(path).migrate() == NAMES
     ledger = ReadOnlyStore(path).ledger()
     assert len(ledger) == 1
     row = ledger.iloc[0]
     assert row["component"] == "cells" and row["period_start"] == row["window_start"]
     assert ledger[["cap_period", "cap_year"]].isna().all().all()  # caps unknown for rows written before v3
-    tables = set(ReadOnlyStore(path).query("SELECT table_name FROM information_schema.tables")["table_name"])
+    tables = ReadOnlyStore(path).tables()
     assert {"releases", "cells", "ledger", "audit", "health", "cumulative", "tree_nodes"} <= tables
     Store(path)  # migrating again is a no-op
+    names = ReadOnlyStore(path).query("SELECT name FROM store_migrations")
+    assert sorted(names["name"]) == sorted(NAMES)
     versions = ReadOnlyStore(path).query("SELECT version FROM schema_migrations ORDER BY version")
-    assert list(versions["version"]) == [1, 2, 3]
+    assert list(versions["version"]) == [1, 2]  # the old record is left as it was
+
+
+def test_schema_3_store_is_up_to_date_and_keeps_working(tmp_path: Path) -> None:
+    path = tmp_path / "v3.duckdb"
+    _legacy_store(path, versions=3)
+    store = Store(path)  # adopts versions 1-3 by name and applies nothing
+    assert store.migrate() == NAMES
+    assert len(ReadOnlyStore(path).ledger()) == 1
+
+
+def test_a_store_from_a_newer_release_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.duckdb"
+    _legacy_store(path, versions=3)
+    with duckdb.connect(str(path)) as con:
+        con.execute("INSERT INTO schema_migrations VALUES (4, ?)", [datetime.now(UTC)])
+    with pytest.raises(StoreError, match="schema version 4"):
+        Store(path)
