@@ -8,7 +8,7 @@ Modules:
     decode_process: the same decoding in a child process, outside the interpreter lock.
     utctimes: many RFC 3339 UTC times at once, with numpy.
     verify: verification by the contract's own decoder, and dead-letter messages.
-    columns: verified events as columns, and each event's kind.
+    columns: verified events as columns, and each event's profile.
     keys: compact sets and indexes of 128-bit keys (event ids, actor keys).
     slots: the vectorised contribution bounds of one window.
     aggregator: windowed, bounded, de-duplicated counting of one partition.

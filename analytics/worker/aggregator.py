@@ -23,7 +23,7 @@ import numpy as np
 
 from analytics.families import ReportFamily
 from analytics.windows import EPOCH_TS, ClosedWindow, Window
-from analytics.worker.columns import EventBatch, Kinds, kind_fields
+from analytics.worker.columns import EventBatch, Profiles, profile_fields
 from analytics.worker.gather import window_at
 from analytics.worker.health import IngestMetrics
 from analytics.worker.keys import KeyIndex, SeenIds
@@ -132,8 +132,8 @@ class WindowAggregator:
         self.lateness_s = lateness.total_seconds()
         self.metrics = metrics or IngestMetrics()
         self.lanes = lanes_for(self.families, window_size)
-        self.fields = kind_fields(self.families)
-        self.kinds = Kinds(self.fields, [lane.vocab for lane in self.lanes])
+        self.fields = profile_fields(self.families)
+        self.profiles = Profiles(self.fields, [lane.vocab for lane in self.lanes])
         self.max_event_time = -math.inf  # seconds since EPOCH
         self.delta = Delta()
 
@@ -166,22 +166,22 @@ class WindowAggregator:
             self.metrics.duplicates += int((~fresh).sum())
             if fresh.any():
                 self.delta.new_ids.setdefault((0, win), []).append(batch.ids[where[fresh]])
-        kinds = self.kinds.ids(batch.kinds)
+        profiles = self.profiles.ids(batch.profiles)
         for lane in self.lanes:
             lane_index = index if lane is primary else np.floor(batch.t / lane.size_s).astype(np.int64)
             lane_keep = keep & (lane_index >= lane.closed_before)
             for win in np.unique(lane_index[lane_keep]).tolist():
                 where = np.nonzero(lane_keep & (lane_index == win))[0]
-                self._count(lane, win, batch.actors[where], kinds[where])
+                self._count(lane, win, batch.actors[where], profiles[where])
 
-    def _count(self, lane: Lane, win: int, actors: np.ndarray, kinds: np.ndarray) -> None:
+    def _count(self, lane: Lane, win: int, actors: np.ndarray, profiles: np.ndarray) -> None:
         state = lane.state(win)
         rows = state.actors.rows(actors)
         state.bounds.ensure_rows(len(state.actors))
         self.delta.actors.setdefault((lane.lane_id, win), []).append((actors, rows))
         dropped = self.metrics.dropped_by_bounding
         for f, family in enumerate(lane.families):
-            cells = self.kinds.table(lane.lane_id, f)[kinds]
+            cells = self.profiles.table(lane.lane_id, f)[profiles]
             touched = cells >= 0
             if not touched.any():
                 continue

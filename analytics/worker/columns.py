@@ -1,10 +1,12 @@
 """Verified events as columns, the form the stream worker counts them in (numpy, a batch at a time).
 
 An :class:`EventBatch` holds, per event and in partition order: the event time, the actor key
-(the first 128 bits of the pseudonym), the event id and the event's *kind*, the values of the
-fields the report families read. :class:`Kinds` numbers the kinds it meets and works out once per
-kind, with each family's own ``cells_of``, which cells of which family an event of that kind
-touches; so the families stay the one definition of what is counted where.
+(the first 128 bits of the pseudonym), the event id and the event's *profile*: the values of the
+fields the report families read (:func:`profile_fields`), which decide every cell the event counts in.
+:class:`Profiles` numbers the profiles it meets and works out once per profile, with each family's
+own ``cells_of``, which cells of which family an event with that profile touches; so the families
+stay the one definition of what is counted where. (A *window kind*, week or day, is another thing:
+see :mod:`analytics.families`.)
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ from ingest.contract.events import Event
 from ingest.contract.taxonomy import ENUM_FIELDS
 
 _EVENT_FIELDS = frozenset(Event.model_fields)
-MAX_KINDS = 1 << 20  # distinct kinds remembered before the numbering starts again (between batches)
+MAX_PROFILES = 1 << 20  # distinct profiles remembered before the numbering starts again (between batches)
 
 
-def kind_fields(families: Iterable[ReportFamily]) -> tuple[str, ...]:
+def profile_fields(families: Iterable[ReportFamily]) -> tuple[str, ...]:
     """The event fields the families' cells depend on: their dimensions that are event fields, and the action."""
     return tuple(sorted({d for f in families for d in _inputs(f)}))
 
@@ -40,7 +42,7 @@ class EventBatch:
     t: np.ndarray  # float64: seconds since EPOCH
     actors: np.ndarray  # (n, 2) uint64: the first 16 bytes of each actor pseudonym
     ids: np.ndarray  # (n, 2) uint64: the 16 bytes of each event id
-    kinds: list[tuple[object, ...]]  # per event, the values of ``kind_fields`` (strings, enum members or None)
+    profiles: list[tuple[object, ...]]  # per event, the values of ``profile_fields`` (strings, enum members or None)
     providers: Counter[str] = field(default_factory=Counter)  # events per provider
 
     def __len__(self) -> int:
@@ -48,7 +50,7 @@ class EventBatch:
 
     def slice(self, start: int, stop: int) -> EventBatch:
         """Events ``start`` to ``stop`` (without provider totals, which are not kept per event)."""
-        return EventBatch(self.t[start:stop], self.actors[start:stop], self.ids[start:stop], self.kinds[start:stop])
+        return EventBatch(self.t[start:stop], self.actors[start:stop], self.ids[start:stop], self.profiles[start:stop])
 
     @classmethod
     def from_events(cls, events: Sequence[Event], fields: Sequence[str]) -> EventBatch:
@@ -57,9 +59,9 @@ class EventBatch:
         t = np.fromiter((e.occurred_at.timestamp() - EPOCH_TS for e in events), np.float64, n)
         actors = np.frombuffer(bytes.fromhex("".join([e.actor[:32] for e in events])), "<u8").reshape(-1, 2)
         ids = np.frombuffer(b"".join([e.event_id.bytes for e in events]), "<u8").reshape(-1, 2)
-        kind_of = attrgetter(*fields)
-        kinds = [kind_of(e) for e in events] if len(fields) > 1 else [(kind_of(e),) for e in events]
-        return cls(t, actors, ids, kinds, Counter(e.provider for e in events))
+        profile_of = attrgetter(*fields)
+        profiles = [profile_of(e) for e in events] if len(fields) > 1 else [(profile_of(e),) for e in events]
+        return cls(t, actors, ids, profiles, Counter(e.provider for e in events))
 
     @classmethod
     def concat(cls, batches: Sequence[EventBatch]) -> EventBatch:
@@ -72,16 +74,16 @@ class EventBatch:
             np.concatenate([b.t for b in batches]),
             np.concatenate([b.actors for b in batches]),
             np.concatenate([b.ids for b in batches]),
-            [k for b in batches for k in b.kinds],
+            [k for b in batches for k in b.profiles],
             providers,
         )
 
 
-class Kinds:
-    """Numbers event kinds and keeps, per vocabulary and family, the cells each kind touches.
+class Profiles:
+    """Numbers event profiles and keeps, per vocabulary and family, the cells each profile touches.
 
-    ``table(v, f)[kind]`` lists family ``f``'s cell indexes (in ``vocabularies[v]``) that an event of
-    that kind touches, padded with -1: usually one cell, none when the family does not count the
+    ``table(v, f)[number]`` lists family ``f``'s cell indexes (in ``vocabularies[v]``) that an event
+    with the profile of that number touches, padded with -1: usually one cell, none when the family does not count the
     event, several for the escalation funnel.
     """
 
@@ -91,7 +93,7 @@ class Kinds:
         self._reset()
 
     def _reset(self) -> None:
-        """Forget every kind (numbers are only meaningful within a batch, so this is safe between batches)."""
+        """Forget every profile (numbers are only meaningful within a batch, so this is safe between batches)."""
         self._ids: dict[tuple[object, ...], int] = {}
         self._values: list[dict[object, object]] = [{} for _ in self.fields]  # per field: value -> the one kept
         widths = [
@@ -99,38 +101,38 @@ class Kinds:
             for v in self.vocabularies
         ]
         self._tables = [[np.full((64, w), -1, np.int32) for w in ws] for ws in widths]  # cells < MAX_CELLS
-        # Per family, the positions of its inputs in a kind, and its cells by the values at those positions.
+        # Per family, the positions of its inputs in a profile, and its cells by the values at those positions.
         self._inputs = [
             [tuple(self.fields.index(d) for d in _inputs(fam)) for fam in v.families] for v in self.vocabularies
         ]
         self._cells: list[list[dict[object, object]]] = [[{} for _ in v.families] for v in self.vocabularies]
 
-    def ids(self, kinds: Sequence[tuple[object, ...]]) -> np.ndarray:
-        """Each kind's number; new kinds get their cells worked out now, all of a batch's at once."""
-        if len(self._ids) > MAX_KINDS:
+    def ids(self, profiles: Sequence[tuple[object, ...]]) -> np.ndarray:
+        """Each profile's number; new profiles get their cells worked out now, all of a batch's at once."""
+        if len(self._ids) > MAX_PROFILES:
             self._reset()
         known = self._ids
-        out = np.fromiter(map(known.get, kinds, repeat(-1)), np.int64, len(kinds))  # no Python frame per event
+        out = np.fromiter(map(known.get, profiles, repeat(-1)), np.int64, len(profiles))  # no Python frame per event
         missing = np.nonzero(out < 0)[0]
         if len(missing):
             # Distinct, in order of first sight, and made of one shared object per field value: a decoded
-            # event's strings are its own, and a kind kept for good would otherwise keep them alive.
+            # event's strings are its own, and a profile kept for good would otherwise keep them alive.
             canon = self._values
             new = [
-                tuple([c.setdefault(x, x) for c, x in zip(canon, kind, strict=True)])
-                for kind in dict.fromkeys(kinds[i] for i in missing)
+                tuple([c.setdefault(x, x) for c, x in zip(canon, profile, strict=True)])
+                for profile in dict.fromkeys(profiles[i] for i in missing)
             ]
             first = len(known)
-            for number, kind in enumerate(new, first):
-                known[kind] = number
+            for number, profile in enumerate(new, first):
+                known[profile] = number
             for v in range(len(self.vocabularies)):
                 for f in range(len(self._tables[v])):
                     self._fill(v, f, new, first)
-            out[missing] = [known[kinds[i]] for i in missing]
+            out[missing] = [known[profiles[i]] for i in missing]
         return out
 
     def _fill(self, v: int, f: int, new: list[tuple[object, ...]], first: int) -> None:
-        """Write family ``f``'s cells of the kinds numbered ``first``, ``first + 1``, … into its table."""
+        """Write family ``f``'s cells of the profiles numbered ``first``, ``first + 1``, … into its table."""
         table = self._tables[v][f]
         end, width = first + len(new), table.shape[1]
         if end > len(table):
@@ -138,7 +140,7 @@ class Kinds:
             grown[: len(table)] = table
             table = self._tables[v][f] = grown
         cache, project = self._cells[v][f], itemgetter(*self._inputs[v][f])
-        values = [project(kind) for kind in new]
+        values = [project(profile) for profile in new]
         rows = [cache.get(value) for value in values]
         for i in [i for i, row in enumerate(rows) if row is None]:  # values this family has not met yet
             row = cache.get(values[i])
@@ -151,14 +153,14 @@ class Kinds:
         else:
             table[first:end] = rows
 
-    def _cells_of(self, v: int, f: int, kind: tuple[object, ...]) -> list[int]:
-        """Family ``f``'s cell indexes for ``kind``, by ``family.cells_of`` on the values it reads."""
+    def _cells_of(self, v: int, f: int, profile: tuple[object, ...]) -> list[int]:
+        """Family ``f``'s cell indexes for ``profile``, by ``family.cells_of`` on the values it reads."""
         vocabulary = self.vocabularies[v]
-        event = SimpleNamespace(**{self.fields[i]: _typed(self.fields[i], kind[i]) for i in self._inputs[v][f]})
+        event = SimpleNamespace(**{self.fields[i]: _typed(self.fields[i], profile[i]) for i in self._inputs[v][f]})
         return [vocabulary.cell_index(f, c) for c in vocabulary.families[f].cells_of(event)]  # type: ignore[arg-type]
 
     def table(self, v: int, f: int) -> np.ndarray:
-        """Family ``f`` of vocabulary ``v``: kind number -> cell indexes touched, padded with -1."""
+        """Family ``f`` of vocabulary ``v``: profile number -> cell indexes touched, padded with -1."""
         return self._tables[v][f]
 
 
@@ -168,6 +170,6 @@ def _inputs(family: ReportFamily) -> tuple[str, ...]:
 
 
 def _typed(name: str, value: object) -> object:
-    """A kind's value as the event holds it: taxonomy fields as their enum members."""
+    """A profile's value as the event holds it: taxonomy fields as their enum members."""
     enum = ENUM_FIELDS.get(name)
     return enum(value) if enum is not None and value is not None else value

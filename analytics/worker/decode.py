@@ -119,13 +119,13 @@ class FastDecoder:
 
     Args:
         registry: the registered providers and their keys.
-        fields: the event fields a batch's kinds hold (:func:`analytics.worker.columns.kind_fields`).
+        fields: the event fields a batch's profiles hold (:func:`analytics.worker.columns.profile_fields`).
     """
 
     def __init__(self, registry: ProviderRegistry, fields: Sequence[str]) -> None:
         self.registry = registry
         self.fields = tuple(fields)
-        self._kind = attrgetter(*self.fields)
+        self._profile = attrgetter(*self.fields)
         self._model_families: set[str] = set()
 
     def decode(
@@ -175,13 +175,13 @@ class FastDecoder:
             good = [g for g, lt in zip(good, late.tolist(), strict=True) if not lt]
         taken = {id(events): len(events) for _, events in good}
         sizes.extend(taken.get(id(events)) if events is not None else None for _, events in parsed)
-        kind = self._kind
+        profile = self._profile
         everything = [e for _, events in good for e in events]
-        kinds = [kind(e) for e in everything] if len(self.fields) > 1 else [(kind(e),) for e in everything]
+        profiles = [profile(e) for e in everything] if len(self.fields) > 1 else [(profile(e),) for e in everything]
         providers: Counter[str] = Counter()
         for provider, events in good:
             providers[provider] += len(events)
-        return EventBatch(t, actors, ids, kinds, providers)
+        return EventBatch(t, actors, ids, profiles, providers)
 
     def _checked(self, good: list[tuple[str, list[WireEvent]]]) -> tuple[Columns, list[tuple[str, list[WireEvent]]]]:
         """The columns of the records whose events pass every check, and those records."""

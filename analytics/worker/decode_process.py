@@ -9,7 +9,7 @@ The bytes never go through a pipe (a pipe gives up the interpreter lock once per
 time waits to get it back): records are written into one anonymous shared file (``memfd``) and the
 columns come back in another. The pipe carries a small pickled header each way: the records'
 lengths and headers, and the columns' shapes, each record's count (``sizes``), provider totals and
-the kinds the child had not numbered before. Kinds are numbered in the child (one dict for every
+the profiles the child had not numbered before. Profiles are numbered in the child (one dict for every
 partition), so the parent turns numbers back into the same shared tuples.
 
 The child reads its requests from standard input and exits when that closes, so it goes when its
@@ -38,7 +38,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from analytics.worker.columns import MAX_KINDS, EventBatch
+from analytics.worker.columns import MAX_PROFILES, EventBatch
 from analytics.worker.decode import Decoded, FastDecoder, Record
 from ingest.contract.registry import ProviderRegistry
 from ingest.contract.signing import public_key_to_text
@@ -50,7 +50,7 @@ CHUNK_BYTES = 16 << 20  # record bytes per request: bounds the shared files (a p
 ANSWER_TIMEOUT_S = 120.0  # a batch takes well under a second; a child this slow is stuck, and is replaced
 _PAGE = mmap.PAGESIZE
 # Columns in the order they are laid out in the shared output: name, dtype, values per event.
-_COLUMNS = (("t", np.float64, 1), ("actors", np.uint64, 2), ("ids", np.uint64, 2), ("kinds", np.int32, 1))
+_COLUMNS = (("t", np.float64, 1), ("actors", np.uint64, 2), ("ids", np.uint64, 2), ("profiles", np.int32, 1))
 
 __all__ = ["DecodeProcess", "DecodeProcessError", "available"]
 
@@ -126,7 +126,7 @@ class DecodeProcess:
 
     Args:
         registry: the providers the parent accepts (their public keys go to the child).
-        fields: the kind fields (:func:`analytics.worker.columns.kind_fields`).
+        fields: the profile fields (:func:`analytics.worker.columns.profile_fields`).
     """
 
     def __init__(self, registry: ProviderRegistry, fields: Sequence[str]) -> None:
@@ -136,13 +136,13 @@ class DecodeProcess:
         self._registry = {name: public_key_to_text(key) for name, key in registry.keys.items()}
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
-        self._kinds: list[tuple[object, ...]] = []
+        self._profiles: list[tuple[object, ...]] = []
         self._start()
 
     def _start(self) -> None:
         self._in = _Shared(os.memfd_create("flockview-decode-in"))
         self._out = _Shared(os.memfd_create("flockview-decode-out"))
-        self._kinds = []
+        self._profiles = []
         fds = (self._in.fd, self._out.fd)
         self._proc = subprocess.Popen(
             [sys.executable, "-c", "from analytics.worker.decode_process import main; main()", *map(str, fds)],
@@ -199,13 +199,13 @@ class DecodeProcess:
             raise DecodeProcessError(f"the decode process (pid {proc.pid}) exited; code {proc.poll()}")
         if answer[0] == "error":
             raise DecodeProcessError(f"the decode process raised: {answer[1]}")
-        _, n, renumbered, new_kinds, sizes, providers = answer
+        _, n, renumbered, new_profiles, sizes, providers = answer
         if renumbered:
-            self._kinds = []
-        self._kinds.extend(new_kinds)
+            self._profiles = []
+        self._profiles.extend(new_profiles)
         columns = self._columns(n)
-        kinds = list(map(self._kinds.__getitem__, columns["kinds"].tolist()))
-        return EventBatch(columns["t"], columns["actors"], columns["ids"], kinds, Counter(providers)), sizes
+        profiles = list(map(self._profiles.__getitem__, columns["profiles"].tolist()))
+        return EventBatch(columns["t"], columns["actors"], columns["ids"], profiles, Counter(providers)), sizes
 
     def _columns(self, n: int) -> dict[str, np.ndarray]:
         if not n:
@@ -287,19 +287,19 @@ def _answer(
             records.append((shared[at : at + length], head))
             at += length
     batch, sizes = decoder.decode_many(records, latest)
-    renumbered = len(numbers) > MAX_KINDS  # the numbering starts again, in the parent too
+    renumbered = len(numbers) > MAX_PROFILES  # the numbering starts again, in the parent too
     if renumbered:
         numbers.clear()
     first_new = len(numbers)
     get = numbers.get
-    codes = np.fromiter(map(get, batch.kinds, [-1] * len(batch)), np.int32, len(batch))
-    new_kinds: list[tuple[object, ...]] = []
+    codes = np.fromiter(map(get, batch.profiles, [-1] * len(batch)), np.int32, len(batch))
+    new_profiles: list[tuple[object, ...]] = []
     for i in np.nonzero(codes < 0)[0].tolist():
-        kind = batch.kinds[i]
-        number = get(kind)
+        profile = batch.profiles[i]
+        number = get(profile)
         if number is None:
-            number = numbers[kind] = first_new + len(new_kinds)
-            new_kinds.append(kind)
+            number = numbers[profile] = first_new + len(new_profiles)
+            new_profiles.append(profile)
         codes[i] = number
     arrays = [np.ascontiguousarray(a) for a in (batch.t, batch.actors, batch.ids, codes)]
     out = outputs.grow(sum(a.nbytes for a in arrays))
@@ -308,7 +308,7 @@ def _answer(
         if array.nbytes:  # an empty view cannot be cast
             out[at : at + array.nbytes] = memoryview(array).cast("B")  # no intermediate bytes copy
         at += array.nbytes
-    return "ok", len(batch), renumbered, new_kinds, sizes, dict(batch.providers)
+    return "ok", len(batch), renumbered, new_profiles, sizes, dict(batch.providers)
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from analytics.settings import WorkerSettings
 from analytics.store import Store
 from analytics.windows import ClosedWindow
 from analytics.worker.aggregator import seconds_since_epoch
-from analytics.worker.columns import kind_fields
+from analytics.worker.columns import profile_fields
 from analytics.worker.decode import Decoded, FastDecoder
 from analytics.worker.decode_process import DecodeProcess, DecodeProcessError, available
 from analytics.worker.gather import Gatherer, Summary
@@ -81,7 +81,7 @@ class WorkerRuntime:
         # The next batch is verified and decoded here while the state thread counts the last one
         # (the decoder keeps only a cache of model families seen, so it needs no partition state).
         self.decode_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flockview-decode")
-        self.decoder = FastDecoder(self.config.registry, kind_fields(self.families))
+        self.decoder = FastDecoder(self.config.registry, profile_fields(self.families))
         # With decode_process, that thread hands the work to a child process (started on first use).
         self.decode_process: DecodeProcess | None = None
         self._decode_process_wanted = settings.decode_process and available()

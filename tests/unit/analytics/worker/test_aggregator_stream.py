@@ -13,7 +13,7 @@ import pytest
 from analytics.families import load_families
 from analytics.settings import WorkerSettings
 from analytics.worker.aggregator import seconds_since_epoch
-from analytics.worker.columns import EventBatch, kind_fields
+from analytics.worker.columns import EventBatch, profile_fields
 from analytics.worker.decode import FastDecoder
 from analytics.worker.health import IngestMetrics
 from analytics.worker.partition import Decoded, IncomingRecord, PartitionConfig, PartitionWorker
@@ -75,12 +75,12 @@ CASES = {
 }
 
 
-FIELDS = kind_fields(load_families())
+FIELDS = profile_fields(load_families())
 TAKEN = {"all valid"}  # the only case the fast path decodes itself; every other goes to the contract's decoder
 
 
 def columns(batch: EventBatch) -> tuple[object, ...]:
-    return batch.t.tolist(), batch.actors.tolist(), batch.ids.tolist(), [tuple(map(str, k)) for k in batch.kinds]
+    return batch.t.tolist(), batch.actors.tolist(), batch.ids.tolist(), [tuple(map(str, k)) for k in batch.profiles]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -139,7 +139,7 @@ def test_a_partition_skips_what_it_applied_before_a_restart_and_sends_bad_record
     bad = IncomingRecord(forged_value, [(PROVIDER_HEADER, b"acme-ai"), (SIGNATURE_HEADER, b"y" * 64)], "events", 0, 6)
     batch = [*first, records(1, start=5)[0], bad]  # redelivery of 0..4, then 5 and a forged one
     if decoded_before:  # the runtime decodes a batch ahead, for the whole batch: these replayed records included
-        decoded = FastDecoder(REGISTRY, kind_fields(load_families())).decode_many(
+        decoded = FastDecoder(REGISTRY, profile_fields(load_families())).decode_many(
             [(r.value, r.headers) for r in batch], seconds_since_epoch(NOW)
         )
         assert decoded[1] == [1] * 6 + [None]

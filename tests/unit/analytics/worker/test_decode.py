@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from analytics.families import load_families
 from analytics.worker import decode
 from analytics.worker.aggregator import seconds_since_epoch
-from analytics.worker.columns import EventBatch, kind_fields
+from analytics.worker.columns import EventBatch, profile_fields
 from analytics.worker.decode import FastDecoder
 from ingest.contract.records import PROVIDER_HEADER, SIGNATURE_HEADER, decode_record
 from ingest.contract.registry import ProviderRegistry
@@ -25,7 +25,7 @@ from ingest.sdk.encoder import format_time
 
 KEY = new_signing_key()
 REGISTRY = ProviderRegistry.from_mapping({"acme-ai": public_key_to_text(KEY.public_key())})
-FIELDS = kind_fields(load_families())
+FIELDS = profile_fields(load_families())
 ACTOR = "0123456789abcdef" * 4
 
 digits = st.integers(0, 9).map(str)
@@ -172,7 +172,7 @@ def record(events_: list[dict[str, object]], provider: str = "acme-ai") -> tuple
 
 
 def as_lists(batch: EventBatch) -> tuple[object, ...]:
-    return batch.t.tolist(), batch.actors.tolist(), batch.ids.tolist(), [tuple(map(str, k)) for k in batch.kinds]
+    return batch.t.tolist(), batch.actors.tolist(), batch.ids.tolist(), [tuple(map(str, k)) for k in batch.profiles]
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])

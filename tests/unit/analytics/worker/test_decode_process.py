@@ -100,16 +100,16 @@ def test_the_decode_process_answers_as_the_in_process_decoder(
     )
 
 
-def test_kinds_come_back_as_one_shared_tuple_each_and_batches_of_any_size_fit(process: DecodeProcess) -> None:
+def test_profiles_come_back_as_one_shared_tuple_each_and_batches_of_any_size_fit(process: DecodeProcess) -> None:
     small = [record([event(i, "roleplay" if i % 2 else None) for i in range(4)])]
     big = [record([event(i) for i in range(1000)]) for _ in range(30)]  # about 12 MB: the shared files grow
     first, _ = process.decode_many(small, float("inf"))
-    assert first.kinds[0] is first.kinds[2] and first.kinds[0] != first.kinds[1]
+    assert first.profiles[0] is first.profiles[2] and first.profiles[0] != first.profiles[1]
     batch, sizes = process.decode_many(big, float("inf"))
     assert sizes == [1000] * 30 and len(batch) == 30_000
     assert as_lists(batch) == as_lists(FastDecoder(REGISTRY, FIELDS).decode_many(big, float("inf"))[0])
     again, _ = process.decode_many(small, float("inf"))
-    assert again.kinds[0] is first.kinds[0]  # numbered once in the child, the same tuple in the parent
+    assert again.profiles[0] is first.profiles[0]  # numbered once in the child, the same tuple in the parent
 
 
 def test_a_killed_child_raises_once_then_a_new_one_answers() -> None:
