@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from datetime import timedelta
 
 import matplotlib
 
@@ -20,7 +19,7 @@ from matplotlib.figure import Figure
 from analytics.reporting.findings import DANGEROUS, KeyedFinding
 from analytics.reporting.model import WeeklyReport
 from analytics.reporting.stats import Estimate
-from analytics.windows import Window
+from analytics.windows import WEEK, Window
 
 BLUE, GREY, ORANGE = "#1f5fa8", "#8a8f98", "#c8641b"
 OTHER_DOMAINS = 3
@@ -37,7 +36,7 @@ plt.rcParams.update(
 
 def tick_label(window: Window) -> str:
     """A short axis label: ``W47`` for a week, ``09:40:10`` for a short demo window."""
-    if window.end - window.start == timedelta(days=7):
+    if window.end - window.start == WEEK:
         return window.label().split("-")[-1]
     return f"{window.start:%H:%M:%S}"
 
