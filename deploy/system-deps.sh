@@ -3,8 +3,10 @@
 #   chromium            headless browser for the dashboard's end-to-end test (Playwright drives it)
 #   poppler-utils       pdftoppm, to check that PDF reports render to non-blank pages
 #   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
-#                       what WeasyPrint needs to lay out and embed fonts in PDF reports
-# Idempotent: does nothing (and needs no network) when everything is present.
+#                       what WeasyPrint (the 'report' extra) needs to lay out and embed fonts in PDF reports
+#   python3.X-venv      only when python3 has no ensurepip (Debian's own python3), so `python3 -m venv` works
+# The base install (the provider SDK) needs none of them. Idempotent: does nothing (and needs no
+# network) when everything is present.
 set -euo pipefail
 
 packages=(chromium poppler-utils libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
@@ -15,6 +17,9 @@ for pkg in "${packages[@]}"; do
     missing+=("$pkg")
   fi
 done
+if ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
+  missing+=("python3.$(python3 -c 'import sys; print(sys.version_info[1])')-venv")
+fi
 
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "system-deps: all present (${packages[*]})"
