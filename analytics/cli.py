@@ -2,76 +2,76 @@
 
 from __future__ import annotations
 
-import sys
+import importlib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import typer
 
+from analytics.settings import ReportSettings, WorkerSettings
 from ingest import cli as ingest_cli
-from ingest.cli import clean_errors
+from ingest.cli import clean_errors, settings_options
+from ingest.config import FlockviewSettings
 
 app = typer.Typer(
     name="flockview",
-    help="Flockview: differentially private misuse-pattern reports from AI providers' safety-classifier events.",
+    help="Flockview: differentially private misuse-pattern reports from AI providers' safety-classifier events.\n\n"
+    "Settings: an option given wins, then FLOCKVIEW_<COMPONENT>_* variables, then the component's table "
+    "of flockview.toml (--config, $FLOCKVIEW_CONFIG or ./flockview.toml), then the defaults. "
+    "See docs/cli.md and docs/flockview.example.toml.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,  # help text is shown as written: "[worker]" and "[providers.NAME]" are not markup
 )
 report_app = typer.Typer(help="Policy reports built from released (noisy) data only.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
 
 
 for command in ingest_cli.app.registered_commands:
-    app.command(command.name)(clean_errors(command.callback))  # type: ignore[arg-type]
+    if command.callback is not None:
+        app.command(command.name)(clean_errors(command.callback))
 for group in ingest_cli.app.registered_groups:  # e.g. `flockview keys new-provider`; errors handled inside
-    app.add_typer(group.typer_instance, name=group.name)
+    if group.typer_instance is not None:
+        app.add_typer(group.typer_instance, name=group.name)
 
-StoreOpt = Annotated[Path, typer.Option("--store", help="The DuckDB store.", envvar="FLOCKVIEW_STORE")]
-DEFAULT_STORE = Path("flockview-data/flockview.duckdb")
+
+class _DashboardSettings(Protocol):
+    """What ``flockview dashboard`` reads of :class:`dashboard.settings.DashboardSettings`."""
+
+    store: Path
+    port: int
+    address: str
+
+    def as_environment(self) -> dict[str, str]: ...
+
+
+def _dashboard_settings() -> type[FlockviewSettings]:
+    """The dashboard's settings class, imported by name.
+
+    Rule: the analytics layer never imports the dashboard (import-linter's layers contract); the
+    ``flockview`` command line is the one place that ties every component together, so it loads the
+    dashboard's settings class without a static import, as ``analytics.demo`` locates its app.
+    """
+    settings: type[FlockviewSettings] = importlib.import_module("dashboard.settings").DashboardSettings
+    return settings
 
 
 @app.command()
 @clean_errors
-def worker(
-    bootstrap_servers: Annotated[str | None, typer.Option(help="Kafka bootstrap servers.")] = None,
-    store: Annotated[Path | None, typer.Option(help="DuckDB store the releases go to.")] = None,
-    registry: Annotated[Path | None, typer.Option(help="Provider registry TOML (public keys).")] = None,
-    families: Annotated[Path | None, typer.Option(help="Report families TOML (default: the shipped set).")] = None,
-    window_seconds: Annotated[float | None, typer.Option(help="Window size in seconds (default a week).")] = None,
-    lateness_seconds: Annotated[float | None, typer.Option(help="Allowed lateness in seconds.")] = None,
-    rho_week: Annotated[
-        float | None, typer.Option(help="zCDP rho per privacy period, split by family weights.")
-    ] = None,
-    rho_year: Annotated[float | None, typer.Option(help="zCDP rho cap per calendar year.")] = None,
-    app_id: Annotated[str | None, typer.Option(help="Consumer group id; workers sharing it split partitions.")] = None,
-) -> None:
-    """Run a stream worker: verify, bound, count per window, release with OpenDP into DuckDB.
-
-    Unset options come from FLOCKVIEW_WORKER_* environment variables, then the defaults.
-    """
-    from analytics.settings import WorkerSettings
+@settings_options(WorkerSettings)
+def worker(settings: WorkerSettings) -> None:
+    """Run a stream worker: verify, bound, count per window, release with OpenDP into DuckDB."""
     from analytics.stream import run_worker
 
-    options = {
-        "bootstrap_servers": bootstrap_servers,
-        "store": store,
-        "registry": registry,
-        "families": families,
-        "window_seconds": window_seconds,
-        "lateness_seconds": lateness_seconds,
-        "rho_week": rho_week,
-        "rho_year": rho_year,
-        "app_id": app_id,
-    }
-    given = {name: value for name, value in options.items() if value is not None}
-    run_worker(WorkerSettings(**given))
+    run_worker(settings)
 
 
 @report_app.command("weekly")
 @clean_errors
+@settings_options(ReportSettings, flags={"reports_dir": ["--out"], "formats": ["--format", "-f"]})
 def report_weekly(
-    store: StoreOpt = DEFAULT_STORE,
+    settings: ReportSettings,
     week: Annotated[
         str | None,
         typer.Option(
@@ -79,13 +79,6 @@ def report_weekly(
             "short demo windows); default the latest released."
         ),
     ] = None,
-    fmt: Annotated[
-        list[str] | None,
-        typer.Option("--format", "-f", help="html, pdf or md; repeat or give a comma list. Default: html and md."),
-    ] = None,
-    out: Annotated[Path, typer.Option(help="Folder the report is written to.", envvar="FLOCKVIEW_REPORTS_DIR")] = Path(
-        "reports"
-    ),
     allow_partial: Annotated[
         bool, typer.Option(help="Write the report even if some families were not released for the window.")
     ] = False,
@@ -93,52 +86,38 @@ def report_weekly(
     """Write the weekly policy report of a released window: summary, charts with 95% bands, privacy statement."""
     from analytics.reporting.build import write_reports
 
-    written = write_reports(store, out, week=week, formats=fmt, allow_partial=allow_partial)
+    written = write_reports(
+        settings.store, settings.reports_dir, week=week, formats=settings.formats, allow_partial=allow_partial
+    )
     for kind, path in written.items():
         typer.echo(f"{kind} report written to {path}")
 
 
 @app.command()
 @clean_errors
-def budget(
-    store: StoreOpt = DEFAULT_STORE,
-    rho_week: Annotated[float, typer.Option(help="The worker's per-period cap (its --rho-week).")] = 0.02,
-    rho_year: Annotated[
-        float, typer.Option(help="The worker's yearly cap (its --rho-year; the demo uses 1000).")
-    ] = 1.0,
-) -> None:
-    """Show the privacy budget spent per period and year, and what remains under the caps."""
-    from analytics.privacy.budget import RhoBudget
-    from analytics.privacy.ledger import budget_summary
-    from analytics.privacy.release import BudgetPolicy
+@settings_options(WorkerSettings, only=["store", "rho_week", "rho_year"])
+def budget(settings: WorkerSettings) -> None:
+    """Show the privacy budget spent per period and year, and what remains under the caps.
 
-    try:
-        policy = BudgetPolicy(RhoBudget(rho_week), RhoBudget(rho_year))
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    typer.echo(budget_summary(store, policy))
+    The store and caps are the worker's: the caps stored with each ledger row are shown; --rho-week
+    and --rho-year only fill in for rows written before caps were stored.
+    """
+    from analytics.privacy.ledger import budget_summary
+
+    typer.echo(budget_summary(settings.store, settings.budget_policy))
 
 
 @app.command()
 @clean_errors
-def dashboard(
-    store: StoreOpt = DEFAULT_STORE,
-    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
-    address: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    reports: Annotated[
-        Path | None,
-        typer.Option(
-            help="Folder of weekly policy reports to list (default: ./reports).", envvar="FLOCKVIEW_REPORTS_DIR"
-        ),
-    ] = None,
-) -> None:
+@settings_options(_dashboard_settings())
+def dashboard(settings: _DashboardSettings) -> None:
     """Serve the analysts' Streamlit dashboard (read-only on the store)."""
     import os
 
     from analytics.demo import dashboard_command
 
-    argv, env = dashboard_command(store, port, address, reports=reports)
-    typer.echo(f"dashboard on http://{address}:{port} reading {store}")
+    argv, env = dashboard_command(settings.as_environment(), settings.port, settings.address)
+    typer.echo(f"dashboard on http://{settings.address}:{settings.port} reading {settings.store}")
     os.execvpe(argv[0], argv, env)
 
 
@@ -170,4 +149,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

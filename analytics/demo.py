@@ -13,11 +13,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from analytics.store import ReadOnlyStore
+from ingest.config import config_environment
 from ingest.devtools.broker import EmbeddedBroker, terminate, wait_for_port
 from ingest.devtools.simulate import demo_providers, provider_credentials, registry_toml
 from ingest.errors import FlockviewError
@@ -31,9 +32,16 @@ class StackError(FlockviewError, RuntimeError):
 
 
 def dashboard_command(
-    store: Path, port: int, address: str = "127.0.0.1", reports: Path | None = None
+    settings_env: Mapping[str, str], port: int, address: str = "127.0.0.1"
 ) -> tuple[list[str], dict[str, str]]:
-    """The argv and environment that serve the Streamlit dashboard on ``address:port``."""
+    """The argv and environment that serve the Streamlit dashboard on ``address:port``.
+
+    Args:
+        settings_env: The dashboard's settings as ``FLOCKVIEW_DASHBOARD_*`` variables (its
+            ``as_environment()``); variables beat the config file, so the app resolves exactly these.
+        port: The port to serve on.
+        address: The address to listen on.
+    """
     spec = importlib.util.find_spec("dashboard")  # locate, not import: the dashboard is its own process
     if spec is None or spec.origin is None:
         raise StackError("the 'dashboard' package is not installed")
@@ -53,9 +61,10 @@ def dashboard_command(
         "--browser.gatherUsageStats",
         "false",
     ]
-    env = dict(os.environ, FLOCKVIEW_DASHBOARD_STORE=str(store))
-    if reports is not None:
-        env["FLOCKVIEW_REPORTS_DIR"] = str(reports)
+    env = {**os.environ, **config_environment(), **settings_env}
+    reports = settings_env.get("FLOCKVIEW_DASHBOARD_REPORTS_DIR")
+    if reports is not None:  # the reports page reads this name until it reads DashboardSettings.reports_dir
+        env["FLOCKVIEW_REPORTS_DIR"] = reports
     return argv, env
 
 
@@ -117,6 +126,9 @@ class Stack:
         registry = cfg.data_dir / "providers.toml"
         registry.write_text(registry_toml(provider_credentials([p.name for p in providers], seed=cfg.seed)))
         cli = [sys.executable, "-m", "analytics.cli"]
+        worker_dir = cfg.data_dir / "worker"
+        # Options the demo types win over the environment and any flockview.toml (the demo's own
+        # data stays in DATA_DIR); settings it does not type come from them as for any worker.
         self._spawn(
             "worker",
             [
@@ -136,12 +148,13 @@ class Stack:
                 str(cfg.rho_year),
                 "--app-id",
                 "flockview-demo-worker",
+                "--datadir",
+                str(worker_dir),
+                "--state-dir",
+                str(worker_dir / "state"),
+                "--reports-dir",
+                str(cfg.reports),
             ],
-            dict(
-                os.environ,
-                FLOCKVIEW_WORKER_DATADIR=str(cfg.data_dir / "worker"),
-                FLOCKVIEW_WORKER_REPORTS_DIR=str(cfg.reports),
-            ),
         )
         campaign = ["--campaign", cfg.campaign] if cfg.campaign else []
         self._spawn(
@@ -160,7 +173,12 @@ class Stack:
                 *campaign,
             ],
         )
-        argv, env = dashboard_command(cfg.store, cfg.dashboard_port, reports=cfg.reports)
+        dashboard_env = {
+            "FLOCKVIEW_DASHBOARD_STORE": str(cfg.store),
+            "FLOCKVIEW_DASHBOARD_REPORTS_DIR": str(cfg.reports),
+            "FLOCKVIEW_DASHBOARD_PORT": str(cfg.dashboard_port),
+        }
+        argv, env = dashboard_command(dashboard_env, cfg.dashboard_port)
         self._spawn("dashboard", argv, env)
         wait_for_port(cfg.dashboard_port, timeout=60, proc=self.children[-1].proc)
 

@@ -17,7 +17,6 @@ if importlib.util.find_spec("analytics") is None or importlib.util.find_spec("da
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import streamlit as st
-from pydantic import ValidationError
 
 from dashboard.auth import NO_AUTH_NOTICE, gate
 from dashboard.settings import DashboardSettings
@@ -32,6 +31,7 @@ from dashboard.views import (
     surfaces,
     techniques,
 )
+from ingest.errors import ConfigError
 
 
 def _pages() -> dict[str, list[st.Page]]:
@@ -67,9 +67,9 @@ def main() -> None:
     st.set_page_config(page_title="Flockview", layout="wide")
     try:
         settings = DashboardSettings()
-    except ValidationError as exc:
+    except ConfigError as exc:  # a bad FLOCKVIEW_DASHBOARD_* variable, [dashboard] table or flockview.toml
         st.sidebar.warning(NO_AUTH_NOTICE)
-        st.error(f"Invalid FLOCKVIEW_DASHBOARD_* setting:\n\n```\n{exc}\n```")
+        st.error(f"Invalid dashboard settings (FLOCKVIEW_DASHBOARD_* or flockview.toml):\n\n```\n{exc}\n```")
         st.stop()
     gate(settings)
     page = st.navigation(_pages())

@@ -3,25 +3,37 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import signal
 import threading
-from collections.abc import Callable
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
+from pydantic import SecretStr
 
+from ingest.config import CONFIG_ENV, FlockviewSettings, SettingsError, use_config_file
 from ingest.contract.events import json_schema
-from ingest.contract.topics import DEFAULT_PARTITIONS, EVENTS_TOPIC
+from ingest.contract.topics import DEFAULT_PARTITIONS
 from ingest.devtools.broker import EmbeddedBroker
-from ingest.errors import FlockviewError
+from ingest.errors import ConfigError, FlockviewError
 from ingest.sdk.admin import ensure_topics
+from ingest.sdk.settings import SDKSettings
 
 app = typer.Typer(no_args_is_help=True)
 keys_app = typer.Typer(help="Provider keys: signing key pairs and pseudonym secrets.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
+
+CONFIG_OPTION_HELP = (
+    f"Settings file with [sdk], [worker], [dashboard] and [report] tables (default: ${CONFIG_ENV}, "
+    "else ./flockview.toml if present)."
+)
 
 
 def clean_errors(fn: F) -> F:
@@ -38,7 +50,123 @@ def clean_errors(fn: F) -> F:
             typer.secho(f"error: {exc}", err=True, fg=typer.colors.RED)
             raise typer.Exit(1) from None
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper  # type: ignore[return-value]  # functools.wraps keeps the signature F promises
+
+
+def settings_options(
+    settings_cls: type[FlockviewSettings],
+    *,
+    only: Sequence[str] | None = None,
+    flags: Mapping[str, Sequence[str]] | None = None,
+    param: str = "settings",
+) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """Give a command ``--config`` and one option per setting of ``settings_cls``, derived from its fields.
+
+    Each option's name, type and help come from the field (``batch_size: int`` described as "Records
+    processed together" becomes ``--batch-size INTEGER`` with that help, its variable and default).
+    Every option defaults to None, so only an option typed on the command line is an explicit value;
+    the others fall through to the environment, ``flockview.toml`` and the defaults, as the settings
+    class resolves them. The command receives the resolved settings as its ``param`` argument and
+    runs with ``--config`` in force (:func:`ingest.config.use_config_file`). Secrets are never options.
+
+    Args:
+        settings_cls: The settings the options come from.
+        only: The fields to offer, in this order; all but secrets when None. The others are still
+            read from the environment and the file.
+        flags: Option names to use instead of the derived ``--field-name`` (the first one names the
+            option in errors).
+        param: The name of the command's parameter that receives the settings.
+    """
+    names = [n for n in (only or list(settings_cls.model_fields)) if not settings_cls.is_secret(n)]
+    chosen_flags = {n: tuple((flags or {}).get(n) or _default_flags(settings_cls, n)) for n in names}
+    labels = {n: chosen_flags[n][0].split("/")[0] for n in names}
+
+    def decorate(fn: Callable[..., R]) -> Callable[..., R]:
+        hints = typing.get_type_hints(fn, localns={settings_cls.__name__: settings_cls}, include_extras=True)
+        own = [
+            p.replace(annotation=hints.get(p.name, p.annotation))
+            for p in inspect.signature(fn).parameters.values()
+            if p.name != param
+        ]
+        clash = {p.name for p in own} & {*names, "config"}
+        if clash:
+            raise TypeError(f"{fn.__name__}: parameters {sorted(clash)} clash with settings options; this is a bug")
+
+        @functools.wraps(fn)
+        def command(**kwargs: Any) -> R:
+            config = kwargs.pop("config")
+            typed = {n: kwargs.pop(n) for n in names}
+            given = {n: v for n, v in typed.items() if v is not None and v != []}
+            with use_config_file(config):
+                try:
+                    settings = settings_cls(**given)
+                except SettingsError as exc:
+                    raise exc.explicit_as(labels) from None
+                return fn(**kwargs, **{param: settings})
+
+        options = [_option(settings_cls, n, chosen_flags[n]) for n in names]
+        parameters = [*own, _config_parameter(), *options]
+        command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]  # read by typer
+        command.__annotations__ = {p.name: p.annotation for p in parameters}
+        command.__doc__ = f"{inspect.cleandoc(fn.__doc__ or '')}\n\n{_precedence_note(settings_cls, only)}"
+        return command
+
+    return decorate
+
+
+def _precedence_note(settings_cls: type[FlockviewSettings], only: Sequence[str] | None) -> str:
+    table = settings_cls.table()
+    rest = f" Every other {table} setting is read the same way." if only else ""
+    return (
+        f"An option not given comes from its FLOCKVIEW_{table.upper()}_* variable, then the [{table}] "
+        f"table of flockview.toml (--config), then the default shown.{rest}"
+    )
+
+
+def _default_flags(settings_cls: type[FlockviewSettings], name: str) -> tuple[str, ...]:
+    flag = "--" + name.replace("_", "-")
+    return (f"{flag}/--no-{flag[2:]}",) if _plain_type(settings_cls, name) is bool else (flag,)
+
+
+def _plain_type(settings_cls: type[FlockviewSettings], name: str) -> Any:
+    """The field's type without ``| None`` and without ``Annotated`` metadata."""
+    annotation = settings_cls.model_fields[name].annotation
+    if typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = args[0] if len(args) == 1 else str
+    return annotation
+
+
+def _option(settings_cls: type[FlockviewSettings], name: str, flags: tuple[str, ...]) -> inspect.Parameter:
+    field = settings_cls.model_fields[name]
+    kind = _plain_type(settings_cls, name)
+    metavar = None
+    if typing.get_origin(kind) is list:  # a repeatable option; each value may be a comma list
+        (item,) = typing.get_args(kind)
+        choices = typing.get_args(item) if typing.get_origin(item) is Literal else ()
+        metavar = "|".join(map(str, choices)) if choices else None
+        kind = list[str]
+    elif not (kind in (bool, int, float, str, Path) or typing.get_origin(kind) is Literal):
+        kind = str
+    default = field.get_default(call_default_factory=True)
+    shown = ",".join(map(str, default)) if isinstance(default, list) else default
+    shown = str(shown).lower() if isinstance(shown, bool) else shown
+    extra = f"env var: {settings_cls.env_name(name)}" + (f"; default: {shown}" if shown is not None else "")
+    option = typer.Option(*flags, help=f"{field.description or ''} [{extra}]".strip(), show_default=False)
+    if metavar:
+        option.metavar = metavar
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[kind | None, option]
+    )
+
+
+def _config_parameter() -> inspect.Parameter:
+    option = typer.Option("--config", help=CONFIG_OPTION_HELP, show_default=False, dir_okay=False)
+    return inspect.Parameter(
+        "config", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[Path | None, option]
+    )
 
 
 @app.command()
@@ -74,8 +202,9 @@ def broker(
 
 
 @app.command()
+@settings_options(SDKSettings, only=["bootstrap_servers"], param="sdk")
 def simulate(
-    bootstrap_servers: Annotated[str, typer.Option(help="Kafka bootstrap servers.")] = "127.0.0.1:9092",
+    sdk: SDKSettings,
     rate: Annotated[
         float, typer.Option(help="Events per second on an ordinary weekday, all providers together.")
     ] = 50.0,
@@ -106,6 +235,7 @@ def simulate(
         registry_out.write_text(registry_toml(credentials))
         typer.echo(f"registry of {len(chosen)} demo providers written to {registry_out}")
     preset = campaign_preset(campaign, start_after=campaign_start, duration=campaign_duration) if campaign else None
+    bootstrap_servers = sdk.bootstrap_servers
     sim = Simulator(
         chosen,
         credentials,
@@ -150,18 +280,27 @@ def keys_new_provider(
     typer.echo(keys.registry_entry(), nl=False)
 
 
+EMIT_SETTINGS = [
+    "credentials",
+    "provider",
+    "bootstrap_servers",
+    "topic",
+    "spool_dir",
+    "spool_max_bytes",
+    "compression",
+    "pseudonym_rotation",
+    "delivery_timeout_s",
+    "api_version",
+]
+
+
 @app.command()
 @clean_errors
+@settings_options(SDKSettings, only=EMIT_SETTINGS, param="sdk")
 def emit(
     file: Annotated[Path, typer.Argument(help="JSONL file: one event per line; user_id is your raw user id.")],
-    credentials: Annotated[Path, typer.Option(help="Credentials file from `flockview keys new-provider`.")],
-    provider: Annotated[str | None, typer.Option(help="Provider id; must match the credentials file.")] = None,
-    bootstrap_servers: Annotated[str, typer.Option(help="Kafka bootstrap servers.")] = "127.0.0.1:9092",
-    topic: Annotated[str, typer.Option(help="The events topic.")] = EVENTS_TOPIC,
+    sdk: SDKSettings,
     rejects: Annotated[Path | None, typer.Option(help="Where bad lines go (default FILE.rejects.jsonl).")] = None,
-    spool_dir: Annotated[
-        Path | None, typer.Option(help="The SDK's disk spool (default: per provider and key).")
-    ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for delivery at the end.")] = 60.0,
 ) -> None:
     """Import a JSONL file through the SDK: validate each line, pseudonymise, sign and send.
@@ -173,23 +312,22 @@ def emit(
     from ingest.sdk.client import Client
     from ingest.sdk.importer import import_jsonl
 
-    keys = ProviderKeys.load(credentials)
-    if provider is not None and provider != keys.provider:
-        raise FlockviewError(
-            f"--provider {provider!r} does not match the credentials file's provider {keys.provider!r}"
+    if sdk.credentials is None and None in (sdk.provider, sdk.pseudonym_key, sdk.signing_key):
+        raise ConfigError(
+            "no provider credentials: give --credentials FILE (from `flockview keys new-provider`), "
+            "FLOCKVIEW_SDK_CREDENTIALS, or credentials in the [sdk] table of flockview.toml"
         )
+    if sdk.credentials is not None:
+        keys = ProviderKeys.load(sdk.credentials)
+        if sdk.provider is not None and sdk.provider != keys.provider:
+            raise ConfigError(
+                f"--provider {sdk.provider!r} does not match the credentials file's provider {keys.provider!r}"
+            )
     rejects = rejects or file.with_name(file.name + ".rejects.jsonl")
     size = file.stat().st_size if file.is_file() else 0
-    with Client(
-        keys.provider,
-        keys.pseudonym_key,
-        keys.signing_key,
-        bootstrap_servers,
-        topic,
-        spool_dir=spool_dir,
-        on_full="block",
-        block_timeout_s=max(timeout, 1.0),
-    ) as client:
+    # An import must not drop events: the queue waits for the sender instead (the SDK's default drops).
+    chosen = {**_explicit(sdk), "on_full": "block", "block_timeout_s": max(timeout, 1.0)}
+    with Client(**chosen) as client:
         with typer.progressbar(
             length=size, label=f"importing {file.name}", file=typer.get_text_stream("stderr")
         ) as bar:
@@ -210,3 +348,13 @@ def emit(
             f"{summary.rejected} line(s) rejected, {summary.dropped} dropped"
             f"{'' if delivered else ', delivery incomplete'}"
         )
+
+
+def _explicit(settings: SDKSettings) -> dict[str, Any]:
+    """The resolved settings as Client keyword arguments (explicit, so nothing is resolved twice)."""
+    values = {name: getattr(settings, name) for name in SDKSettings.model_fields}
+    return {
+        name: value.get_secret_value() if isinstance(value, SecretStr) else value
+        for name, value in values.items()
+        if value is not None
+    }

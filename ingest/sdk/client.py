@@ -27,7 +27,6 @@ from types import TracebackType
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pydantic import ValidationError
 
 from ingest.contract.events import Event, parse_event
 from ingest.contract.keys import ProviderKeys
@@ -87,11 +86,12 @@ def _secret(value: Any) -> bytes:
 
 
 def _settings(given: dict[str, Any]) -> SDKSettings:
-    try:
-        return SDKSettings(**{k: v for k, v in given.items() if v is not None})
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False))
-        raise ConfigError(f"SDK settings: {problems}") from None
+    """Arguments given (not None) win over ``FLOCKVIEW_SDK_*``, then ``[sdk]`` of flockview.toml, then defaults.
+
+    Raises:
+        ConfigError: a bad or unknown setting, naming where its value came from.
+    """
+    return SDKSettings(**{k: v for k, v in given.items() if v is not None})
 
 
 def _check_codec(name: str) -> None:
@@ -118,7 +118,8 @@ class Client:
             :class:`ingest.sdk.sender.DeliveryError` whenever events are dropped or the broker is unreachable.
         credentials: a file written by ``flockview keys new-provider``, instead of the three above.
         **settings: any field of :class:`ingest.sdk.settings.SDKSettings` (``send=False`` keeps records in
-            :attr:`sink` instead of Kafka). Unset fields come from ``FLOCKVIEW_SDK_*`` variables.
+            :attr:`sink` instead of Kafka). Unset fields come from ``FLOCKVIEW_SDK_*`` variables, then the
+            ``[sdk]`` table of ``flockview.toml``, then the defaults (:mod:`ingest.config`).
 
     Raises:
         ConfigError: a missing or invalid key or setting.
@@ -152,11 +153,15 @@ class Client:
         keys = ProviderKeys.load(Path(s.credentials)) if s.credentials else None
         self.provider = (s.provider or (keys.provider if keys else None)) or ""
         if not self.provider:
-            raise ConfigError("provider: required (argument, FLOCKVIEW_SDK_PROVIDER or a credentials file)")
+            raise ConfigError(
+                "provider: required (argument, FLOCKVIEW_SDK_PROVIDER, [sdk] in flockview.toml, or a credentials file)"
+            )
         self._signing_key = self._load_signing(raw_key, signing_key, s, keys)
         secret_value = pseudonym_key if isinstance(pseudonym_key, bytes) else s.pseudonym_key
         if secret_value is None and keys is None:
-            raise ConfigError("pseudonym_key: required (argument, FLOCKVIEW_SDK_PSEUDONYM_KEY or a credentials file)")
+            raise ConfigError(
+                "pseudonym_key: required (argument, FLOCKVIEW_SDK_PSEUDONYM_KEY, [sdk] in flockview.toml, or a credentials file)"
+            )
         secret = _secret(secret_value) if secret_value is not None else keys.pseudonym_key  # type: ignore[union-attr]
         self._encoder = EventEncoder(self.provider, secret, s.pseudonym_rotation)
         self._queue = EventQueue(s.partitions)
@@ -187,7 +192,9 @@ class Client:
             return load_private_key(s.signing_key.get_secret_value())
         if keys is not None:
             return keys.signing_key
-        raise ConfigError("signing_key: required (argument, FLOCKVIEW_SDK_SIGNING_KEY or a credentials file)")
+        raise ConfigError(
+            "signing_key: required (argument, FLOCKVIEW_SDK_SIGNING_KEY, [sdk] in flockview.toml, or a credentials file)"
+        )
 
     def _transport(self, s: SDKSettings) -> Transport:
         if self.sink is not None:

@@ -1,8 +1,9 @@
-"""The SDK's settings: constructor arguments, or ``FLOCKVIEW_SDK_*`` environment variables.
+"""The SDK's settings: constructor arguments, ``FLOCKVIEW_SDK_*`` variables, or ``[sdk]`` in ``flockview.toml``.
 
 Every field of :class:`SDKSettings` can be given to :class:`ingest.Client` as a keyword argument;
 what is not given comes from the environment (``FLOCKVIEW_SDK_BOOTSTRAP_SERVERS``,
-``FLOCKVIEW_SDK_SPOOL_DIR``, …), then the defaults below, which suit a laptop.
+``FLOCKVIEW_SDK_SPOOL_DIR``, …), then the ``[sdk]`` table of ``flockview.toml``, then the defaults
+below, which suit a laptop (precedence and file discovery: :mod:`ingest.config`).
 """
 
 from __future__ import annotations
@@ -13,62 +14,82 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ingest.config import FlockviewSettings, table_config
 from ingest.contract.topics import DEFAULT_PARTITIONS, EVENTS_TOPIC
 
 Compression = Literal["gzip", "none", "lz4", "zstd", "snappy"]
 
 
-class SDKSettings(BaseSettings):
+class SDKSettings(FlockviewSettings):
     """How a :class:`ingest.Client` batches, sends, retries and spools."""
 
-    model_config = SettingsConfigDict(env_prefix="FLOCKVIEW_SDK_", extra="forbid")
+    model_config = table_config("sdk")
 
-    provider: str | None = Field(None, description="Registered provider id.")
-    pseudonym_key: SecretStr | None = Field(None, description="Pseudonym secret, URL-safe base64 (≥ 32 bytes).")
-    signing_key: SecretStr | None = Field(None, description="Ed25519 private key, URL-safe base64 of 32 bytes.")
-    credentials: Path | None = Field(None, description="A file from `flockview keys new-provider` (instead of keys).")
-    bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
-    topic: str = EVENTS_TOPIC
-    pseudonym_rotation: Literal["none", "weekly"] = Field(
-        "none", description="'weekly' derives each ISO week's pseudonym key from the secret."
+    provider: str | None = Field(default=None, description="Registered provider id.")
+    pseudonym_key: SecretStr | None = Field(default=None, description="Pseudonym secret, URL-safe base64 (≥ 32 bytes).")
+    signing_key: SecretStr | None = Field(default=None, description="Ed25519 private key, URL-safe base64 of 32 bytes.")
+    credentials: Path | None = Field(
+        default=None, description="A file from `flockview keys new-provider`, instead of the provider and keys."
     )
-    send: bool = Field(True, description="False: keep records in memory (client.sink) instead of Kafka; for tests.")
+    bootstrap_servers: str = Field(default="127.0.0.1:9092", description="Kafka bootstrap servers.")
+    topic: str = Field(default=EVENTS_TOPIC, description="The events topic.")
+    pseudonym_rotation: Literal["none", "weekly"] = Field(
+        default="none", description="'weekly' derives each ISO week's pseudonym key from the secret."
+    )
+    send: bool = Field(
+        default=True, description="False: keep records in memory (Client.sink) instead of sending them; for tests."
+    )
 
-    queue_size: int = Field(200_000, ge=1, description="Events the in-memory queue holds before the policy applies.")
-    on_full: Literal["block", "drop"] = Field("drop", description="When the queue is full: block or drop (counted).")
-    block_timeout_s: float = Field(0.5, ge=0, description="With on_full='block', how long emit() waits, then drops.")
+    queue_size: int = Field(
+        default=200_000, ge=1, description="Events the in-memory queue holds before the policy applies."
+    )
+    on_full: Literal["block", "drop"] = Field(
+        default="drop", description="When the queue is full: block or drop (counted)."
+    )
+    block_timeout_s: float = Field(
+        default=0.5, ge=0, description="With on_full='block', how long emit() waits, then drops."
+    )
 
-    batch_events: int = Field(1000, ge=1, description="Most events per record.")
-    batch_bytes: int = Field(512 * 1024, ge=1024, le=900 * 1024, description="Most bytes of events per record.")
-    linger_ms: float = Field(50.0, ge=0, description="Longest an event waits for its batch to fill.")
+    batch_events: int = Field(default=1000, ge=1, description="Most events per record.")
+    batch_bytes: int = Field(default=512 * 1024, ge=1024, le=900 * 1024, description="Most bytes of events per record.")
+    linger_ms: float = Field(default=50.0, ge=0, description="Longest an event waits for its batch to fill.")
     compression: Compression = Field(
-        "lz4", description="Kafka compression codec: lz4 (default), gzip, zstd, snappy or none."
+        default="lz4", description="Kafka compression codec: lz4 (default), gzip, zstd, snappy or none."
     )
     partitions: int = Field(
-        DEFAULT_PARTITIONS, ge=1, description="Partition count assumed while the broker has never been reachable."
+        default=DEFAULT_PARTITIONS,
+        ge=1,
+        description="Partition count assumed while the broker has never been reachable.",
     )
 
     delivery_timeout_s: float = Field(
-        30.0, gt=0, description="How long the producer retries a record before spooling it."
+        default=30.0, gt=0, description="How long the producer retries a record before spooling it."
     )
-    max_block_s: float = Field(1.0, gt=0, description="Longest the background sender waits on producer metadata.")
-    retry_backoff_s: float = Field(0.5, gt=0, description="First wait before retrying an unreachable broker.")
-    retry_backoff_max_s: float = Field(30.0, gt=0, description="Cap of the exponential backoff (with full jitter).")
+    max_block_s: float = Field(
+        default=1.0, gt=0, description="Longest the background sender waits on producer metadata."
+    )
+    retry_backoff_s: float = Field(default=0.5, gt=0, description="First wait before retrying an unreachable broker.")
+    retry_backoff_max_s: float = Field(
+        default=30.0, gt=0, description="Cap of the exponential backoff (with full jitter)."
+    )
     max_in_flight_records: int = Field(
-        128,
+        default=128,
         ge=1,
-        description="Records handed to the producer and not yet "
-        "acknowledged (each at most batch_bytes; 128 kept the producer busy in "
-        "bench/sdk_throughput.py, where 64 left it idle between requests).",
+        description="Records handed to the producer and not yet acknowledged (each at most batch_bytes).",
     )
 
-    spool_dir: Path | None = Field(None, description="Spool directory (default: a per-provider, per-key folder).")
-    spool_max_bytes: int = Field(1 << 30, ge=0, description="Most bytes the disk spool holds; 0 disables spooling.")
+    spool_dir: Path | None = Field(
+        default=None, description="Spool directory (default: a per-provider, per-key folder)."
+    )
+    spool_max_bytes: int = Field(
+        default=1 << 30, ge=0, description="Most bytes the disk spool holds; 0 disables spooling."
+    )
 
-    api_version: str | None = Field(None, description="Kafka API version, e.g. '3.9'; None probes the broker.")
-    atexit_flush_s: float = Field(5.0, ge=0, description="How long the atexit hook flushes before spooling the rest.")
+    api_version: str | None = Field(default=None, description="Kafka API version, e.g. '3.9'; None probes the broker.")
+    atexit_flush_s: float = Field(
+        default=5.0, ge=0, description="How long the atexit hook flushes before spooling the rest."
+    )
 
 
 def default_spool_dir(provider: str, public_key: bytes) -> Path:

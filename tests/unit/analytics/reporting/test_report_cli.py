@@ -49,7 +49,10 @@ def test_cli_writes_html_and_markdown_by_default(released: tuple[Path, list[Wind
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--format", "html,docx"], "error: unknown report format 'docx'; accepted: html, pdf, md"),
+        (
+            ["--format", "html,docx"],
+            "error: report settings: --format: Input should be 'html', 'pdf' or 'md', got 'docx'",
+        ),
         (["--week", "2026-W01"], "error: no released window labelled '2026-W01'"),
     ],
 )
