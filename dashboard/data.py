@@ -1,12 +1,14 @@
-"""Cached, read-only loaders over :class:`analytics.store.ReadOnlyStore`.
+"""Cached, read-only loaders over :class:`analytics.store.ReadOnlyStore`: the dashboard's only way to the store.
 
 Each loader's cache key includes a fingerprint of the store file and its write-ahead log (size and
 modification time), so a new release shows at the next refresh; the TTL is a backstop for file
-systems with coarse timestamps. Nothing here can write: the store is opened read-only per query.
+systems with coarse timestamps. Nothing here can write, and no SQL is written here: every read is one
+of the store's typed readers, on a connection opened read-only per read.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -41,36 +43,46 @@ def _utc(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
     return frame
 
 
+TIME_COLUMNS = ("window_start", "window_end", "released_at", "recorded_at", "logged_at", "period_start")
+
+
+# Each loader below is cached on (path, arguments, fingerprint): ``version`` only keys the cache, so a
+# changed file means a fresh read. The SQL is the store's (analytics.store); these only choose a reader.
+
+
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
 def _releases(path: str, version: Fingerprint) -> pd.DataFrame:
-    # ``version`` only keys the cache: a changed file means a fresh read.
-    return _utc(ReadOnlyStore(path).releases(), "window_start", "window_end", "released_at")
+    return _utc(ReadOnlyStore(path).releases(), *TIME_COLUMNS)
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
 def _cells(path: str, family: str, last_windows: int, version: Fingerprint) -> pd.DataFrame:
-    # ``version`` only keys the cache: a changed file means a fresh read.
-    sql = """
-        SELECT * FROM cells WHERE family = ? AND window_start IN (
-            SELECT window_start FROM releases WHERE family = ? ORDER BY window_start DESC LIMIT ?)
-        ORDER BY window_start
-    """
-    return _utc(ReadOnlyStore(path).query(sql, [family, family, last_windows]), "window_start", "window_end")
+    return _utc(ReadOnlyStore(path).latest_cells(family, last_windows), *TIME_COLUMNS)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _window_cells(path: str, family: str, starts: tuple[datetime, ...], version: Fingerprint) -> pd.DataFrame:
+    return _utc(ReadOnlyStore(path).window_cells(family, list(starts)), *TIME_COLUMNS)
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
 def _ledger(path: str, version: Fingerprint) -> pd.DataFrame:
-    # ``version`` only keys the cache: a changed file means a fresh read.
-    return _utc(ReadOnlyStore(path).ledger(), "window_start", "window_end", "recorded_at")
+    return _utc(ReadOnlyStore(path).ledger(), *TIME_COLUMNS)
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _query(path: str, sql: str, params: tuple[object, ...], version: Fingerprint) -> pd.DataFrame:
-    # ``version`` only keys the cache: a changed file means a fresh read.
-    return _utc(ReadOnlyStore(path).query(sql, list(params)), *TIME_COLUMNS)
+def _cumulative(path: str, family: str, year: int, version: Fingerprint) -> pd.DataFrame:
+    return _utc(ReadOnlyStore(path).cumulative(family, year), *TIME_COLUMNS)
 
 
-TIME_COLUMNS = ("window_start", "window_end", "released_at", "recorded_at", "logged_at", "period_start")
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _health(path: str, version: Fingerprint) -> pd.DataFrame:
+    return _utc(ReadOnlyStore(path).health(), *TIME_COLUMNS)
+
+
+@st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
+def _tables(path: str, version: Fingerprint) -> frozenset[str]:
+    return ReadOnlyStore(path).tables()
 
 
 def table_names(path: Path) -> frozenset[str]:
@@ -79,26 +91,29 @@ def table_names(path: Path) -> frozenset[str]:
     Raises:
         analytics.errors.StoreError: The file is not a readable DuckDB store, or stayed locked.
     """
-    frame = _query(str(path), "SELECT table_name FROM information_schema.tables", (), store_fingerprint(path))
-    return frozenset(frame["table_name"]) if not frame.empty else frozenset()
+    return _tables(str(path), store_fingerprint(path))
 
 
-def load_table(path: Path, table: str, where: str = "", params: tuple[object, ...] = ()) -> pd.DataFrame | None:
-    """Rows of ``table`` (optionally filtered by a parameterised ``where``); None when the table is absent.
-
-    Args:
-        path: The store file.
-        table: One of the store's table names (checked against the store, never interpolated blindly).
-        where: An SQL condition with ``?`` placeholders, or empty for every row.
-        params: The placeholders' values.
+def load_year_to_date(path: Path, family: str, year: int) -> pd.DataFrame | None:
+    """The continual (year-to-date) release of ``family`` in ``year``; None on a store without one.
 
     Raises:
         analytics.errors.StoreError: The file is not a readable DuckDB store, or stayed locked.
     """
-    if table not in table_names(path):
+    if "cumulative" not in table_names(path):
         return None
-    sql = f'SELECT * FROM "{table}"' + (f" WHERE {where}" if where else "")
-    return _query(str(path), sql, params, store_fingerprint(path))
+    return _cumulative(str(path), family, year, store_fingerprint(path))
+
+
+def load_health(path: Path) -> pd.DataFrame | None:
+    """The workers' operational metrics; None on a store without the table.
+
+    Raises:
+        analytics.errors.StoreError: The file is not a readable DuckDB store, or stayed locked.
+    """
+    if "health" not in table_names(path):
+        return None
+    return _health(str(path), store_fingerprint(path))
 
 
 def load_window_cells(path: Path, family: str, starts: tuple[pd.Timestamp, ...]) -> pd.DataFrame:
@@ -109,9 +124,7 @@ def load_window_cells(path: Path, family: str, starts: tuple[pd.Timestamp, ...])
     """
     if not starts:
         return pd.DataFrame()
-    marks = ", ".join("?" for _ in starts)
-    sql = f"SELECT * FROM cells WHERE family = ? AND window_start IN ({marks}) ORDER BY window_start"
-    return _query(str(path), sql, (family, *(s.to_pydatetime() for s in starts)), store_fingerprint(path))
+    return _window_cells(str(path), family, tuple(s.to_pydatetime() for s in starts), store_fingerprint(path))
 
 
 @st.cache_resource(show_spinner=False)

@@ -1,8 +1,9 @@
-"""The privacy statement's figures, read from the store's releases and budget ledger.
+"""The privacy statement's figures: the window's releases, and its spend from the one ledger accounting.
 
-Every ledger row is one charge in ρ (zCDP). Charges compose by adding their ρ; the (ε, δ) statement
-of a sum is OpenDP's conversion of the summed ρ at δ₀ = 10⁻⁶, plus the δ of any partition-selection
-charge (approximate zCDP), which adds on top.
+The rule that must hold: every spend figure the report states comes from
+:func:`analytics.privacy.ledger.account`, the same accounting the CLI's ``flockview budget`` and the
+dashboard's budget page show. Charges compose by adding their ρ; the (ε, δ) statement of a sum is
+OpenDP's conversion of the summed ρ at δ₀ = 10⁻⁶, plus the δ of any partition-selection charge.
 """
 
 from __future__ import annotations
@@ -12,31 +13,10 @@ from datetime import datetime
 
 import pandas as pd
 
-from analytics.privacy.budget import DEFAULT_DELTA, RhoBudget
+from analytics.privacy.ledger import Spend, account
 from analytics.windows import Window
 
-
-@dataclass(frozen=True)
-class Spend:
-    """Budget spent over some ledger rows: ρ, its (ε, δ) equivalent, and the rows it sums."""
-
-    rho: float
-    epsilon: float
-    delta: float
-    entries: int
-    epsilon_sum: float  # the per-family ε's simply added: a looser, familiar bound
-    delta_sum: float
-
-    @classmethod
-    def of(cls, rows: pd.DataFrame) -> Spend:
-        """The spend of ``rows`` (ledger rows); all zero when there are none."""
-        if rows.empty:
-            return cls(0.0, 0.0, 0.0, 0, 0.0, 0.0)
-        rho = float(rows["rho"].sum())
-        selection = rows[rows["component"] == "selection"] if "component" in rows else rows.iloc[0:0]
-        delta = DEFAULT_DELTA + float(selection["delta"].sum())
-        epsilon = RhoBudget(rho).epsilon(DEFAULT_DELTA) if rho > 0 else 0.0
-        return cls(rho, epsilon, delta, len(rows), float(rows["epsilon"].sum()), float(rows["delta"].sum()))
+__all__ = ["PrivacyFacts", "Spend", "privacy_facts", "released_at"]
 
 
 @dataclass(frozen=True)
@@ -70,37 +50,28 @@ def privacy_facts(releases: pd.DataFrame, ledger: pd.DataFrame, window: Window) 
     """
     start = pd.Timestamp(window.start)
     mine = releases[_utc_column(releases, "window_start") == start].sort_values("family")
-    if ledger.empty:
-        return PrivacyFacts(
-            tuple(sorted(set(mine["privacy_unit"]))),
-            mine,
-            Spend.of(ledger),
-            window.start.year,
-            Spend.of(ledger),
-            None,
-            None,
-        )
-    period = _utc_column(ledger, "period_start" if "period_start" in ledger else "window_start")
-    own_window = _utc_column(ledger, "window_start") == start
-    period_start = period[own_window].min() if own_window.any() else start
-    week = ledger[period == period_start]
-    year = ledger[(ledger["year"] == window.start.year) & (period <= period_start)]
+    units = tuple(sorted(set(mine["privacy_unit"])))
+    period = account(ledger).period(_period_start(ledger, start)) if not ledger.empty else None
+    if period is None:
+        return PrivacyFacts(units, mine, Spend(), window.start.year, Spend(), None, None)
+    cap_period, cap_year = period.spend.cap, period.year_to_date.cap
     return PrivacyFacts(
-        tuple(sorted(set(mine["privacy_unit"]))),
+        units,
         mine,
-        Spend.of(week),
-        window.start.year,
-        Spend.of(year),
-        _last(ledger, "cap_period"),
-        _last(ledger, "cap_year"),
+        period.spend,
+        period.year,
+        period.year_to_date,
+        cap_period.rho if cap_period is not None else None,
+        cap_year.rho if cap_year is not None else None,
     )
 
 
-def _last(ledger: pd.DataFrame, column: str) -> float | None:
-    if column not in ledger:
-        return None
-    values = ledger[column].dropna()
-    return float(values.iloc[-1]) if not values.empty else None
+def _period_start(ledger: pd.DataFrame, start: pd.Timestamp) -> datetime:
+    """The privacy period the window's own charges count against (the window's start if it has none)."""
+    column = "period_start" if "period_start" in ledger and not ledger["period_start"].isna().all() else "window_start"
+    periods = _utc_column(ledger, column).fillna(_utc_column(ledger, "window_start"))
+    own = _utc_column(ledger, "window_start") == start
+    return (periods[own].min() if own.any() else start).to_pydatetime()
 
 
 def released_at(releases: pd.DataFrame, window: Window) -> datetime:

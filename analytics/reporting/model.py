@@ -128,8 +128,7 @@ class _Frames:
         if window is None:
             return None
         if family not in self._cache:
-            sql = "SELECT * FROM cells WHERE family = ? AND window_start >= ? AND window_start <= ?"
-            frame = self.store.query(sql, [family, self.windows[0].start, self.windows[-1].start])
+            frame = self.store.cells_between(family, self.windows[0].start, self.windows[-1].start)
             self._cache[family] = (
                 {} if frame.empty else {_utc(start): group for start, group in frame.groupby("window_start")}
             )
@@ -214,8 +213,6 @@ def _history(frames: _Frames, windows: list[Window]) -> dict[str, tuple[tuple[Wi
 
 def _year_to_date(store: ReadOnlyStore, window: Window) -> tuple[tuple[str, Estimate], ...]:
     """This window's year-to-date line (continual release), or nothing if the store has none."""
-    if not hasattr(store, "cumulative"):  # a store module from before the continual release
-        return ()
     cumulative = store.cumulative(year=window.start.year)
     if cumulative.empty:
         return ()

@@ -1,7 +1,9 @@
 """Privacy budget: the ledger, spend per week and per year against the caps, and what it means in words.
 
-Budgets are zero-concentrated DP (ρ); spends within a period and across a year add up. The (ε, δ)
-equivalents come from OpenDP's conversion (:meth:`analytics.privacy.gaussian.RhoBudget.epsilon`).
+The rule that must hold: every spend figure on this page comes from
+:func:`analytics.privacy.ledger.account`, the one accounting the CLI (``flockview budget``) and the
+weekly report show too. Budgets are zero-concentrated DP (ρ); spends within a period and across a
+year add up; the (ε, δ) statement converts the summed ρ at one δ and adds any partition-selection δ.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from analytics.privacy.budget import DEFAULT_DELTA, RhoBudget
+from analytics.privacy.ledger import BudgetAccount, Spend, account
 from dashboard import data
 from dashboard.views import _common
 
@@ -24,36 +26,31 @@ def render() -> None:
     _common.live("Privacy budget", _body)
 
 
-def _epsilon(rho: float, delta: float) -> str:
-    return f"{RhoBudget(rho).epsilon(delta):.4g}" if rho > 0 else "0"
-
-
-def _cap(ledger: pd.DataFrame, column: str) -> float | None:
-    if column not in ledger or ledger[column].dropna().empty:
-        return None
-    return float(ledger[column].dropna().iloc[-1])
+def _guarantee(spend: Spend) -> str:
+    """The (ε, δ) statement of ``spend`` in words, e.g. ``ε = 0.91 at δ = 1.1e-06``."""
+    return f"ε = {spend.epsilon:.4g} at δ = {spend.delta:g}"
 
 
 def per_period(ledger: pd.DataFrame) -> pd.DataFrame:
-    """ρ spent per privacy period (user-week) and family, oldest first."""
+    """ρ charged per privacy period (user-week) and family, oldest first: the chart's bars."""
     start = "period_start" if "period_start" in ledger else "window_start"
-    frame = ledger.assign(period_start=ledger[start])
+    frame = ledger.assign(period_start=ledger[start].fillna(ledger["window_start"]))
     return frame.groupby(["period_start", "period", "family"], as_index=False)["rho"].sum()
 
 
-def per_year(ledger: pd.DataFrame, delta: float) -> pd.DataFrame:
-    """ρ spent per calendar year, its ε at ``delta``, the yearly cap in force and what remains."""
-    cap = _cap(ledger, "cap_year")
+def per_year(summary: BudgetAccount) -> pd.DataFrame:
+    """ρ spent per calendar year, its (ε, δ) statement, the yearly cap in force and what remains."""
     rows = []
-    for year, group in ledger.groupby("year", sort=True):
-        spent = float(group["rho"].sum())
+    for year in summary.years:
+        s = year.spend
         rows.append(
             {
-                "Year": int(year),
-                "ρ spent": round(spent, 6),
-                f"ε at δ = {delta:g}": _epsilon(spent, delta),
-                "Yearly cap ρ": cap if cap is not None else "not recorded",
-                "ρ remaining": round(cap - spent, 6) if cap is not None else "–",
+                "Year": year.year,
+                "ρ spent": round(s.rho, 6),
+                "ε": round(s.epsilon, 6),
+                "δ": s.delta,
+                "Yearly cap ρ": s.cap.rho if s.cap is not None else "not recorded",
+                "ρ remaining": round(s.remaining.rho, 6) if s.remaining is not None else "–",
             }
         )
     return pd.DataFrame(rows)
@@ -61,33 +58,22 @@ def per_year(ledger: pd.DataFrame, delta: float) -> pd.DataFrame:
 
 def _body(store: Path) -> None:
     ledger = data.load_ledger(store)
-    if ledger.empty:
+    summary = account(ledger)
+    if summary.empty:
         st.info("**Nothing spent yet:** the ledger has no entry in this store.")
         return
-    delta = float(ledger["delta"].iloc[-1]) if "delta" in ledger else DEFAULT_DELTA
-    periods = per_period(ledger)
-    latest = periods[periods["period_start"] == periods["period_start"].max()]
-    spent_week, cap_week = float(latest["rho"].sum()), _cap(ledger, "cap_period")
-    years = per_year(ledger, delta)
-    this_year = years.iloc[-1]
+    latest, this_year = summary.periods[-1], summary.years[-1]
     a, b, c = st.columns(3)
-    a.metric(
-        f"ρ spent, period {latest['period'].iloc[0]}",
-        f"{spent_week:.4g}",
-        help=f"ε = {_epsilon(spent_week, delta)} at δ = {delta:g}",
-    )
-    b.metric(
-        f"ρ spent, {this_year['Year']}",
-        f"{this_year['ρ spent']:.4g}",
-        help=f"ε = {_epsilon(float(this_year['ρ spent']), delta)} at δ = {delta:g}",
-    )
-    b_remaining = this_year["ρ remaining"]
-    c.metric(f"ρ remaining, {this_year['Year']}", b_remaining if isinstance(b_remaining, str) else f"{b_remaining:.4g}")
-    st.markdown(statement(spent_week, cap_week, float(this_year["ρ spent"]), _cap(ledger, "cap_year"), delta))
+    a.metric(f"ρ spent, period {latest.label}", f"{latest.spend.rho:.4g}", help=_guarantee(latest.spend))
+    b.metric(f"ρ spent, {this_year.year}", f"{this_year.spend.rho:.4g}", help=_guarantee(this_year.spend))
+    remaining = this_year.spend.remaining
+    c.metric(f"ρ remaining, {this_year.year}", f"{remaining.rho:.4g}" if remaining is not None else "–")
+    st.markdown(statement(latest.spend, latest.year_to_date))
     st.subheader("Spend per week")
-    st.altair_chart(spend_chart(periods, cap_week), width="stretch")
+    cap_week = latest.spend.cap.rho if latest.spend.cap is not None else None
+    st.altair_chart(spend_chart(per_period(ledger), cap_week), width="stretch")
     st.subheader("Spend per year")
-    _common.table(years, "budget-per-year", "budget_years")
+    _common.table(per_year(summary), "budget-per-year", "budget_years")
     st.subheader("Ledger")
     shown = ledger.sort_values(["window_start", "family"], ascending=[False, True]).head(LEDGER_ROWS_SHOWN)
     _common.table(shown.reset_index(drop=True), "ledger", "budget_ledger")
@@ -124,18 +110,16 @@ def spend_chart(periods: pd.DataFrame, cap_week: float | None) -> alt.LayerChart
     return bars + rule
 
 
-def statement(
-    spent_week: float, cap_week: float | None, spent_year: float, cap_year: float | None, delta: float
-) -> str:
-    """The privacy guarantee in plain words, with the figures of the latest week and the year."""
-    week_cap = f" (cap {cap_week:.4g})" if cap_week is not None else ""
-    year_cap = f" (cap {cap_year:.4g})" if cap_year is not None else ""
+def statement(week: Spend, year_to_date: Spend) -> str:
+    """The privacy guarantee in plain words, with the figures of the latest period and the year to date."""
+    week_cap = f" (cap {week.cap.rho:.4g})" if week.cap is not None else ""
+    year_cap = f" (cap {year_to_date.cap.rho:.4g})" if year_to_date.cap is not None else ""
     return (
         "**What this protects.** The unit of privacy is one actor of one provider over one week: everything a "
         "single pseudonymous account did in a week, across every report. Whether that actor's events are in the "
         "data or not changes what anyone can learn from the released figures only a little, and by a known "
-        f"amount: in the latest week, ρ = {spent_week:.4g}{week_cap}, which is ε = {_epsilon(spent_week, delta)} "
-        f"at δ = {delta:g}; over the year so far, for an actor present every week, ρ = {spent_year:.4g}{year_cap}, "
-        f"ε = {_epsilon(spent_year, delta)}. Smaller is more private. The noise that buys this comes from OpenDP; "
+        f"amount: in the latest week, ρ = {week.rho:.4g}{week_cap}, which is {_guarantee(week)}; over the year "
+        f"so far, for an actor present every week, ρ = {year_to_date.rho:.4g}{year_cap}, "
+        f"{_guarantee(year_to_date)}. Smaller is more private. The noise that buys this comes from OpenDP; "
         "nobody, including the operators of this dashboard, sees the exact counts."
     )

@@ -49,7 +49,7 @@ def render() -> None:
 
 
 def _body(store: Path) -> None:
-    rows = data.load_table(store, TABLE)
+    rows = data.load_health(store)
     if rows is None or rows.empty:
         st.info(
             "**No health metrics yet:** the workers write operational totals to this store as they run "

@@ -215,7 +215,7 @@ def _changes_section(cells: pd.DataFrame) -> None:
 
 def year_to_date(store: Path, latest_start: pd.Timestamp) -> pd.DataFrame | None:
     """The continual year-to-date release of :data:`FAMILY` up to the latest window; None if absent."""
-    rows = data.load_table(store, YEAR_TO_DATE_TABLE, "family = ? AND year = ?", (FAMILY, latest_start.year))
+    rows = data.load_year_to_date(store, FAMILY, latest_start.year)
     if rows is None or rows.empty:
         return None
     rows = stats.with_text(rows[rows["window_start"] == rows["window_start"].max()])

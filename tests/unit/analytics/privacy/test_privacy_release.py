@@ -26,7 +26,7 @@ def test_budget_is_validated() -> None:
             RhoBudget(bad)  # type: ignore[arg-type]
     # Zero is a budget (nothing spent, nothing left), but nothing can be spent from it: no cap, no plan.
     assert RhoBudget(0) == RhoBudget.ZERO
-    with pytest.raises(ValueError, match="per-period cap .* must be a positive rho"):
+    with pytest.raises(ValueError, match=r"per-period cap .* must be a positive rho"):
         BudgetPolicy(rho_week=RhoBudget(0))
     with pytest.raises(ValueError, match="must be a positive rho"):
         plan_gaussian(FAMILY.sensitivity_l2, RhoBudget(0))
