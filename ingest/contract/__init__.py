@@ -2,7 +2,8 @@
 
 Modules:
     taxonomy: the public taxonomies (categories, techniques, stages, actions, surfaces, …).
-    events: the pydantic ``Event``, its field rules, JSON Schema and canonical JSON.
+    fields: the field rules, declared once (the model and the fast paths derive from them).
+    events: the pydantic ``Event`` built on those rules, its errors, JSON Schema and canonical JSON.
     records: the signed Kafka record format (a batch of one provider's events per record).
     signing: Ed25519 keys and signatures.
     pseudonym: HMAC-SHA256 pseudonyms and per-period key rotation.

@@ -1,7 +1,9 @@
 """Event contract v1: the one pydantic model every provider sends and every worker accepts.
 
-No prompt or completion text has a field here, and unknown fields are rejected, so none can be
-smuggled in. Unknown enum values are errors, never coerced.
+The model is the reference validator, built on the field rules of :mod:`ingest.contract.fields` and
+checked against them at import; its error messages are the contract's rejection reasons. No prompt
+or completion text has a field here, and unknown fields are rejected, so none can be smuggled in.
+Unknown enum values are errors, never coerced.
 """
 
 from __future__ import annotations
@@ -10,14 +12,22 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import ErrorDetails
 
-from ingest.contract.taxonomy import (
+from ingest.contract.fields import (
+    ACTOR_PATTERN,
+    CODE_FIELDS,
     ENUM_FIELDS,
-    JURISDICTIONS,
-    LANGUAGES,
+    FIELDS,
+    MODEL_FAMILY_PATTERN,
+    PROVIDER_ID_PATTERN,
+    SCHEMA_VERSION,
+    FieldRule,
+)
+from ingest.contract.taxonomy import (
     AccountAgeBucket,
     Action,
     Category,
@@ -28,39 +38,59 @@ from ingest.contract.taxonomy import (
 )
 from ingest.errors import SchemaError
 
-SCHEMA_VERSION = 1
+__all__ = [
+    "ACTOR_PATTERN",
+    "MODEL_FAMILY_PATTERN",
+    "PROVIDER_ID_PATTERN",
+    "SCHEMA_VERSION",
+    "Event",
+    "canonical_json",
+    "json_schema",
+    "parse_event",
+    "schema_error",
+]
 
-PROVIDER_ID_PATTERN = r"^[a-z0-9][a-z0-9_.-]{1,62}$"
-ACTOR_PATTERN = r"^[0-9a-f]{64}$"
-MODEL_FAMILY_PATTERN = r"^[a-z0-9][a-z0-9_.+-]{0,63}$"
 
-ProviderId = Annotated[str, Field(pattern=PROVIDER_ID_PATTERN, description="Registered provider id.")]
+def _field_of(name: str) -> Any:
+    """The pydantic ``Field`` of one contract field: its constraints, default and description from its rule."""
+    rule = FIELDS[name]
+    options: dict[str, Any] = {}
+    if rule.default_factory is not None:
+        options["default_factory"] = rule.default_factory
+    elif not rule.required:
+        options["default"] = rule.default
+    if rule.pattern is not None:
+        options["pattern"] = rule.pattern
+    if rule.low is not None or rule.high is not None:
+        options.update(ge=rule.low, le=rule.high, allow_inf_nan=False)
+    if rule.description is not None:
+        options["description"] = rule.description
+    return Field(**options)
 
 
 class Event(BaseModel):
     """One safety-classifier event, as it travels from a provider to Flockview (schema v1)."""
 
+    # This docstring is the JSON Schema's description. Each field's constraints come from its rule in
+    # ingest.contract.fields.FIELDS; the types below are checked against those rules at import.
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
-    schema_version: Literal[1] = SCHEMA_VERSION
-    event_id: uuid.UUID = Field(default_factory=uuid.uuid4, description="Idempotency key.")
-    occurred_at: datetime = Field(description="When the classifier fired, timezone-aware, stored in UTC.")
-    provider: ProviderId
-    actor: str = Field(
-        pattern=ACTOR_PATTERN,
-        description="HMAC-SHA256 pseudonym of the provider's user id, computed by the SDK. Never a raw id.",
-    )
-    account_age_bucket: AccountAgeBucket | None = None
-    identity_verification: IdentityVerification = IdentityVerification.NONE
-    surface: Surface
-    model_family: str = Field(pattern=MODEL_FAMILY_PATTERN, description="Open vocabulary, lower case.")
-    detection_stage: DetectionStage
-    category: Category
-    technique: Technique | None = None
-    action: Action
-    score: float = Field(ge=0.0, le=1.0, allow_inf_nan=False)
-    jurisdiction: str = Field(description="ISO 3166-1 alpha-2 code, or a region bucket (EU, ZZ).")
-    language: str = Field(description="ISO 639-1 code, or 'und'.")
+    schema_version: Literal[1] = _field_of("schema_version")
+    event_id: uuid.UUID = _field_of("event_id")
+    occurred_at: datetime = _field_of("occurred_at")
+    provider: str = _field_of("provider")
+    actor: str = _field_of("actor")
+    account_age_bucket: AccountAgeBucket | None = _field_of("account_age_bucket")
+    identity_verification: IdentityVerification = _field_of("identity_verification")
+    surface: Surface = _field_of("surface")
+    model_family: str = _field_of("model_family")
+    detection_stage: DetectionStage = _field_of("detection_stage")
+    category: Category = _field_of("category")
+    technique: Technique | None = _field_of("technique")
+    action: Action = _field_of("action")
+    score: float = _field_of("score")
+    jurisdiction: str = _field_of("jurisdiction")
+    language: str = _field_of("language")
 
     @field_validator("occurred_at")
     @classmethod
@@ -69,18 +99,12 @@ class Event(BaseModel):
             raise ValueError("must include a timezone (use UTC)")
         return value.astimezone(UTC)
 
-    @field_validator("jurisdiction")
+    @field_validator(*CODE_FIELDS)
     @classmethod
-    def _known_jurisdiction(cls, value: str) -> str:
-        if value not in JURISDICTIONS:
-            raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 code or region bucket (EU, ZZ)")
-        return value
-
-    @field_validator("language")
-    @classmethod
-    def _known_language(cls, value: str) -> str:
-        if value not in LANGUAGES:
-            raise ValueError(f"{value!r} is not an ISO 639-1 code or 'und'")
+    def _known_code(cls, value: str, info: ValidationInfo) -> str:
+        rule = CODE_FIELDS[info.field_name or ""]
+        if value not in (rule.codes or ()):
+            raise ValueError(f"{value!r} is not {rule.expected}")
         return value
 
     def to_wire(self) -> dict[str, Any]:
@@ -88,12 +112,35 @@ class Event(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _held_type(rule: FieldRule) -> object:
+    """The type a model field following ``rule`` must be annotated with."""
+    return rule.value_type | None if rule.nullable else rule.value_type  # type: ignore[operator]  # a type, held as object
+
+
+def _check_against_rules() -> None:
+    """The model has exactly the contract's fields, in order, each typed and required as its rule says.
+
+    (Constraints, defaults and descriptions need no check: :func:`_field_of` takes them from the rule.)
+    """
+    if list(Event.model_fields) != list(FIELDS):
+        raise RuntimeError(
+            f"this is a bug: Event's fields {list(Event.model_fields)} are not the contract's {list(FIELDS)}"
+        )
+    for name, rule in FIELDS.items():
+        info = Event.model_fields[name]
+        if info.annotation != _held_type(rule) or info.is_required() != rule.required:
+            raise RuntimeError(f"this is a bug: Event.{name} does not follow its rule in ingest.contract.fields")
+
+
+_check_against_rules()
+
+
+def _describe(error: ErrorDetails) -> str:
     field = ".".join(str(p) for p in error["loc"]) or "event"
     top = str(error["loc"][0]) if error["loc"] else ""
     value = error.get("input")
     if top in ENUM_FIELDS and error["type"] == "enum":
-        allowed = ", ".join(m.value for m in ENUM_FIELDS[top])
+        allowed = ", ".join(FIELDS[top].values or ())
         return f"{field}: {value!r} is not allowed; allowed values: {allowed}"
     if error["type"] == "missing":
         return f"{field}: required field is missing"

@@ -13,7 +13,6 @@ Both secrets stay with the provider: Flockview never sees them.
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import stat
 import tomllib
@@ -22,7 +21,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ingest.contract.events import PROVIDER_ID_PATTERN
+from ingest.contract.fields import FIELDS, PROVIDER_ID_PATTERN
 from ingest.contract.pseudonym import MIN_SECRET_BYTES, check_secret
 from ingest.contract.signing import (
     b64decode,
@@ -45,7 +44,7 @@ class ProviderKeys:
 
     @classmethod
     def generate(cls, provider: str) -> ProviderKeys:
-        if not re.match(PROVIDER_ID_PATTERN, provider):
+        if not FIELDS["provider"].matcher.fullmatch(provider):
             raise ConfigError(f"provider name {provider!r} must match {PROVIDER_ID_PATTERN}")
         return cls(provider, new_signing_key(), secrets.token_bytes(MIN_SECRET_BYTES))
 

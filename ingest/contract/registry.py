@@ -10,7 +10,6 @@ It is a TOML file the platform operator keeps::
 
 from __future__ import annotations
 
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from ingest.contract.events import PROVIDER_ID_PATTERN
+from ingest.contract.fields import FIELDS, PROVIDER_ID_PATTERN
 from ingest.contract.signing import load_public_key, public_key_to_text
 from ingest.errors import ConfigError, UnknownProviderError
 
@@ -46,7 +45,7 @@ class ProviderRegistry:
     def from_mapping(cls, public_keys: Mapping[str, str], source: str = "mapping") -> ProviderRegistry:
         keys = {}
         for name, text in public_keys.items():
-            if not re.match(PROVIDER_ID_PATTERN, name):
+            if not FIELDS["provider"].matcher.fullmatch(name):
                 raise ConfigError(f"{source}: provider id {name!r} must match {PROVIDER_ID_PATTERN}")
             if not text:
                 raise ConfigError(f"{source}: provider {name!r} has no public_key")

@@ -1,12 +1,14 @@
 """The public taxonomies of event contract v1.
 
 Every dimension here is public knowledge, so report cells over these keys are released without
-key selection. Values are stable identifiers: never rename one, add a new one instead.
+key selection. Values are stable identifiers: never rename one, add a new one instead. Which event
+field draws from which taxonomy is declared with the other field rules, in :mod:`ingest.contract.fields`.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 import pycountry
 
@@ -142,17 +144,6 @@ class AccountAgeBucket(StrEnum):
     OVER_1Y = "gt_365d"
 
 
-#: Event fields whose values come from a public enum taxonomy, keyed by field name.
-ENUM_FIELDS: dict[str, type[StrEnum]] = {
-    "category": Category,
-    "detection_stage": DetectionStage,
-    "action": Action,
-    "technique": Technique,
-    "surface": Surface,
-    "identity_verification": IdentityVerification,
-    "account_age_bucket": AccountAgeBucket,
-}
-
 #: Region buckets for providers that only know a coarse location. "ZZ" is ISO's unknown code.
 REGION_BUCKETS: dict[str, str] = {
     "EU": "European Union (unspecified member)",
@@ -166,6 +157,18 @@ JURISDICTIONS: frozenset[str] = frozenset({c.alpha_2 for c in pycountry.countrie
 LANGUAGES: frozenset[str] = frozenset(
     {lang.alpha_2 for lang in pycountry.languages if hasattr(lang, "alpha_2")} | {"und"}
 )
+
+
+def __getattr__(name: str) -> Any:
+    """``ENUM_FIELDS`` for modules that still import it from here; it is declared with the field rules.
+
+    Imported on first use: the field rules are built from this module's taxonomies.
+    """
+    if name == "ENUM_FIELDS":
+        from ingest.contract.fields import ENUM_FIELDS
+
+        return ENUM_FIELDS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def jurisdiction_name(code: str) -> str:

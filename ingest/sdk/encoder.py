@@ -1,11 +1,13 @@
 """The SDK's fast path: validate one event against contract v1 and write its canonical JSON directly.
 
 Building a pydantic model per event costs tens of microseconds; a provider's request path cannot
-afford that. :class:`EventEncoder` checks each field with one lookup in a frozen table built from the
-same taxonomies and patterns as :class:`ingest.contract.events.Event`. Each table maps an accepted value to its
-JSON *fragment*: the value together with its key and the punctuation up to the next field in sorted-key
-order (``"block"`` → ``"action":"block","actor":"``), so an event's canonical JSON (sorted keys, no
-spaces, exactly the bytes :func:`ingest.contract.events.canonical_json` would write) is the concatenation of
+afford that. :class:`EventEncoder` checks each field with one lookup in a table built at import
+from the contract's field rules (:data:`ingest.contract.fields.FIELDS`, the rules the pydantic
+:class:`ingest.contract.events.Event` is built on), so it accepts no value the contract refuses and
+names the same allowed values. Each table maps an accepted value to its JSON *fragment*: the value
+together with its key and the punctuation up to the next field in sorted-key order (``"block"`` →
+``"action":"block","actor":"``), so an event's canonical JSON (sorted keys, no spaces, exactly the
+bytes :func:`ingest.contract.events.canonical_json` would write) is the concatenation of
 seventeen pieces. Event ids come from a pool drawn in bulk (:func:`uuid4_block`), and ``occurred_at``
 reuses the date and time of day of the current second. Every value written is a table entry, a
 validated pattern, a hex digest or a number, so nothing needs escaping.
@@ -30,38 +32,15 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from ingest.contract.events import MODEL_FAMILY_PATTERN, PROVIDER_ID_PATTERN
+from ingest.contract.fields import FIELDS, PROVIDER_OPTIONAL, PROVIDER_REQUIRED, SCHEMA_VERSION
 from ingest.contract.pseudonym import period_key
 from ingest.contract.records import RECORD_FORMAT
-from ingest.contract.taxonomy import (
-    JURISDICTIONS,
-    LANGUAGES,
-    AccountAgeBucket,
-    Action,
-    Category,
-    DetectionStage,
-    IdentityVerification,
-    Surface,
-    Technique,
-)
 from ingest.errors import ConfigError, SchemaError
 
-_PROVIDER_RE = re.compile(PROVIDER_ID_PATTERN.strip("^$"))
-_MODEL_FAMILY_RE = re.compile(MODEL_FAMILY_PATTERN.strip("^$"))
+_PROVIDER, _MODEL_FAMILY, _SCORE = FIELDS["provider"], FIELDS["model_family"], FIELDS["score"]
 _MODEL_FAMILY_CACHE_LIMIT = 4096
-
-#: Fields an event may carry besides the ones the SDK sets (provider, actor, event_id, schema_version).
-REQUIRED_FIELDS = (
-    "surface",
-    "model_family",
-    "detection_stage",
-    "category",
-    "action",
-    "score",
-    "jurisdiction",
-    "language",
-)
-OPTIONAL_FIELDS = ("technique", "identity_verification", "account_age_bucket", "occurred_at", "event_id")
+#: What a provider may pass for one event: the raw user id and the contract fields it sets.
+_PASSED = frozenset({"user_id", *PROVIDER_REQUIRED, *PROVIDER_OPTIONAL})
 ROTATIONS = ("none", "weekly")
 
 #: A queued event: (partition hash = the pseudonym's first 32 bits, canonical JSON).
@@ -70,48 +49,49 @@ T = TypeVar("T")
 _PARTITION_HASH = struct.Struct(">I").unpack_from  # the first 32 bits of a digest, big-endian
 
 
-def _fragments(values: Any, template: str) -> dict[str, str]:
-    """Lookup table: accepted value → its JSON fragment (enum members hash and compare like their value)."""
-    return {str(v): template.format(str(v)) for v in values}
+def _fragments(name: str, before: str = "", after: str = "") -> dict[object, str]:
+    """Lookup table of one closed-vocabulary field of the contract: each accepted value → its JSON fragment,
+    ``"name":"value"`` with the punctuation ``before`` and ``after`` it up to the neighbouring pieces.
+
+    Keyed by the value's text; a taxonomy's members hash and compare like their values, so they find it too.
+    """
+    return {value: f'{before}"{name}":"{value}"{after}' for value in FIELDS[name].values or ()}
 
 
 # In sorted-key order; the actor, event id, occurred_at and score go between them.
-_AGE = _fragments(AccountAgeBucket, '{{"account_age_bucket":"{}",')
-_ACTION = _fragments(Action, '"action":"{}","actor":"')
-_CATEGORY = _fragments(Category, '","category":"{}"')
-_STAGE = _fragments(DetectionStage, ',"detection_stage":"{}","event_id":"')
-_VERIFICATION = _fragments(IdentityVerification, '","identity_verification":"{}"')
-_JURISDICTION = _fragments(JURISDICTIONS, ',"jurisdiction":"{}"')
-_LANGUAGE = _fragments(LANGUAGES, ',"language":"{}"')
+_AGE = _fragments("account_age_bucket", "{", ",")
+_ACTION = _fragments("action", after=',"actor":"')
+_CATEGORY = _fragments("category", '",')
+_STAGE = _fragments("detection_stage", ",", ',"event_id":"')
+_VERIFICATION = _fragments("identity_verification", '",')
+_JURISDICTION = _fragments("jurisdiction", ",")
+_LANGUAGE = _fragments("language", ",")
 _FAMILY = ',"model_family":"{}","occurred_at":"'
-_SURFACE = _fragments(Surface, ',"surface":"{}"')
-_TECHNIQUE = _fragments(Technique, ',"technique":"{}"}}')
+_SURFACE = _fragments("surface", ",")
+_TECHNIQUE = _fragments("technique", ",", "}")
 # The optional fields absent: no account_age_bucket, the default identity_verification, no technique.
-_AGE_OR_NONE = {None: "{", **_AGE}
-_VERIFICATION_OR_DEFAULT = {None: _VERIFICATION[IdentityVerification.NONE], **_VERIFICATION}
-_TECHNIQUE_OR_NONE = {None: "}", **_TECHNIQUE}
+_AGE_OR_NONE: dict[object, str] = {None: "{", **_AGE}
+_VERIFICATION_OR_DEFAULT = {None: _VERIFICATION[FIELDS["identity_verification"].default], **_VERIFICATION}
+_TECHNIQUE_OR_NONE: dict[object, str] = {None: "}", **_TECHNIQUE}
 # occurred_at's fraction of a second in two table pieces: ".123" and "456Z".
 _MILLIS = [f".{n:03d}" for n in range(1000)]
 _MICROS = [f"{n:03d}Z" for n in range(1000)]
 
 
-def _allowed(table: Mapping[str, str]) -> str:
-    return ", ".join(table)
-
-
-def _enum(name: str, value: object, table: Mapping[str, str]) -> str:
-    return _code(name, value, table, None)
-
-
-def _code(name: str, value: object, table: Mapping[str, str], what: str | None) -> str:
-    """``table[value]``, or SchemaError naming the field and ``what`` it must be (None: the allowed values)."""
+def _code(name: str, value: object, table: Mapping[object, str]) -> str:
+    """``table[value]``, or SchemaError naming the field and what its rule accepts."""
     if value is None:
         raise SchemaError(f"{name}: required field is missing")
     try:
-        return table[value]  # type: ignore[index]
+        return table[value]
     except (KeyError, TypeError):
-        what = what or f"allowed; allowed values: {_allowed(table)}"
+        rule = FIELDS[name]
+        what = rule.expected or f"allowed; allowed values: {', '.join(rule.values or ())}"
         raise SchemaError(f"{name}: {value!r} is not {what}") from None
+
+
+_SCORE_LOW, _SCORE_HIGH = float(_SCORE.low or 0.0), float(_SCORE.high or 0.0)
+_NOT_A_SCORE = f"must be a number from {_SCORE_LOW:g} to {_SCORE_HIGH:g}"
 
 
 def _score(value: object) -> float:
@@ -120,10 +100,11 @@ def _score(value: object) -> float:
     number = value
     if type(number) is not float:
         if isinstance(number, bool) or not isinstance(number, int | float):
-            raise SchemaError(f"score: must be a number from 0 to 1 (got {value!r})")
-        number = float(number) if -2 < number < 2 else 2.0  # huge ints would overflow a float
-    if not 0.0 <= number <= 1.0:  # also refuses NaN
-        raise SchemaError(f"score: must be a number from 0 to 1 (got {value!r})")
+            raise SchemaError(f"score: {_NOT_A_SCORE} (got {value!r})")
+        # Huge ints would overflow a float: any int outside the range is as wrong as the next one out.
+        number = float(number) if _SCORE_LOW - 1 < number < _SCORE_HIGH + 1 else _SCORE_HIGH + 1
+    if not _SCORE_LOW <= number <= _SCORE_HIGH:  # also refuses NaN
+        raise SchemaError(f"score: {_NOT_A_SCORE} (got {value!r})")
     return number
 
 
@@ -231,8 +212,8 @@ class EventEncoder:
     def __init__(
         self, provider: str, secret: bytes, rotation: str = "none", clock: Callable[[], float] = time.time
     ) -> None:
-        if not isinstance(provider, str) or not _PROVIDER_RE.fullmatch(provider):
-            raise ConfigError(f"provider: {provider!r} must match {PROVIDER_ID_PATTERN}")
+        if not isinstance(provider, str) or not _PROVIDER.matcher.fullmatch(provider):
+            raise ConfigError(f"provider: {provider!r} must match {_PROVIDER.pattern}")
         if rotation not in ROTATIONS:
             raise ConfigError(f"pseudonym_rotation: {rotation!r} is not one of {', '.join(ROTATIONS)}")
         self.provider = provider
@@ -243,8 +224,8 @@ class EventEncoder:
         self._week_keys: dict[tuple[int, int], _Hmac] = {}
         self._clock = clock
         self._second: tuple[int, str] = (-1, "")  # (a whole second, its text): one object, so threads see both
-        self._families: dict[str, str] = {}  # model family → fragment, for families seen (validated) before
-        self._score_key = f'","provider":"{provider}","schema_version":1,"score":'
+        self._families: dict[object, str] = {}  # model family → fragment, for families seen (validated) before
+        self._score_key = f'","provider":"{provider}","schema_version":{SCHEMA_VERSION},"score":'
         self._encode = self.emitter(_item)
 
     def encode(
@@ -303,6 +284,7 @@ class EventEncoder:
             self._score_key,
         )
         checked, weekly, take_id, partition_hash = self._checked, self._weekly, _IDS.pop, _PARTITION_HASH
+        low, high = _SCORE_LOW, _SCORE_HIGH
 
         def emit(
             *,
@@ -326,7 +308,7 @@ class EventEncoder:
                 occurred_at is None
                 and event_id is None
                 and type(score) is float
-                and 0.0 <= score <= 1.0
+                and low <= score <= high
                 and type(user_id) is str
                 and user_id
                 and not weekly
@@ -407,22 +389,22 @@ class EventEncoder:
             now = self._clock() if now is None else now
             when, moment = self._now_text(now), datetime.fromtimestamp(now, UTC)
         digest = self._pseudonym(user_id, moment)
-        age = "{" if account_age_bucket is None else _enum("account_age_bucket", account_age_bucket, _AGE)
-        technique_piece = "}" if technique is None else _enum("technique", technique, _TECHNIQUE)
+        age = "{" if account_age_bucket is None else _code("account_age_bucket", account_age_bucket, _AGE)
+        technique_piece = "}" if technique is None else _code("technique", technique, _TECHNIQUE)
         verification = (
             _VERIFICATION_OR_DEFAULT[None]
             if identity_verification is None
-            else _enum("identity_verification", identity_verification, _VERIFICATION)
+            else _code("identity_verification", identity_verification, _VERIFICATION)
         )
-        action_piece = _enum("action", action, _ACTION)
-        category_piece = _enum("category", category, _CATEGORY)
-        stage = _enum("detection_stage", detection_stage, _STAGE)
+        action_piece = _code("action", action, _ACTION)
+        category_piece = _code("category", category, _CATEGORY)
+        stage = _code("detection_stage", detection_stage, _STAGE)
         event_id = _event_id(event_id)
         text = (
             f"{age}{action_piece}{digest.hex()}{category_piece}{stage}{event_id}{verification}"
-            f"{_code('jurisdiction', jurisdiction, _JURISDICTION, _NOT_JURISDICTION)}"
-            f"{_code('language', language, _LANGUAGE, _NOT_LANGUAGE)}{self._model_family(model_family)}"
-            f"{when}{self._score_key}{_score(score)!r}{_enum('surface', surface, _SURFACE)}{technique_piece}"
+            f"{_code('jurisdiction', jurisdiction, _JURISDICTION)}"
+            f"{_code('language', language, _LANGUAGE)}{self._model_family(model_family)}"
+            f"{when}{self._score_key}{_score(score)!r}{_code('surface', surface, _SURFACE)}{technique_piece}"
         )
         return _PARTITION_HASH(digest)[0], text
 
@@ -431,7 +413,7 @@ class EventEncoder:
 
         ``occurred_at`` may be an ISO 8601 string with a timezone; ``user_id`` is the raw id.
         """
-        unknown = sorted(set(fields) - {"user_id", *REQUIRED_FIELDS, *OPTIONAL_FIELDS})
+        unknown = sorted(set(fields) - _PASSED)
         if unknown:
             raise SchemaError(
                 "; ".join(
@@ -444,8 +426,8 @@ class EventEncoder:
         elif values.get("occurred_at") is not None and not isinstance(values["occurred_at"], datetime):
             raise SchemaError(f"occurred_at: must be an ISO 8601 time with a timezone (got {values['occurred_at']!r})")
         return self.encode(
-            **{k: values.get(k) for k in ("user_id", *REQUIRED_FIELDS)},
-            **{k: values[k] for k in OPTIONAL_FIELDS if k in values},
+            **{k: values.get(k) for k in ("user_id", *PROVIDER_REQUIRED)},
+            **{k: values[k] for k in PROVIDER_OPTIONAL if k in values},
         )
 
     def _now_text(self, now: float) -> str:
@@ -481,23 +463,19 @@ class EventEncoder:
         return format_time(value)
 
     def _model_family(self, value: object) -> str:
-        known = self._families.get(value)  # type: ignore[arg-type]
+        known = self._families.get(value)
         if known is not None:
             return known
         if value is None:
             raise SchemaError("model_family: required field is missing")
-        if not isinstance(value, str) or not _MODEL_FAMILY_RE.fullmatch(value):
+        if not isinstance(value, str) or not _MODEL_FAMILY.matcher.fullmatch(value):
             raise SchemaError(
-                f"model_family: {value!r} must match {MODEL_FAMILY_PATTERN} (open vocabulary, lower case)"
+                f"model_family: {value!r} must match {_MODEL_FAMILY.pattern} (open vocabulary, lower case)"
             )
         if len(self._families) >= _MODEL_FAMILY_CACHE_LIMIT:
             self._families.clear()
         fragment = self._families[value] = _FAMILY.format(value)
         return fragment
-
-
-_NOT_JURISDICTION = "an ISO 3166-1 alpha-2 code or region bucket (EU, ZZ)"
-_NOT_LANGUAGE = "an ISO 639-1 code or 'und'"
 
 
 def _parse_time(text: str) -> datetime:
