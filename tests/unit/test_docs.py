@@ -62,7 +62,8 @@ def test_missing_extra_messages_name_real_commands_and_extras() -> None:
 
 def command_names() -> list[str]:
     names = [c.name or c.callback.__name__ for c in app.registered_commands]  # type: ignore[union-attr]
-    return names + [f"{g.name} {c.name}" for g in app.registered_groups for c in g.typer_instance.registered_commands]
+    groups = [(g.name, g.typer_instance) for g in app.registered_groups if g.typer_instance is not None]
+    return names + [f"{name} {c.name}" for name, group in groups for c in group.registered_commands]
 
 
 @pytest.mark.parametrize("name", command_names())

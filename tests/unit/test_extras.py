@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import tomllib
+from collections.abc import Mapping
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -66,7 +67,7 @@ def imported_distributions(entries: tuple[str, ...]) -> dict[str, str]:
 
 
 @cache
-def _owners() -> dict[str, list[str]]:
+def _owners() -> Mapping[str, list[str]]:
     return metadata.packages_distributions()
 
 
