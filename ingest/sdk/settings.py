@@ -55,7 +55,7 @@ class SDKSettings(FlockviewSettings):
     batch_bytes: int = Field(default=512 * 1024, ge=1024, le=900 * 1024, description="Most bytes of events per record.")
     linger_ms: float = Field(default=50.0, ge=0, description="Longest an event waits for its batch to fill.")
     compression: Compression = Field(
-        default="lz4", description="Kafka compression codec: lz4 (default), gzip, zstd, snappy or none."
+        default="lz4", description="Kafka compression codec: lz4, gzip, zstd, snappy or none."
     )
     partitions: int = Field(
         default=DEFAULT_PARTITIONS,
@@ -80,13 +80,16 @@ class SDKSettings(FlockviewSettings):
     )
 
     spool_dir: Path | None = Field(
-        default=None, description="Spool directory (default: a per-provider, per-key folder)."
+        default=None,
+        description="Disk spool folder; unset: one per provider and key in $XDG_STATE_HOME/flockview/spool.",
     )
     spool_max_bytes: int = Field(
         default=1 << 30, ge=0, description="Most bytes the disk spool holds; 0 disables spooling."
     )
 
-    api_version: str | None = Field(default=None, description="Kafka API version, e.g. '3.9'; None probes the broker.")
+    api_version: str | None = Field(
+        default=None, description="Kafka API version, e.g. '3.9'; probed from the broker when unset."
+    )
     atexit_flush_s: float = Field(
         default=5.0, ge=0, description="How long the atexit hook flushes before spooling the rest."
     )
