@@ -24,9 +24,8 @@ from analytics.families import EscalationStage, ReportFamily
 from analytics.windows import EPOCH_TS
 from analytics.worker.slots import Vocabulary
 from ingest.contract.events import Event
-from ingest.contract.taxonomy import ENUM_FIELDS
+from ingest.contract.fields import ENUM_FIELDS, FIELDS
 
-_EVENT_FIELDS = frozenset(Event.model_fields)
 MAX_PROFILES = 1 << 20  # distinct profiles remembered before the numbering starts again (between batches)
 
 
@@ -60,6 +59,7 @@ class EventBatch:
         actors = np.frombuffer(bytes.fromhex("".join([e.actor[:32] for e in events])), "<u8").reshape(-1, 2)
         ids = np.frombuffer(b"".join([e.event_id.bytes for e in events]), "<u8").reshape(-1, 2)
         profile_of = attrgetter(*fields)
+        profiles: list[tuple[object, ...]]
         profiles = [profile_of(e) for e in events] if len(fields) > 1 else [(profile_of(e),) for e in events]
         return cls(t, actors, ids, profiles, Counter(e.provider for e in events))
 
@@ -113,8 +113,8 @@ class Profiles:
             self._reset()
         known = self._ids
         out = np.fromiter(map(known.get, profiles, repeat(-1)), np.int64, len(profiles))  # no Python frame per event
-        missing = np.nonzero(out < 0)[0]
-        if len(missing):
+        missing = np.nonzero(out < 0)[0].tolist()
+        if missing:
             # Distinct, in order of first sight, and made of one shared object per field value: a decoded
             # event's strings are its own, and a profile kept for good would otherwise keep them alive.
             canon = self._values
@@ -166,10 +166,10 @@ class Profiles:
 
 def _inputs(family: ReportFamily) -> tuple[str, ...]:
     """The event fields ``family.cells_of`` reads: its dimensions that are event fields, and the action."""
-    return tuple(sorted({d for d in family.dimensions if d in _EVENT_FIELDS} | {"action"}))
+    return tuple(sorted({d for d in family.dimensions if d in FIELDS} | {"action"}))
 
 
 def _typed(name: str, value: object) -> object:
     """A profile's value as the event holds it: taxonomy fields as their enum members."""
     enum = ENUM_FIELDS.get(name)
-    return enum(value) if enum is not None and value is not None else value
+    return enum(str(value)) if enum is not None and value is not None else value

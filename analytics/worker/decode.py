@@ -2,7 +2,8 @@
 
 Contract v1 is the pydantic :class:`ingest.contract.events.Event`. This module accepts a *subset* of what
 it accepts and reads the same values from it: strict JSON types, canonical UUIDs, RFC 3339 times
-with at most microseconds. Whatever falls outside, or is invalid, returns None, and the caller
+with at most microseconds. Its wire types, code lists and patterns are built at import from the
+contract's field rules (:data:`ingest.contract.fields.FIELDS`), never written out here. Whatever falls outside, or is invalid, returns None, and the caller
 decodes the record with :func:`ingest.contract.records.decode_record`, whose answer (the events, or each
 rejection and its reason) is then the contract's own. ``tests/unit/analytics/worker/test_decode.py``
 checks the subset property with hypothesis.
@@ -18,8 +19,9 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
+from enum import StrEnum
 from operator import attrgetter
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_origin
 
 import msgspec
 import numpy as np
@@ -27,20 +29,10 @@ import numpy as np
 from analytics.windows import EPOCH_TS
 from analytics.worker.columns import EventBatch
 from analytics.worker.utctimes import unix_seconds
+from ingest.contract.fields import FIELDS, FieldRule
 from ingest.contract.records import PROVIDER_HEADER, RECORD_FORMAT, SIGNATURE_HEADER
 from ingest.contract.registry import ProviderRegistry
 from ingest.contract.signing import verify
-from ingest.contract.taxonomy import (
-    JURISDICTIONS,
-    LANGUAGES,
-    AccountAgeBucket,
-    Action,
-    Category,
-    DetectionStage,
-    IdentityVerification,
-    Surface,
-    Technique,
-)
 from ingest.errors import SignatureError, UnknownProviderError
 
 # ASCII classes written out: in a str pattern \d would also match other scripts' digits.
@@ -50,43 +42,50 @@ _TIME = (
     f"(?:[Zz]|[+-]{_D}{{2}}:{_D}{{2}})"
 )
 _TIMES = re.compile(f"{_TIME}(?:\n{_TIME})*")
-_PROVIDER = re.compile(r"[a-z0-9][a-z0-9_.-]{1,62}")
-_MODEL_FAMILY = re.compile(r"[a-z0-9][a-z0-9_.+-]{0,63}")
+_PROVIDER, _MODEL_FAMILY = FIELDS["provider"].matcher, FIELDS["model_family"].matcher
 _MODEL_FAMILIES_KEPT = 4096
+# _columns checks the actors column-wise (64 lowercase hex digits each) instead of with the pattern.
+if FIELDS["actor"].pattern != "^[0-9a-f]{64}$":
+    raise RuntimeError(
+        "this is a bug: the contract's actor pattern changed; FastDecoder._columns must check the new one"
+    )
 
 
-def _one_of(values: object) -> object:
-    return Literal[tuple(sorted(v.value if hasattr(v, "value") else v for v in values))]  # type: ignore[attr-defined]
+def _wire_field(rule: FieldRule) -> tuple[Any, ...]:
+    """One field of :data:`WireEvent`: its name, the strict JSON type msgspec checks, and its default if it has one.
+
+    Closed vocabularies and number ranges are checked by msgspec; the other strings (patterns, ids,
+    times) per record, in :meth:`FastDecoder._columns`. A field whose default the contract makes up
+    (a fresh event id) is required here: its record is the contract's decoder's to answer.
+    """
+    held: Any
+    if rule.values is not None:
+        held = Literal[tuple(sorted(rule.values))]
+    elif rule.low is not None or rule.high is not None:
+        held = Annotated[float, msgspec.Meta(ge=rule.low, le=rule.high)]
+    elif get_origin(rule.value_type) is Literal:
+        held = rule.value_type
+    else:
+        held = str
+    if rule.required or rule.default_factory is not None:
+        return rule.name, held
+    default = rule.default.value if isinstance(rule.default, StrEnum) else rule.default
+    return rule.name, held | None if rule.nullable else held, default
 
 
-class WireEvent(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    """Contract v1 as strict JSON types; the string fields below without a type are checked per record."""
-
-    event_id: str
-    occurred_at: str
-    provider: str
-    actor: str
-    surface: _one_of(Surface)  # type: ignore[valid-type]
-    model_family: str
-    detection_stage: _one_of(DetectionStage)  # type: ignore[valid-type]
-    category: _one_of(Category)  # type: ignore[valid-type]
-    action: _one_of(Action)  # type: ignore[valid-type]
-    score: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
-    jurisdiction: _one_of(JURISDICTIONS)  # type: ignore[valid-type]
-    language: _one_of(LANGUAGES)  # type: ignore[valid-type]
-    schema_version: Literal[1] = 1
-    account_age_bucket: _one_of(AccountAgeBucket) | None = None  # type: ignore[valid-type]
-    identity_verification: _one_of(IdentityVerification) = "none"  # type: ignore[valid-type]
-    technique: _one_of(Technique) | None = None  # type: ignore[valid-type]
+def _wire_fields() -> list[tuple[Any, ...]]:
+    fields = [_wire_field(rule) for rule in FIELDS.values()]
+    return [f for f in fields if len(f) == 2] + [f for f in fields if len(f) == 3]  # required ones first
 
 
-class WireRecord(msgspec.Struct):
-    format: Literal[RECORD_FORMAT]  # type: ignore[valid-type]
-    provider: str
-    events: list[WireEvent]
+#: Contract v1 as strict JSON types, built from the contract's field rules; unknown fields are refused.
+WireEvent: Any = msgspec.defstruct("WireEvent", _wire_fields(), forbid_unknown_fields=True, gc=False)
+WireRecord = msgspec.defstruct(
+    "WireRecord", [("format", Literal[RECORD_FORMAT]), ("provider", str), ("events", list[WireEvent])]
+)
+WireEvents = list[Any]  # WireEvent instances (a struct made at import, so its attributes are not typed)
 
-
-_RECORD = msgspec.json.Decoder(WireRecord)
+_RECORD: msgspec.json.Decoder[Any] = msgspec.json.Decoder(WireRecord)
 _CHUNK_BYTES = 1 << 20  # records decoded and checked together
 Columns = tuple[np.ndarray, np.ndarray, np.ndarray]  # times (seconds since EPOCH), actor keys, event ids
 Record = tuple[bytes | None, Sequence[tuple[str, bytes]] | None]  # a record's value and headers
@@ -177,13 +176,14 @@ class FastDecoder:
         sizes.extend(taken.get(id(events)) if events is not None else None for _, events in parsed)
         profile = self._profile
         everything = [e for _, events in good for e in events]
+        profiles: list[tuple[object, ...]]
         profiles = [profile(e) for e in everything] if len(self.fields) > 1 else [(profile(e),) for e in everything]
         providers: Counter[str] = Counter()
         for provider, events in good:
             providers[provider] += len(events)
         return EventBatch(t, actors, ids, profiles, providers)
 
-    def _checked(self, good: list[tuple[str, list[WireEvent]]]) -> tuple[Columns, list[tuple[str, list[WireEvent]]]]:
+    def _checked(self, good: list[tuple[str, WireEvents]]) -> tuple[Columns, list[tuple[str, WireEvents]]]:
         """The columns of the records whose events pass every check, and those records."""
         if not good:
             return _concat([]), good
@@ -196,7 +196,7 @@ class FastDecoder:
             [g for g, c in zip(good, checked, strict=True) if c is not None],
         )
 
-    def _parse(self, value: bytes | None, provider: str | None) -> tuple[str, list[WireEvent] | None]:
+    def _parse(self, value: bytes | None, provider: str | None) -> tuple[str, WireEvents | None]:
         """The signing provider and the record's events in strict types, or None for the events."""
         if provider is None or not _PROVIDER.fullmatch(provider):
             return "", None
@@ -209,7 +209,7 @@ class FastDecoder:
             return "", None
         return provider, events
 
-    def _columns(self, events: list[WireEvent]) -> Columns | None:
+    def _columns(self, events: WireEvents) -> Columns | None:
         """Times, actor keys and event ids, checked as the contract checks them; None if one is not."""
         n = len(events)
         if not n:
