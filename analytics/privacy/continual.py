@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypedDict
 
 from analytics.privacy.budget import RhoBudget
 from analytics.privacy.gaussian import GaussianPlan, draw, interval_half_width
@@ -85,12 +86,19 @@ class TreeLayout:
         return nodes
 
 
+class OpenNode(TypedDict):
+    """The exact sums of one open node so far: which leaves (weeks) they hold, and one sum per category."""
+
+    leaves: list[int]
+    sums: list[int]
+
+
 class TreeState:
     """Exact partial sums of the open nodes. Private: memory and an optional 0600 JSON file, never DuckDB."""
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
-        self.sums: dict[str, dict[str, object]] = {}
+        self.sums: dict[str, OpenNode] = {}
         if path is not None and path.is_file():
             self.sums = json.loads(path.read_text())
 
@@ -126,7 +134,7 @@ class ContinualRelease:
     def release_week(
         self,
         con: Connection,
-        sums: dict[str, dict[str, object]],
+        sums: dict[str, OpenNode],
         window: Window,
         exact: Mapping[tuple[str, ...], int],
         now: datetime,
@@ -142,13 +150,13 @@ class ContinualRelease:
             entry = sums.setdefault(
                 TreeState.key(self.family, year, node), {"leaves": [], "sums": [0] * len(self.categories)}
             )
-            if index not in entry["leaves"]:  # type: ignore[operator]
-                entry["leaves"] = [*entry["leaves"], index]  # type: ignore[misc]
-                entry["sums"] = [a + b for a, b in zip(entry["sums"], week, strict=True)]  # type: ignore[call-overload]
+            if index not in entry["leaves"]:
+                entry["leaves"] = [*entry["leaves"], index]
+                entry["sums"] = [a + b for a, b in zip(entry["sums"], week, strict=True)]
         for node in self.layout.completed_at(index):
             entry = sums.pop(TreeState.key(self.family, year, node))
-            if self._complete(con, year, node, set(entry["leaves"])):  # type: ignore[arg-type]
-                self._write_node(con, year, node, draw(self.plan, entry["sums"]))  # type: ignore[arg-type]
+            if self._complete(con, year, node, set(entry["leaves"])):
+                self._write_node(con, year, node, draw(self.plan, entry["sums"]))
         self._write_estimate(con, year, index, window, now)
 
     def _open_nodes(self, index: int) -> list[Node]:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 
@@ -272,13 +273,13 @@ def account(ledger: pd.DataFrame, policy: BudgetPolicy | None = None) -> BudgetA
     week_cap = policy.rho_week if policy else None
     year_cap = policy.rho_year if policy else None
     years = tuple(
-        YearSpend(int(year), _spend(group, _latest_cap(group, "cap_year", year_cap)))
+        YearSpend(int(cast(int, year)), _spend(group, _latest_cap(group, "cap_year", year_cap)))
         for year, group in rows.groupby("year", sort=True)
     )
     year_caps = {y.year: y.spend.cap for y in years}
     periods = []
     for period_start, group in rows.groupby("_period", sort=True):
-        stamp = pd.Timestamp(period_start).to_pydatetime()
+        stamp = pd.Timestamp(cast(datetime, period_start)).to_pydatetime()
         year = stamp.year
         ytd_rows = rows[(rows["year"] == year) & (rows["_period"] <= period_start)]
         periods.append(

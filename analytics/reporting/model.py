@@ -8,9 +8,11 @@ ones, the year-to-date line if the store has one, and the ledger; then hands the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any, cast
 
 import pandas as pd
 
@@ -218,5 +220,5 @@ def _year_to_date(store: ReadOnlyStore, window: Window) -> tuple[tuple[str, Esti
         return ()
     mine = cumulative[pd.to_datetime(cumulative["window_start"], utc=True) == pd.Timestamp(window.start)]
     mine = mine[mine["family"] == CATEGORY_FAMILY] if (mine["family"] == CATEGORY_FAMILY).any() else mine
-    rows = {str(r["category"]): Estimate.from_row(r) for _, r in mine.iterrows()}
+    rows = {str(r["category"]): Estimate.from_row(cast("Mapping[str, Any]", r)) for _, r in mine.iterrows()}
     return tuple((c, rows[c]) for c in f.DOMAIN_ORDER if c in rows)

@@ -35,7 +35,7 @@ def per_period(ledger: pd.DataFrame) -> pd.DataFrame:
     """ρ charged per privacy period (user-week) and family, oldest first: the chart's bars."""
     start = "period_start" if "period_start" in ledger else "window_start"
     frame = ledger.assign(period_start=ledger[start].fillna(ledger["window_start"]))
-    return frame.groupby(["period_start", "period", "family"], as_index=False)["rho"].sum()
+    return frame.groupby(["period_start", "period", "family"])["rho"].sum().reset_index()
 
 
 def per_year(summary: BudgetAccount) -> pd.DataFrame:
