@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from unittest.mock import patch
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
@@ -17,6 +18,7 @@ from analytics.worker import decode
 from analytics.worker.aggregator import seconds_since_epoch
 from analytics.worker.columns import EventBatch, profile_fields
 from analytics.worker.decode import FastDecoder
+from ingest.contract.fields import FIELDS
 from ingest.contract.records import PROVIDER_HEADER, SIGNATURE_HEADER, decode_record
 from ingest.contract.registry import ProviderRegistry
 from ingest.contract.signing import new_signing_key, public_key_to_text, sign
@@ -25,7 +27,7 @@ from ingest.sdk.encoder import format_time
 
 KEY = new_signing_key()
 REGISTRY = ProviderRegistry.from_mapping({"acme-ai": public_key_to_text(KEY.public_key())})
-FIELDS = profile_fields(load_families())
+FIELDS_READ = profile_fields(load_families())
 ACTOR = "0123456789abcdef" * 4
 
 digits = st.integers(0, 9).map(str)
@@ -179,13 +181,13 @@ def as_lists(batch: EventBatch) -> tuple[object, ...]:
 @given(st.lists(events(), min_size=1, max_size=3))
 def test_the_fast_decoder_takes_a_subset_of_the_contract_with_equal_values(batch: list[dict[str, object]]) -> None:
     value, headers = record(batch)
-    fast = FastDecoder(REGISTRY, FIELDS).decode(value, headers, latest=float("inf"))
+    fast = FastDecoder(REGISTRY, FIELDS_READ).decode(value, headers, latest=float("inf"))
     hypothesis_event("fast path" if fast is not None else "contract's decoder")
     if fast is None:
         return  # the contract's decoder answers for this record
     decoded = decode_record(value, headers, REGISTRY)
     assert decoded.rejected == [] and len(decoded.events) == len(batch)
-    assert as_lists(fast) == as_lists(EventBatch.from_events(decoded.events, FIELDS))
+    assert as_lists(fast) == as_lists(EventBatch.from_events(decoded.events, FIELDS_READ))
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -202,11 +204,11 @@ def test_a_batch_of_records_decodes_as_its_records_one_by_one(
         value, headers = record(events_)
         signed.append((value, [headers[0], (SIGNATURE_HEADER, sign(new_signing_key(), value))] if forged else headers))
     latest = float("inf") if draw_latest is None else seconds_since_epoch(draw_latest)  # later events: refused
-    one_by_one = [FastDecoder(REGISTRY, FIELDS).decode(value, headers, latest=latest) for value, headers in signed]
+    one_by_one = [FastDecoder(REGISTRY, FIELDS_READ).decode(value, headers, latest=latest) for value, headers in signed]
     taken = [b for b in one_by_one if b is not None]
     for chunk_bytes in (decode._CHUNK_BYTES, 700):  # one chunk, and chunks of a few records
         with patch.object(decode, "_CHUNK_BYTES", chunk_bytes):
-            batch, sizes = FastDecoder(REGISTRY, FIELDS).decode_many(signed, latest=latest)
+            batch, sizes = FastDecoder(REGISTRY, FIELDS_READ).decode_many(signed, latest=latest)
         assert sizes == [None if b is None else len(b) for b in one_by_one]
         assert as_lists(batch) == as_lists(EventBatch.concat(taken))
         assert batch.providers == sum((b.providers for b in taken), Counter())
@@ -234,9 +236,11 @@ def test_valid_records_take_the_fast_path(items: list[tuple[str, uuid.UUID, str 
         for t, u, tech in items
     ]
     value, headers = record(events_)
-    fast = FastDecoder(REGISTRY, FIELDS).decode(value, headers, latest=float("inf"))
+    fast = FastDecoder(REGISTRY, FIELDS_READ).decode(value, headers, latest=float("inf"))
     assert fast is not None
-    assert as_lists(fast) == as_lists(EventBatch.from_events(decode_record(value, headers, REGISTRY).events, FIELDS))
+    assert as_lists(fast) == as_lists(
+        EventBatch.from_events(decode_record(value, headers, REGISTRY).events, FIELDS_READ)
+    )
 
 
 def test_what_the_sdk_sends_takes_the_fast_path_and_the_future_does_not() -> None:
@@ -262,7 +266,65 @@ def test_what_the_sdk_sends_takes_the_fast_path_and_the_future_does_not() -> Non
     sent = list(client.sink.records)
     client.close()
     assert sum(len(json.loads(value)["events"]) for _, value, _ in sent) == 50
-    decoder = FastDecoder(REGISTRY, FIELDS)
+    decoder = FastDecoder(REGISTRY, FIELDS_READ)
     for _, value, headers in sent:
         assert decoder.decode(value, headers, latest=float("inf")) is not None
         assert decoder.decode(value, headers, latest=0.0) is None  # events after `latest`: the slow path names them
+
+
+def _event(**overrides: object) -> dict[str, object]:
+    return {
+        "event_id": str(uuid.uuid4()),
+        "occurred_at": "2026-11-20T10:00:00Z",
+        "provider": "acme-ai",
+        "actor": ACTOR,
+        "surface": "api",
+        "model_family": "acme-large",
+        "detection_stage": "input_filter",
+        "category": "cbrn.bio",
+        "action": "block",
+        "score": 0.5,
+        "jurisdiction": "DE",
+        "language": "de",
+        **overrides,
+    }
+
+
+def test_the_wire_struct_is_the_contracts_fields_with_its_defaults() -> None:
+    struct = decode.WireEvent
+    assert set(struct.__struct_fields__) == set(FIELDS)
+    defaults = dict(
+        zip(struct.__struct_fields__[-len(struct.__struct_defaults__) :], struct.__struct_defaults__, strict=True)
+    )
+    expected = {n: r.default for n, r in FIELDS.items() if not r.required and r.default_factory is None}
+    assert defaults == expected
+
+
+@pytest.mark.parametrize("name", sorted(n for n, r in FIELDS.items() if r.values is not None))
+def test_the_decoder_takes_every_value_of_a_closed_vocabulary_and_nothing_else(name: str) -> None:
+    """The decoder's wire types are the contract's vocabularies: a record holding every value is taken whole."""
+    rule = FIELDS[name]
+    assert rule.values
+    decoder = FastDecoder(REGISTRY, [name])
+    value, headers = record([_event(**{name: v}) for v in rule.values])
+    batch = decoder.decode(value, headers, latest=float("inf"))
+    assert batch is not None and [str(p[0]) for p in batch.profiles] == list(rule.values)
+    for wrong in {"bogus", *(v.upper() for v in rule.values), *(v.lower() for v in rule.values), 1}:
+        if wrong in rule.values:
+            continue
+        value, headers = record([_event(**{name: wrong})])
+        assert decoder.decode(value, headers, latest=float("inf")) is None  # the contract's decoder answers
+        assert decode_record(value, headers, REGISTRY).rejected
+
+
+@pytest.mark.parametrize("name", sorted(n for n, r in FIELDS.items() if r.pattern is not None))
+def test_the_decoder_checks_the_contracts_patterns(name: str) -> None:
+    decoder = FastDecoder(REGISTRY, FIELDS_READ)
+    good = _event()
+    assert decoder.decode(*record([good]), latest=float("inf")) is not None
+    for wrong in (str(good[name]).upper(), str(good[name]) + "\n", "", "-" + str(good[name])):
+        if FIELDS[name].matcher.fullmatch(wrong):
+            continue
+        value, headers = record([_event(**{name: wrong})])
+        assert decoder.decode(value, headers, latest=float("inf")) is None
+        assert decode_record(value, headers, REGISTRY).rejected

@@ -11,7 +11,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.contract.events import MODEL_FAMILY_PATTERN, canonical_json, parse_event
+from ingest.contract.events import canonical_json, parse_event
+from ingest.contract.fields import ENUM_FIELDS, FIELDS
 from ingest.contract.pseudonym import pseudonymise
 from ingest.contract.taxonomy import (
     JURISDICTIONS,
@@ -30,16 +31,8 @@ from ingest.sdk.encoder import EventEncoder
 
 SECRET = bytes(range(32))
 ENCODER = EventEncoder("acme-ai", SECRET)
-ENUMS = {
-    "surface": Surface,
-    "detection_stage": DetectionStage,
-    "category": Category,
-    "action": Action,
-    "technique": Technique,
-    "identity_verification": IdentityVerification,
-    "account_age_bucket": AccountAgeBucket,
-}
-FAMILY = re.compile(MODEL_FAMILY_PATTERN.strip("^$"))
+ENUMS = ENUM_FIELDS
+FAMILY = FIELDS["model_family"].matcher
 
 
 def values(enum: Any) -> st.SearchStrategy[Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import uuid
@@ -13,12 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.contract.events import canonical_json, parse_event
+from ingest.contract.fields import FIELDS, PROVIDER_OPTIONAL, PROVIDER_REQUIRED
 from ingest.contract.pseudonym import pseudonymise
 from ingest.contract.topics import actor_partition_hash
+from ingest.errors import SchemaError
 from ingest.sdk.encoder import EventEncoder, batch_value, new_event_id, time_text, uuid4_block
 
 SECRET = bytes(range(32))
-FIELDS: dict[str, Any] = dict(
+GIVEN: dict[str, Any] = dict(
     surface="api",
     model_family="m",
     detection_stage="input_filter",
@@ -65,7 +68,7 @@ def test_a_forked_child_never_reuses_its_parents_pending_ids() -> None:
 def test_occurred_at_is_the_clock_reading_at_microsecond_precision(clock: float) -> None:
     encoder = EventEncoder("acme-ai", SECRET, clock=lambda: clock)
     # The first event fills the per-second cache (checked path), the second one takes the fast path.
-    texts = [encoder.encode("u", **FIELDS)[1] for _ in range(2)]
+    texts = [encoder.encode("u", **GIVEN)[1] for _ in range(2)]
     expected = datetime.fromtimestamp(clock, UTC)
     for text in texts:
         assert parse_event(json.loads(text)).occurred_at == expected
@@ -85,7 +88,7 @@ def test_the_fast_path_serves_the_rest_of_a_second(monkeypatch: pytest.MonkeyPat
         [1_790_000_000.25, 1_790_000_000.5, 1_790_000_000.75, 1_790_000_001.0, 1_790_000_001.125, 1_790_000_001.5]
     )
     encoder = EventEncoder("acme-ai", SECRET, clock=lambda: next(readings))
-    times = [json.loads(encoder.encode("u", **FIELDS)[1])["occurred_at"] for _ in range(6)]
+    times = [json.loads(encoder.encode("u", **GIVEN)[1])["occurred_at"] for _ in range(6)]
     assert times == [
         "2026-09-21T14:13:20.250000Z",
         "2026-09-21T14:13:20.500000Z",
@@ -113,7 +116,7 @@ fast_fields = st.fixed_dictionaries(
 @given(fast_fields)
 def test_the_fast_and_the_checked_path_write_the_same_bytes(fields: dict[str, Any]) -> None:
     encoder = EventEncoder("acme-ai", SECRET)
-    args = {**FIELDS, **fields}
+    args = {**GIVEN, **fields}
     encoder.encode(**args)  # warms the caches (model family, second)
     partition_hash, fast = encoder.encode(**args)
     wire = json.loads(fast)
@@ -128,8 +131,35 @@ def test_the_fast_and_the_checked_path_write_the_same_bytes(fields: dict[str, An
 @pytest.mark.parametrize("count", [0, 1, 2, 3])
 def test_a_record_value_is_the_canonical_json_of_its_events(count: int) -> None:
     encoder = EventEncoder("acme-ai", SECRET)
-    texts = [encoder.encode(f"u{i}", **FIELDS)[1] for i in range(count)]
+    texts = [encoder.encode(f"u{i}", **GIVEN)[1] for i in range(count)]
     value = batch_value("acme-ai", texts)
     assert value == canonical_json(
         {"events": [json.loads(t) for t in texts], "format": "flockview.batch.v1", "provider": "acme-ai"}
     )
+
+
+CLOSED = sorted(n for n in (*PROVIDER_REQUIRED, *PROVIDER_OPTIONAL) if FIELDS[n].values is not None)
+
+
+def test_the_encoder_takes_exactly_the_fields_a_provider_sets() -> None:
+    passed = {"user_id", *PROVIDER_REQUIRED, *PROVIDER_OPTIONAL}
+    assert set(inspect.signature(EventEncoder.encode).parameters) - {"self"} == passed
+    emit = EventEncoder("acme-ai", SECRET).emitter(lambda *args: args)
+    assert set(inspect.signature(emit).parameters) == passed
+
+
+@pytest.mark.parametrize("name", CLOSED)
+def test_the_encoder_accepts_every_value_of_a_closed_vocabulary_and_nothing_else(name: str) -> None:
+    """The encoder's tables are the contract's vocabularies: each value is written as the contract reads it."""
+    rule = FIELDS[name]
+    assert rule.values
+    encoder = EventEncoder("acme-ai", SECRET)
+    for value in rule.values:
+        for _ in range(2):  # the checked path, then the fast path (caches warm)
+            event = parse_event(json.loads(encoder.encode("u", **{**GIVEN, name: value})[1]))
+            assert str(getattr(event, name)) == value
+    for wrong in {"bogus", *(v.upper() for v in rule.values), *(v.lower() for v in rule.values), 1}:
+        if wrong in rule.values:
+            continue
+        with pytest.raises(SchemaError, match=f"^{name}: "):
+            encoder.encode("u", **{**GIVEN, name: wrong})
