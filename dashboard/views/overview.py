@@ -12,6 +12,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from analytics.privacy.ledger import account
 from analytics.reporting.document import interval_text, value_text
 from analytics.reporting.stats import change_text
 from analytics.windows import Window
@@ -247,7 +248,9 @@ def _year_to_date_section(store: Path, latest_start: pd.Timestamp) -> None:
 def _privacy_caption(release: pd.Series, ledger: pd.DataFrame, family: str) -> None:
     window = Window(release["window_start"].to_pydatetime(), release["window_end"].to_pydatetime())
     year = window.start.year
-    ytd = ledger[(ledger["year"] == year) & (ledger["window_start"] <= release["window_start"])]["rho"].sum()
+    # The year to date through this window's privacy period, from the one ledger accounting.
+    periods = [p for p in account(ledger).periods if p.year == year and p.start <= window.start]
+    ytd = periods[-1].year_to_date.rho if periods else 0.0
     st.caption(
         f"Privacy of the latest release ({family}, window {window.label()}, released "
         f"{release['released_at']:%Y-%m-%d %H:%M:%S} UTC): mechanism {release['mechanism']}, "
