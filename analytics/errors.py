@@ -9,6 +9,10 @@ class AnalyticsError(FlockviewError):
     """Root of analytics errors."""
 
 
+class InvalidBudgetError(AnalyticsError, ValueError):
+    """A privacy budget value is invalid (negative, not finite, not a number), or a cap or share is zero."""
+
+
 class BudgetExceededError(AnalyticsError, RuntimeError):
     """A release would exceed a privacy-budget cap. Nothing was released or spent."""
 

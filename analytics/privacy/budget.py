@@ -17,6 +17,8 @@ from typing import ClassVar
 
 import opendp.prelude as dp
 
+from analytics.errors import InvalidBudgetError
+
 dp.enable_features("contrib")
 
 #: The δ at which every ρ is converted to its (ε, δ) equivalent, everywhere in Flockview.
@@ -49,7 +51,7 @@ class RhoBudget:
 
     def __post_init__(self) -> None:
         if not (_is_number(self.rho) and math.isfinite(self.rho) and self.rho >= 0):
-            raise ValueError(f"rho must be a non-negative finite number, got {self.rho!r}")
+            raise InvalidBudgetError(f"rho must be a non-negative finite number, got {self.rho!r}")
         object.__setattr__(self, "rho", float(self.rho))
 
     @classmethod
@@ -69,7 +71,9 @@ class RhoBudget:
         if self.isclose(other):
             return RhoBudget.ZERO
         if other.rho > self.rho:
-            raise ValueError(f"cannot take rho={other.rho:.6g} from rho={self.rho:.6g}: it is more than there is")
+            raise InvalidBudgetError(
+                f"cannot take rho={other.rho:.6g} from rho={self.rho:.6g}: it is more than there is"
+            )
         return RhoBudget(self.rho - other.rho)
 
     def remaining_after(self, spent: RhoBudget) -> RhoBudget:
@@ -87,7 +91,7 @@ class RhoBudget:
         if not _is_number(divisor):
             return NotImplemented
         if not divisor > 0:
-            raise ValueError(f"a budget can only be divided by a positive number, got {divisor!r}")
+            raise InvalidBudgetError(f"a budget can only be divided by a positive number, got {divisor!r}")
         return RhoBudget(self.rho / divisor)
 
     def isclose(self, other: RhoBudget) -> bool:
@@ -117,7 +121,9 @@ class RhoBudget:
     def share(self, weight: float, total_weight: float) -> RhoBudget:
         """The part ``weight / total_weight`` of this budget."""
         if not (weight >= 0 and total_weight > 0):
-            raise ValueError(f"a share needs weight >= 0 and total_weight > 0, got {weight!r} of {total_weight!r}")
+            raise InvalidBudgetError(
+                f"a share needs weight >= 0 and total_weight > 0, got {weight!r} of {total_weight!r}"
+            )
         return RhoBudget(self.rho * weight / total_weight)
 
     def split(self, weights: Sequence[float]) -> list[RhoBudget]:
@@ -128,7 +134,7 @@ class RhoBudget:
     def epsilon(self, delta: float = DEFAULT_DELTA) -> float:
         """The ε of the (ε, δ)-DP guarantee this ρ implies at ``delta`` (standard conversion, via OpenDP)."""
         if not 0 < delta < 1:
-            raise ValueError(f"delta must be in (0, 1), got {delta!r}")
+            raise InvalidBudgetError(f"delta must be in (0, 1), got {delta!r}")
         return _rho_to_epsilon(self.rho, delta) if self.rho > 0 else 0.0
 
     def approx_dp(self, delta: float = DEFAULT_DELTA) -> ApproxDPBudget:
@@ -136,9 +142,9 @@ class RhoBudget:
         return ApproxDPBudget(self.epsilon(delta), delta)
 
     def require_positive(self, what: str) -> RhoBudget:
-        """This budget, or a :class:`ValueError` naming ``what`` if it is zero (nothing can be spent from it)."""
+        """This budget, or a :class:`InvalidBudgetError` naming ``what`` if it is zero (nothing can be spent from it)."""
         if not self.rho > 0:
-            raise ValueError(f"{what} must be a positive rho, got {self.rho!r}")
+            raise InvalidBudgetError(f"{what} must be a positive rho, got {self.rho!r}")
         return self
 
 
@@ -157,9 +163,9 @@ class ApproxDPBudget:
 
     def __post_init__(self) -> None:
         if not (_is_number(self.epsilon) and math.isfinite(self.epsilon) and self.epsilon >= 0):
-            raise ValueError(f"epsilon must be a non-negative finite number, got {self.epsilon!r}")
+            raise InvalidBudgetError(f"epsilon must be a non-negative finite number, got {self.epsilon!r}")
         if not (_is_number(self.delta) and 0 <= self.delta < 1):
-            raise ValueError(f"delta must be in [0, 1), got {self.delta!r}")
+            raise InvalidBudgetError(f"delta must be in [0, 1), got {self.delta!r}")
         object.__setattr__(self, "epsilon", float(self.epsilon))
         object.__setattr__(self, "delta", float(self.delta))
 
