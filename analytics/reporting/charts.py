@@ -43,9 +43,8 @@ def tick_label(window: Window) -> str:
 
 def _domains(report: WeeklyReport) -> Figure:
     dangerous = [d.category for d in report.domains if d.dangerous]
-    others = sorted(
-        (d for d in report.domains if not d.dangerous and d.current is not None), key=lambda d: -d.current.value
-    )[:OTHER_DOMAINS]  # type: ignore[union-attr]
+    released = [(d, d.current.value) for d in report.domains if not d.dangerous and d.current is not None]
+    others = [d for d, _ in sorted(released, key=lambda pair: -pair[1])][:OTHER_DOMAINS]
     names = dangerous + [d.category for d in others]
     columns = 4
     rows = -(-len(names) // columns)

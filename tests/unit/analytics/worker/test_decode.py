@@ -27,7 +27,7 @@ from ingest.sdk.encoder import format_time
 
 KEY = new_signing_key()
 REGISTRY = ProviderRegistry.from_mapping({"acme-ai": public_key_to_text(KEY.public_key())})
-FIELDS_READ = profile_fields(load_families())
+PROFILE_FIELDS = profile_fields(load_families())
 ACTOR = "0123456789abcdef" * 4
 
 digits = st.integers(0, 9).map(str)
@@ -181,13 +181,13 @@ def as_lists(batch: EventBatch) -> tuple[object, ...]:
 @given(st.lists(events(), min_size=1, max_size=3))
 def test_the_fast_decoder_takes_a_subset_of_the_contract_with_equal_values(batch: list[dict[str, object]]) -> None:
     value, headers = record(batch)
-    fast = FastDecoder(REGISTRY, FIELDS_READ).decode(value, headers, latest=float("inf"))
+    fast = FastDecoder(REGISTRY, PROFILE_FIELDS).decode(value, headers, latest=float("inf"))
     hypothesis_event("fast path" if fast is not None else "contract's decoder")
     if fast is None:
         return  # the contract's decoder answers for this record
     decoded = decode_record(value, headers, REGISTRY)
     assert decoded.rejected == [] and len(decoded.events) == len(batch)
-    assert as_lists(fast) == as_lists(EventBatch.from_events(decoded.events, FIELDS_READ))
+    assert as_lists(fast) == as_lists(EventBatch.from_events(decoded.events, PROFILE_FIELDS))
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -204,11 +204,13 @@ def test_a_batch_of_records_decodes_as_its_records_one_by_one(
         value, headers = record(events_)
         signed.append((value, [headers[0], (SIGNATURE_HEADER, sign(new_signing_key(), value))] if forged else headers))
     latest = float("inf") if draw_latest is None else seconds_since_epoch(draw_latest)  # later events: refused
-    one_by_one = [FastDecoder(REGISTRY, FIELDS_READ).decode(value, headers, latest=latest) for value, headers in signed]
+    one_by_one = [
+        FastDecoder(REGISTRY, PROFILE_FIELDS).decode(value, headers, latest=latest) for value, headers in signed
+    ]
     taken = [b for b in one_by_one if b is not None]
     for chunk_bytes in (decode._CHUNK_BYTES, 700):  # one chunk, and chunks of a few records
         with patch.object(decode, "_CHUNK_BYTES", chunk_bytes):
-            batch, sizes = FastDecoder(REGISTRY, FIELDS_READ).decode_many(signed, latest=latest)
+            batch, sizes = FastDecoder(REGISTRY, PROFILE_FIELDS).decode_many(signed, latest=latest)
         assert sizes == [None if b is None else len(b) for b in one_by_one]
         assert as_lists(batch) == as_lists(EventBatch.concat(taken))
         assert batch.providers == sum((b.providers for b in taken), Counter())
@@ -236,10 +238,10 @@ def test_valid_records_take_the_fast_path(items: list[tuple[str, uuid.UUID, str 
         for t, u, tech in items
     ]
     value, headers = record(events_)
-    fast = FastDecoder(REGISTRY, FIELDS_READ).decode(value, headers, latest=float("inf"))
+    fast = FastDecoder(REGISTRY, PROFILE_FIELDS).decode(value, headers, latest=float("inf"))
     assert fast is not None
     assert as_lists(fast) == as_lists(
-        EventBatch.from_events(decode_record(value, headers, REGISTRY).events, FIELDS_READ)
+        EventBatch.from_events(decode_record(value, headers, REGISTRY).events, PROFILE_FIELDS)
     )
 
 
@@ -266,7 +268,7 @@ def test_what_the_sdk_sends_takes_the_fast_path_and_the_future_does_not() -> Non
     sent = list(client.sink.records)
     client.close()
     assert sum(len(json.loads(value)["events"]) for _, value, _ in sent) == 50
-    decoder = FastDecoder(REGISTRY, FIELDS_READ)
+    decoder = FastDecoder(REGISTRY, PROFILE_FIELDS)
     for _, value, headers in sent:
         assert decoder.decode(value, headers, latest=float("inf")) is not None
         assert decoder.decode(value, headers, latest=0.0) is None  # events after `latest`: the slow path names them
@@ -319,7 +321,7 @@ def test_the_decoder_takes_every_value_of_a_closed_vocabulary_and_nothing_else(n
 
 @pytest.mark.parametrize("name", sorted(n for n, r in FIELDS.items() if r.pattern is not None))
 def test_the_decoder_checks_the_contracts_patterns(name: str) -> None:
-    decoder = FastDecoder(REGISTRY, FIELDS_READ)
+    decoder = FastDecoder(REGISTRY, PROFILE_FIELDS)
     good = _event()
     assert decoder.decode(*record([good]), latest=float("inf")) is not None
     for wrong in (str(good[name]).upper(), str(good[name]) + "\n", "", "-" + str(good[name])):

@@ -31,14 +31,14 @@ from ingest.contract.records import SIGNATURE_HEADER
 from ingest.contract.signing import new_signing_key, sign
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_decode import ACTOR, FIELDS, REGISTRY, as_lists, events, record
+from test_decode import ACTOR, PROFILE_FIELDS, REGISTRY, as_lists, events, record
 
 pytestmark = pytest.mark.skipif(not available(), reason="the decode process needs Linux (memfd)")
 
 
 @pytest.fixture(scope="module")
 def process() -> Iterator[DecodeProcess]:
-    child = DecodeProcess(REGISTRY, FIELDS)
+    child = DecodeProcess(REGISTRY, PROFILE_FIELDS)
     yield child
     child.close()
 
@@ -88,7 +88,7 @@ def test_the_decode_process_answers_as_the_in_process_decoder(
             headers = [headers[0], (SIGNATURE_HEADER, sign(new_signing_key(), value))]
         signed.append((None, headers) if how == "tombstone" else (value, headers))
     latest = float("inf") if draw_latest is None else seconds_since_epoch(draw_latest)
-    here, here_sizes = FastDecoder(REGISTRY, FIELDS).decode_many(signed, latest)
+    here, here_sizes = FastDecoder(REGISTRY, PROFILE_FIELDS).decode_many(signed, latest)
     for chunk_bytes in (decode_process.CHUNK_BYTES, 600):  # one request, and requests of a record or two
         with patch.object(decode_process, "CHUNK_BYTES", chunk_bytes):
             there, there_sizes = process.decode_many(signed, latest)
@@ -107,13 +107,13 @@ def test_profiles_come_back_as_one_shared_tuple_each_and_batches_of_any_size_fit
     assert first.profiles[0] is first.profiles[2] and first.profiles[0] != first.profiles[1]
     batch, sizes = process.decode_many(big, float("inf"))
     assert sizes == [1000] * 30 and len(batch) == 30_000
-    assert as_lists(batch) == as_lists(FastDecoder(REGISTRY, FIELDS).decode_many(big, float("inf"))[0])
+    assert as_lists(batch) == as_lists(FastDecoder(REGISTRY, PROFILE_FIELDS).decode_many(big, float("inf"))[0])
     again, _ = process.decode_many(small, float("inf"))
     assert again.profiles[0] is first.profiles[0]  # numbered once in the child, the same tuple in the parent
 
 
 def test_a_killed_child_raises_once_then_a_new_one_answers() -> None:
-    child = DecodeProcess(REGISTRY, FIELDS)
+    child = DecodeProcess(REGISTRY, PROFILE_FIELDS)
     try:
         batch = [record([event(i) for i in range(3)])]
         assert child.decode_many(batch, float("inf"))[1] == [3]
@@ -131,7 +131,7 @@ def test_a_killed_child_raises_once_then_a_new_one_answers() -> None:
 
 def test_a_stuck_child_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(decode_process, "ANSWER_TIMEOUT_S", 0.5)
-    child = DecodeProcess(REGISTRY, FIELDS)
+    child = DecodeProcess(REGISTRY, PROFILE_FIELDS)
     try:
         batch = [record([event(i) for i in range(3)])]
         stuck = child.pid
@@ -151,9 +151,9 @@ def test_the_child_exits_when_its_parent_is_killed(tmp_path: Path) -> None:
     script.write_text(
         "import sys, time\n"
         f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
-        "from test_decode import REGISTRY, FIELDS\n"
+        "from test_decode import REGISTRY, PROFILE_FIELDS\n"
         "from analytics.worker.decode_process import DecodeProcess\n"
-        "child = DecodeProcess(REGISTRY, FIELDS)\n"
+        "child = DecodeProcess(REGISTRY, PROFILE_FIELDS)\n"
         "print(child.pid, flush=True)\n"
         "time.sleep(60)\n"
     )
