@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from typing import Annotated, Protocol
+from typing import Annotated
 
 import typer
 
 from analytics.settings import ReportSettings, WorkerSettings
+
+# The command line is the one place that ties every component together: the layers contract lets it (and
+# only it) import the dashboard's settings (pyproject.toml, [tool.importlinter]).
+from dashboard.settings import DashboardSettings
 from ingest import cli as ingest_cli
 from ingest.cli import clean_errors, settings_options
-from ingest.config import FlockviewSettings
 
 app = typer.Typer(
     name="flockview",
@@ -34,27 +36,6 @@ for command in ingest_cli.app.registered_commands:
 for group in ingest_cli.app.registered_groups:  # e.g. `flockview keys new-provider`; errors handled inside
     if group.typer_instance is not None:
         app.add_typer(group.typer_instance, name=group.name)
-
-
-class _DashboardSettings(Protocol):
-    """What ``flockview dashboard`` reads of :class:`dashboard.settings.DashboardSettings`."""
-
-    store: Path
-    port: int
-    address: str
-
-    def as_environment(self) -> dict[str, str]: ...
-
-
-def _dashboard_settings() -> type[FlockviewSettings]:
-    """The dashboard's settings class, imported by name.
-
-    Rule: the analytics layer never imports the dashboard (import-linter's layers contract); the
-    ``flockview`` command line is the one place that ties every component together, so it loads the
-    dashboard's settings class without a static import, as ``analytics.demo`` locates its app.
-    """
-    settings: type[FlockviewSettings] = importlib.import_module("dashboard.settings").DashboardSettings
-    return settings
 
 
 @app.command()
@@ -109,8 +90,8 @@ def budget(settings: WorkerSettings) -> None:
 
 @app.command()
 @clean_errors
-@settings_options(_dashboard_settings())
-def dashboard(settings: _DashboardSettings) -> None:
+@settings_options(DashboardSettings)
+def dashboard(settings: DashboardSettings) -> None:
     """Serve the analysts' Streamlit dashboard (read-only on the store)."""
     import os
 

@@ -62,9 +62,6 @@ def dashboard_command(
         "false",
     ]
     env = {**os.environ, **config_environment(), **settings_env}
-    reports = settings_env.get("FLOCKVIEW_DASHBOARD_REPORTS_DIR")
-    if reports is not None:  # the reports page reads this name until it reads DashboardSettings.reports_dir
-        env["FLOCKVIEW_REPORTS_DIR"] = reports
     return argv, env
 
 

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from analytics.errors import FamilySpecError
 from analytics.windows import Cell
 from ingest.contract.events import Event
-from ingest.contract.taxonomy import ENUM_FIELDS, JURISDICTIONS, LANGUAGES, Action
+from ingest.contract.fields import CODE_FIELDS, ENUM_FIELDS
+from ingest.contract.taxonomy import Action
 
 
 class EscalationStage(StrEnum):
@@ -39,8 +40,7 @@ _STAGES_REACHED: dict[Action, tuple[EscalationStage, ...]] = {
 PUBLIC_DIMENSIONS: dict[str, tuple[str, ...]] = {
     **{name: tuple(m.value for m in enum) for name, enum in ENUM_FIELDS.items()},
     "escalation_stage": tuple(s.value for s in EscalationStage),
-    "jurisdiction": tuple(sorted(JURISDICTIONS)),
-    "language": tuple(sorted(LANGUAGES)),
+    **{name: tuple(sorted(rule.codes or ())) for name, rule in CODE_FIELDS.items()},
 }
 
 #: Dimensions whose values are free text from the event (no public key space): released only through

@@ -29,7 +29,7 @@ def generate_if_week_released(
     Args:
         store_path: The DuckDB store the worker releases into (opened read-only here).
         window: The window just released.
-        out_dir: The reports folder (the dashboard's ``FLOCKVIEW_REPORTS_DIR``).
+        out_dir: The reports folder (the dashboard's ``reports_dir``).
         formats: Any of ``html``, ``pdf``, ``md``; html and md when None.
 
     Returns:

@@ -65,8 +65,8 @@ class WeeklyReport:
         return self.window.label()
 
 
-def _utc(ts: object) -> datetime:
-    stamp = pd.Timestamp(ts)  # type: ignore[arg-type]
+def _utc(ts: Any) -> datetime:  # a pandas cell: Timestamp or datetime
+    stamp = pd.Timestamp(ts)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     return stamp.to_pydatetime()
 

@@ -126,7 +126,7 @@ def distinguishable_from_zero(estimate: Estimate, z: float = Z95) -> bool:
     return estimate.value > z * estimate.scale
 
 
-def change_text(current: Mapping[str, object] | None, previous: Mapping[str, object] | None) -> str:
+def change_text(current: Mapping[Any, Any] | None, previous: Mapping[Any, Any] | None) -> str:
     """The verdict of :func:`compare` on two released cells' rows, as the dashboard shows it.
 
     Args:

@@ -56,7 +56,7 @@ def _totals(report: WeeklyReport) -> str:
     everything = Estimate.total([d.current for d in released if d.current])
     top = max(
         (d for d in released if d.dangerous and d.current),
-        key=lambda d: d.current.value,  # type: ignore[union-attr]
+        key=lambda d: d.current.value if d.current else 0.0,
         default=None,
     )
     lead = (

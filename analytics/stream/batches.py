@@ -77,7 +77,7 @@ class PipelinedBatches:
                 yield events
         finally:
             stream.enable_acks = acks
-            stream._processors.remove(self._add)  # type: ignore[attr-defined]
+            stream._processors.remove(self._add)  # type: ignore[attr-defined]  # Stream's, not in StreamT
 
     async def done(self, events: Sequence[EventT]) -> None:
         """Ack ``events`` (a batch this iterator gave, once it is processed and its state committed)."""

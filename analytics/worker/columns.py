@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from operator import attrgetter, itemgetter
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
@@ -141,7 +142,7 @@ class Profiles:
             table = self._tables[v][f] = grown
         cache, project = self._cells[v][f], itemgetter(*self._inputs[v][f])
         values = [project(profile) for profile in new]
-        rows = [cache.get(value) for value in values]
+        rows: list[Any] = [cache.get(value) for value in values]  # a cell index, or a row of them
         for i in [i for i, row in enumerate(rows) if row is None]:  # values this family has not met yet
             row = cache.get(values[i])
             if row is None:
@@ -157,6 +158,7 @@ class Profiles:
         """Family ``f``'s cell indexes for ``profile``, by ``family.cells_of`` on the values it reads."""
         vocabulary = self.vocabularies[v]
         event = SimpleNamespace(**{self.fields[i]: _typed(self.fields[i], profile[i]) for i in self._inputs[v][f]})
+        # cells_of reads only the profile's fields, so a namespace of them stands in for the Event.
         return [vocabulary.cell_index(f, c) for c in vocabulary.families[f].cells_of(event)]  # type: ignore[arg-type]
 
     def table(self, v: int, f: int) -> np.ndarray:

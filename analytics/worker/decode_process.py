@@ -34,7 +34,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import numpy as np
 
@@ -82,13 +82,13 @@ def _chunks(records: Sequence[Record], limit: int) -> list[Sequence[Record]]:
     return chunks
 
 
-def _send(stream: BinaryIO, message: object) -> None:
+def _send(stream: IO[bytes], message: object) -> None:
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     stream.write(_LENGTH.pack(len(data)) + data)
     stream.flush()
 
 
-def _receive(stream: BinaryIO) -> Any:
+def _receive(stream: IO[bytes]) -> Any:
     """The next message, or None when the other side closed the pipe."""
     head = stream.read(_LENGTH.size)
     if len(head) < _LENGTH.size:
@@ -104,7 +104,8 @@ class _Shared:
     """One end's view of a memfd that only ever grows."""
 
     def __init__(self, fd: int) -> None:
-        self.fd, self.map = fd, None
+        self.fd = fd
+        self.map: mmap.mmap | None = None
 
     def view(self, size: int) -> mmap.mmap:
         """A mapping of at least ``size`` bytes (the file must already be that long)."""
@@ -247,7 +248,7 @@ class DecodeProcess:
             self._stop()
 
 
-def serve(in_fd: int, out_fd: int, requests: BinaryIO, answers: BinaryIO) -> None:
+def serve(in_fd: int, out_fd: int, requests: IO[bytes], answers: IO[bytes]) -> None:
     """The child's loop: decode each request until the parent closes the pipe."""
     first = _receive(requests)
     if first is None:
@@ -306,7 +307,7 @@ def _answer(
     at = 0
     for array in arrays:
         if array.nbytes:  # an empty view cannot be cast
-            out[at : at + array.nbytes] = memoryview(array).cast("B")  # no intermediate bytes copy
+            out[at : at + array.nbytes] = memoryview(array.data).cast("B")  # no intermediate bytes copy
         at += array.nbytes
     return "ok", len(batch), renumbered, new_profiles, sizes, dict(batch.providers)
 

@@ -46,7 +46,7 @@ class _Runs:
     __slots__ = ("count", "runs")
 
     def __init__(self) -> None:
-        self.runs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.runs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []  # (high, low, values)
         self.count = 0
 
     @property
@@ -86,7 +86,8 @@ class _Runs:
             (h1, l1, v1), (h2, l2, v2) = self.runs.pop(), self.runs.pop()
             hi, lo = np.concatenate((h2, h1)), np.concatenate((l2, l1))
             order = np.argsort(hi, kind="stable")
-            self.runs.append((hi[order], lo[order], None if v1 is None else np.concatenate((v2, v1))[order]))
+            values = None if v1 is None or v2 is None else np.concatenate((v2, v1))[order]  # one set: all None
+            self.runs.append((hi[order], lo[order], values))
 
     def items(self) -> tuple[np.ndarray, np.ndarray]:
         """Every (key, value), keys as an (n, 2) array, in no particular order."""

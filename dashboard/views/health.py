@@ -89,7 +89,7 @@ def counter_series(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
     if mine.empty:
         return pd.DataFrame(columns=["time", "label", "value"])
     mine = mine.assign(time=mine["recorded_at"].dt.floor(bucket(rows)), label=mine["label"].replace("", "all"))
-    return mine.groupby(["time", "label"], as_index=False)["value"].sum()
+    return mine.groupby(["time", "label"])["value"].sum().reset_index()
 
 
 def _counter(rows: pd.DataFrame, metric: str, title: str) -> None:
@@ -110,7 +110,7 @@ def _counter(rows: pd.DataFrame, metric: str, title: str) -> None:
         .properties(height=220),
         width="stretch",
     )
-    totals = series.groupby("label", as_index=False)["value"].sum().sort_values("value", ascending=False)
+    totals = series.groupby("label")["value"].sum().reset_index().sort_values("value", ascending=False)
     _common.table(
         totals.rename(columns={"label": title.split(", by ")[-1].capitalize(), "value": "Total"}),
         f"health-{metric}",

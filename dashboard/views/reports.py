@@ -1,39 +1,30 @@
 """Reports: the weekly policy reports written so far, to read here or download.
 
 Lists the folder that ``flockview report weekly --out`` (and the worker's automatic generation) writes
-to. The folder is set by ``FLOCKVIEW_REPORTS_DIR`` (default ``reports``, relative to the directory the
-dashboard was started in). Reports hold released, differentially private figures only.
+to: :attr:`DashboardSettings.reports_dir` (``FLOCKVIEW_DASHBOARD_REPORTS_DIR``, default ``reports``,
+relative to the directory the dashboard was started in). Reports hold released, differentially private figures only.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 import streamlit.components.v1 as components
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from analytics.reporting.archive import ArchivedReport, list_reports
+from dashboard.settings import DashboardSettings
 
 MIME = {"html": "text/html", "pdf": "application/pdf", "md": "text/markdown"}
 LABELS = {"html": "HTML", "pdf": "PDF", "md": "Markdown"}
 PREVIEW_HEIGHT = 900
 
 
-class ReportsPageSettings(BaseSettings):
-    """Where the reports page looks for reports."""
-
-    model_config = SettingsConfigDict(env_prefix="FLOCKVIEW_REPORTS_", extra="ignore")
-
-    dir: Path = Field(Path("reports"), description="Folder of weekly policy reports (`report weekly --out`).")
-
-
 def render() -> None:
     """The reports page: newest report first, each with its downloads and an in-page preview."""
-    folder = ReportsPageSettings().dir
+    folder = DashboardSettings().reports_dir
     st.title("Weekly policy reports")
-    st.caption(f"Folder: `{folder}` (set `FLOCKVIEW_REPORTS_DIR` to change it).")
+    st.caption(
+        f"Folder: `{folder}` (set `FLOCKVIEW_DASHBOARD_REPORTS_DIR` or `reports_dir` in `[dashboard]` of flockview.toml to change it)."
+    )
     reports = list_reports(folder)
     if not reports:
         st.info(

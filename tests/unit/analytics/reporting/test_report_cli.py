@@ -114,7 +114,7 @@ def test_dashboard_lists_reports_with_downloads(
     released: tuple[Path, list[Window]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store, windows = released
-    monkeypatch.setenv("FLOCKVIEW_REPORTS_DIR", str(tmp_path))
+    monkeypatch.setenv("FLOCKVIEW_DASHBOARD_REPORTS_DIR", str(tmp_path))
     empty = AppTest.from_function(_reports_page, default_timeout=60).run()
     assert not empty.exception
     assert "No reports in" in empty.info[0].value
