@@ -69,9 +69,20 @@ class ReportFamily(BaseModel):
     weight: float = Field(gt=0, allow_inf_nan=False)
     window: WindowKind = Field("week", description="week: one privacy period; day: a seventh of it")
     total: bool = Field(False, description="also release the total over all cells, made consistent with them")
-    year_to_date_weight: float | None = Field(
-        None, gt=0, allow_inf_nan=False, description="weight of a continual year-to-date release per category"
+    year_to_date: bool = Field(
+        False,
+        description="also keep year-to-date totals per category: sums of the weekly noisy values, no extra budget",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _removed_fields(cls, data: object) -> object:
+        if isinstance(data, dict) and "year_to_date_weight" in data:
+            raise ValueError(
+                "year_to_date_weight was removed: year-to-date totals are now sums of the weekly released "
+                "values, which cost no budget; write year_to_date = true and add that weight to weight"
+            )
+        return data
 
     @model_validator(mode="after")
     def _metric_fields(self) -> ReportFamily:
@@ -84,8 +95,8 @@ class ReportFamily(BaseModel):
                 "total needs a public key space and additive cells (not open vocabularies, "
                 "not the cumulative escalation funnel)"
             )
-        if self.year_to_date_weight is not None and (self.dimensions != ("category",) or self.window != "week"):
-            raise ValueError("year_to_date_weight is supported for weekly families with dimensions ['category'] only")
+        if self.year_to_date and (self.dimensions != ("category",) or self.window != "week"):
+            raise ValueError("year_to_date is supported for weekly families with dimensions ['category'] only")
         return self
 
     @field_validator("dimensions")

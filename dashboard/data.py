@@ -95,7 +95,7 @@ def table_names(path: Path) -> frozenset[str]:
 
 
 def load_year_to_date(path: Path, family: str, year: int) -> pd.DataFrame | None:
-    """The continual (year-to-date) release of ``family`` in ``year``; None on a store without one.
+    """The year-to-date lines of ``family`` in ``year`` (sums of its weekly releases); None on a store without them.
 
     Raises:
         analytics.errors.StoreError: The file is not a readable DuckDB store, or stayed locked.

@@ -11,8 +11,7 @@ Modules:
     bounding: the contribution-bounding rule (K cells, L events per cell), the reference implementation.
     gaussian: the discrete Gaussian over public keys: calibration, noise, intervals.
     selection: DP partition selection for open vocabularies (OpenDP Gaussian threshold).
-    continual: year-to-date totals by binary-tree continual release.
-    postprocess: non-negativity and totals consistent with their parts (no budget cost).
+    postprocess: non-negativity, totals consistent with their parts, year-to-date sums (no budget cost).
     ledger: ``BudgetPolicy``, the cap check (``charge``) and ``account``, the one accounting of spend that
         the CLI, the report and the dashboard show.
     release: the release step (``Releaser``) and its plans (``GaussianRelease | ThresholdRelease``): ledger,

@@ -2,9 +2,16 @@
 
 The rule that must hold: every release asks the ledger first, inside the store transaction that
 writes the release. The requested ρ is compared with what the same privacy period (user-week) and
-the same calendar year have already spent; a request over either cap raises
+the same year have already spent; a request over either cap raises
 :class:`BudgetExceededError` before anything is written, so a refused release leaves the ledger
 untouched. Each ledger row stores the caps in force when it was written.
+
+The year of a charge is the calendar year its privacy period *starts* in (:func:`year_of`), for
+every family, day families included: one user-week is never split between two years. So the yearly
+cap bounds the user-year "every privacy period starting in year Y" (at most 53 weeks), and the
+week that straddles 1 January belongs wholly to the year of its Monday. A calendar year's own
+events meet at most :func:`periods_meeting_a_year` periods (54 weeks), from two such years: their
+loss is at most that many periods' spend (:meth:`BudgetPolicy.calendar_year_bound`).
 
 :func:`account` is the only place spend is added up: the CLI (:func:`budget_summary`), the weekly
 report and the dashboard's budget page all show its figures. ρ composes by addition; the (ε, δ)
@@ -17,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import cast
 
@@ -39,7 +46,32 @@ __all__ = [
     "account",
     "budget_summary",
     "charge",
+    "periods_meeting_a_year",
+    "periods_starting_in_a_year",
+    "year_of",
 ]
+
+
+_YEAR = timedelta(days=366)  # the longest calendar year
+
+
+def year_of(period_start: datetime) -> int:
+    """The year a charge counts against: the UTC calendar year its privacy period starts in."""
+    return period_start.astimezone(UTC).year
+
+
+def periods_starting_in_a_year(period: timedelta) -> int:
+    """Most privacy periods that can start in one calendar year (53 for weeks)."""
+    return math.ceil(_YEAR / period)
+
+
+def periods_meeting_a_year(period: timedelta) -> int:
+    """Most privacy periods one calendar year's events can fall in (54 for weeks).
+
+    Periods are aligned to midnight and last whole days (else treat them as one-day periods), so a
+    year starting up to one day before a period boundary meets ``ceil((366 days + period - 1 day) / period)``.
+    """
+    return math.ceil((_YEAR + period - timedelta(days=1)) / period)
 
 
 @dataclass(frozen=True)
@@ -64,20 +96,29 @@ class BudgetPolicy:
         """
         if period < timedelta(days=1):
             return self.rho_week
-        periods = math.ceil(timedelta(days=366) / period)
-        return min(self.rho_week, self.rho_year / periods, key=lambda b: b.rho)
+        return min(self.rho_week, self.rho_year / periods_starting_in_a_year(period), key=lambda b: b.rho)
+
+    def calendar_year_bound(self, period: timedelta) -> RhoBudget:
+        """What one actor's events of a single calendar year can cost at most (periods of a day or more).
+
+        They fall in at most :func:`periods_meeting_a_year` periods, each spending at most
+        :meth:`period_spend`; and in at most two ledger years, so never more than twice ``rho_year``.
+        """
+        worst = self.period_spend(period) * periods_meeting_a_year(period)
+        return min(worst, self.rho_year * 2, key=lambda b: b.rho)
 
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    """One charge to be written: ``key`` is the family, or ``family:ytd:L<level>`` for a tree level.
+    """One charge to be written: ``key`` is the family.
 
     ``cost`` is what is charged against the caps; ``stated`` is the (ε, δ) the row records beside it
-    (for a selection charge, δ is the selection's own δ).
+    (for a selection charge, δ is the selection's own δ). It counts against the period starting at
+    ``period_start`` and against that start's year (:func:`year_of`), whatever ``window`` is.
     """
 
     key: str
-    component: str  # "cells", "selection" or "ytd_level"
+    component: str  # "cells" or "selection"
     window: Window
     period_start: datetime
     cost: RhoBudget
@@ -99,7 +140,10 @@ def check_caps(con: Connection, entries: Sequence[LedgerEntry], policy: BudgetPo
     if not entries:
         return
     requested = RhoBudget.total(e.cost for e in entries)
-    period_start, year = entries[0].period_start, entries[0].window.start.year
+    period_start = entries[0].period_start
+    if any(e.period_start != period_start for e in entries):
+        raise RuntimeError(f"one charge spans several privacy periods ({what}): this is a bug")
+    year = year_of(period_start)
     for name, cap, spent in (
         ("per-period", policy.rho_week, RhoBudget(ledger_table.spent_in_period(con, period_start))),
         (f"{year} yearly", policy.rho_year, RhoBudget(ledger_table.spent_in_year(con, year))),
@@ -118,7 +162,7 @@ def record(con: Connection, entries: Sequence[LedgerEntry], policy: BudgetPolicy
                 window_start=e.window.start,
                 window_end=e.window.end,
                 period=e.window.label(),
-                year=e.window.start.year,
+                year=year_of(e.period_start),
                 rho=e.cost.rho,
                 epsilon=e.stated.epsilon,
                 delta=e.stated.delta,

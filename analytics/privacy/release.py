@@ -4,45 +4,54 @@ The rule that must hold: per family and window the budget is charged first
 (:func:`analytics.privacy.ledger.charge`), in the same store transaction that writes the release; a
 request over a cap is refused, audited, and changes nothing else. A window is released at most
 once per family (the releases table is keyed by family and window), so restarts never spend budget
-twice.
+twice. Every value written is the mechanism's output or post-processing of released values: the
+cells keep the unclamped noisy value itself (``cells.noisy_value``), and a family with
+``year_to_date`` gets its year's year-to-date lines recomputed as sums of those
+(:func:`analytics.privacy.postprocess.year_to_date_lines`), which spend nothing.
 
 A release plan is one of two kinds. :class:`GaussianRelease`: public key spaces get the discrete
-Gaussian on every cell (plus a consistent total where the family has one), and weekly families with
-a year-to-date weight also advance their continual release (:mod:`analytics.privacy.continual`).
+Gaussian on every cell (plus a consistent total where the family has one).
 :class:`ThresholdRelease`: open vocabularies go through DP partition selection
 (:mod:`analytics.privacy.selection`).
 
 Windows: a "week" family is released on windows one privacy period long, a "day" family on windows
-a seventh of it; a day family's weekly share is split evenly over its seven days.
+a seventh of it; a day family's weekly share is split evenly over its seven days. Every charge
+counts against the privacy period the window lies in, and against the year that period starts in.
+
+Noise comes from OpenDP through :data:`OPENDP_NOISE`. The ``noise`` argument of :class:`Releaser`
+is a test seam (the neighbouring-dataset tests pass noise-free draws); no setting, option or
+environment variable reaches it.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Protocol
 
 import pandas as pd
 
 from analytics.errors import BudgetExceededError, FamilySpecError
-from analytics.families import PUBLIC_DIMENSIONS, ReportFamily
+from analytics.families import ReportFamily
 from analytics.privacy.budget import ApproxDPBudget, RhoBudget
-from analytics.privacy.continual import ContinualRelease, TreeLayout, TreeState
 from analytics.privacy.gaussian import GaussianPlan, draw, plan_gaussian
-from analytics.privacy.ledger import BudgetPolicy, LedgerEntry, charge
-from analytics.privacy.postprocess import cells_frame, selected_frame
+from analytics.privacy.ledger import BudgetPolicy, LedgerEntry, charge, year_of
+from analytics.privacy.postprocess import cells_frame, selected_frame, year_to_date_lines
 from analytics.privacy.selection import ThresholdPlan, plan_threshold, select
-from analytics.store import Store, audit, releases
-from analytics.windows import ClosedWindow, Window, window_of
+from analytics.store import Connection, Store, audit, releases, tree
+from analytics.windows import Cell, ClosedWindow, Window, window_of
 
 __all__ = [
+    "OPENDP_NOISE",
     "PRIVACY_UNIT",
     "BudgetPolicy",
     "GaussianRelease",
+    "Noise",
+    "OpenDPNoise",
     "ReleaseOutcome",
     "ReleasePlan",
     "Releaser",
@@ -65,20 +74,46 @@ class ReleaseOutcome:
     detail: str = ""
 
 
+class Noise(Protocol):
+    """Where a release's randomness comes from: OpenDP (:data:`OPENDP_NOISE`) everywhere but in tests."""
+
+    def gaussian(self, plan: GaussianPlan, counts: Sequence[int]) -> list[int]:
+        """The discrete Gaussian at ``plan.scale`` added to each of ``counts``."""
+        ...
+
+    def threshold(self, plan: ThresholdPlan, counts: Mapping[Cell, int]) -> dict[Cell, int]:
+        """The noisy counts of the keys of ``counts`` that pass ``plan``'s threshold (partition selection)."""
+        ...
+
+
+@dataclass(frozen=True)
+class OpenDPNoise:
+    """OpenDP's measurements: the only noise a deployed release uses."""
+
+    def gaussian(self, plan: GaussianPlan, counts: Sequence[int]) -> list[int]:
+        """OpenDP's discrete Gaussian (:func:`analytics.privacy.gaussian.draw`)."""
+        return draw(plan, counts)
+
+    def threshold(self, plan: ThresholdPlan, counts: Mapping[Cell, int]) -> dict[Cell, int]:
+        """OpenDP's Gaussian threshold (:func:`analytics.privacy.selection.select`)."""
+        return select(plan, counts)
+
+
+OPENDP_NOISE: Noise = OpenDPNoise()
+
+
 @dataclass(frozen=True)
 class GaussianRelease:
-    """A family over public keys: discrete Gaussian noise on every cell, and optionally a year-to-date tree."""
+    """A family over public keys: discrete Gaussian noise on every cell."""
 
     kind: ClassVar[Literal["gaussian"]] = "gaussian"
     family: ReportFamily
     gaussian: GaussianPlan
-    continual: ContinualRelease | None = None
 
     @property
     def cost(self) -> RhoBudget:
-        """What one window charges: the cells, plus the tree's levels when there is one."""
-        tree = self.continual.cost_per_week if self.continual is not None else RhoBudget.ZERO
-        return self.gaussian.cost + tree
+        """What one window charges: the cells' Gaussian (year-to-date lines are post-processing, free)."""
+        return self.gaussian.cost
 
     @property
     def rho(self) -> float:
@@ -91,24 +126,19 @@ class GaussianRelease:
         return self.gaussian
 
     def ledger_entries(self, window: Window, period_start: datetime) -> list[LedgerEntry]:
-        """The charges of one window: the cells, and one per level of the year-to-date tree."""
-        name, g = self.family.name, self.gaussian
-        entries = [LedgerEntry(name, "cells", window, period_start, g.cost, g.equivalent)]
-        if self.continual is not None:
-            node = self.continual.plan
-            entries += [
-                LedgerEntry(f"{name}:ytd:L{level}", "ytd_level", window, period_start, node.cost, node.equivalent)
-                for level in range(self.continual.layout.levels)
-            ]
-        return entries
+        """The one charge of a window: the cells."""
+        g = self.gaussian
+        return [LedgerEntry(self.family.name, "cells", window, period_start, g.cost, g.equivalent)]
 
-    def cells(self, release_id: str, window: Window, exact: dict[tuple[str, ...], int]) -> pd.DataFrame:
+    def cells(
+        self, release_id: str, window: Window, exact: dict[tuple[str, ...], int], noise: Noise = OPENDP_NOISE
+    ) -> pd.DataFrame:
         """The noisy, post-processed rows of ``cells`` for one window."""
         family = self.family
         values = [exact.get(key, 0) for key in family.keys]
         if family.total:
             values.append(sum(values))
-        return cells_frame(family, release_id, window, self.gaussian, draw(self.gaussian, values))
+        return cells_frame(family, release_id, window, self.gaussian, noise.gaussian(self.gaussian, values))
 
 
 @dataclass(frozen=True)
@@ -140,9 +170,12 @@ class ThresholdRelease:
         stated = ApproxDPBudget(t.epsilon, t.selection_delta)
         return [LedgerEntry(self.family.name, "selection", window, period_start, t.cost, stated)]
 
-    def cells(self, release_id: str, window: Window, exact: dict[tuple[str, ...], int]) -> pd.DataFrame:
+    def cells(
+        self, release_id: str, window: Window, exact: dict[tuple[str, ...], int], noise: Noise = OPENDP_NOISE
+    ) -> pd.DataFrame:
         """The rows of ``cells`` for the keys that passed the threshold."""
-        return selected_frame(self.family, release_id, window, self.threshold, select(self.threshold, exact))
+        kept = {key: n for key, n in exact.items() if n > 0}  # a key absent from the data is never released
+        return selected_frame(self.family, release_id, window, self.threshold, noise.threshold(self.threshold, kept))
 
 
 #: How one family is released on one window length: one of two kinds, never both, never neither.
@@ -158,7 +191,10 @@ class Releaser:
         policy: the budget caps.
         period: the privacy period (a week in production). When None, every window is a full period
             (the demo's short windows) and day families are refused.
-        tree_state: private file for the continual release's open-node sums (memory only when None).
+        tree_state: ignored. The year-to-date tree and its private state are gone (year to date is
+            now a sum of released values); accepted only until its last caller stops passing it.
+        noise: the source of noise, :data:`OPENDP_NOISE` unless a test switches noise off. A test
+            seam only: nothing a deployment configures reaches it.
     """
 
     def __init__(
@@ -168,12 +204,14 @@ class Releaser:
         policy: BudgetPolicy,
         period: timedelta | None = None,
         tree_state: Path | None = None,
+        *,
+        noise: Noise = OPENDP_NOISE,
     ) -> None:
         if period is None and any(f.window == "day" for f in families):
             raise FamilySpecError("day families need the Releaser's privacy period (period=...)")
         self.store, self.families, self.policy, self.period = store, families, policy, period
-        self.total_weight = sum(f.weight + (f.year_to_date_weight or 0.0) for f in families)
-        self.tree_state = TreeState(tree_state)
+        self.total_weight = sum(f.weight for f in families)
+        self.noise = noise
 
     def plan(self, family: ReportFamily, period: timedelta) -> ReleasePlan:
         """The calibrated mechanisms of ``family`` for windows of a privacy period of length ``period``."""
@@ -207,8 +245,6 @@ class Releaser:
     def _release_family(self, family: ReportFamily, closed: ClosedWindow, period: timedelta) -> ReleaseOutcome:
         window, plan = closed.window, self.plan(family, period)
         release_id = f"{family.name}@{window.start.isoformat()}"
-        continual = plan.continual if isinstance(plan, GaussianRelease) else None
-        sums = copy.deepcopy(self.tree_state.sums)
         with self.store.transaction() as con:
             if releases.exists(con, release_id):
                 return ReleaseOutcome(family.name, window, "already_released")
@@ -216,16 +252,20 @@ class Releaser:
             now = datetime.now(UTC)
             charge(con, entries, self.policy, f"{family.name} for window {window.label()}", now)
             exact = closed.counts.get(family.name, {})
-            n_cells = releases.insert_cells(con, plan.cells(release_id, window, exact))
+            n_cells = releases.insert_cells(con, plan.cells(release_id, window, exact, self.noise))
             releases.insert(con, _release_row(plan, release_id, window, now, n_cells))
-            if continual is not None:
-                continual.release_week(con, sums, window, exact, now)
+            if family.year_to_date:
+                _rewrite_year_to_date(con, family, year_of(window.start), now)
             audit.insert(con, now, "worker", "released", f"{release_id} rho={plan.rho:.6g} cells={n_cells}")
-        if continual is not None:
-            self.tree_state.sums = sums
-            self.tree_state.save()
         log.info("released %s for window %s (rho=%.4g)", family.name, window.label(), plan.rho)
         return ReleaseOutcome(family.name, window, "released")
+
+
+def _rewrite_year_to_date(con: Connection, family: ReportFamily, year: int, now: datetime) -> None:
+    """Recompute ``family``'s year-to-date lines of ``year`` from its stored weekly noisy values (no budget)."""
+    first, after = datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
+    weekly = tree.weekly_values(con, family.name, first, after)
+    tree.replace_year(con, family.name, year, year_to_date_lines(family.name, year, weekly, now))
 
 
 def _release_row(
@@ -264,10 +304,4 @@ def _plan(family: ReportFamily, period: timedelta, policy: BudgetPolicy, total_w
         share = share / _DAYS_PER_PERIOD
     if family.open_vocabulary:
         return ThresholdRelease(family, plan_threshold(family.bound_k, family.per_cell_bound, share))
-    continual = None
-    if family.year_to_date_weight is not None:
-        layout = TreeLayout(period)
-        per_level = spend.share(family.year_to_date_weight, total_weight) / layout.levels
-        node_plan = plan_gaussian(family.per_cell_bound * family.bound_k**0.5, per_level)
-        continual = ContinualRelease(family.name, PUBLIC_DIMENSIONS["category"], layout, node_plan)
-    return GaussianRelease(family, plan_gaussian(family.sensitivity_l2, share), continual)
+    return GaussianRelease(family, plan_gaussian(family.sensitivity_l2, share))

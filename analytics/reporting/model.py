@@ -2,8 +2,9 @@
 
 :func:`gather` picks the window (by label, or the latest), checks that every family it expects was
 released for it, reads the released cells of this window, the previous one and up to eight earlier
-ones, the year-to-date line if the store has one, and the ledger; then hands the frames to
-:mod:`analytics.reporting.findings`. Nothing here sees an exact count: there is none in the store.
+ones, the year-to-date line if the store has one (post-processing of the weekly releases), and the
+ledger; then hands the frames to :mod:`analytics.reporting.findings`. Nothing here sees an exact
+count: there is none in the store.
 """
 
 from __future__ import annotations
@@ -214,7 +215,7 @@ def _history(frames: _Frames, windows: list[Window]) -> dict[str, tuple[tuple[Wi
 
 
 def _year_to_date(store: ReadOnlyStore, window: Window) -> tuple[tuple[str, Estimate], ...]:
-    """This window's year-to-date line (continual release), or nothing if the store has none."""
+    """This window's year-to-date line (sums of the weekly released values), or nothing if the store has none."""
     cumulative = store.cumulative(year=window.start.year)
     if cumulative.empty:
         return ()

@@ -17,7 +17,7 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class LedgerRow:
-    """One row of ``ledger``: ``family`` is the family, or ``family:ytd:L<level>`` for a tree level."""
+    """One row of ``ledger``: one family's charge; ``year`` is the year its privacy period (``period_start``) starts in."""
 
     family: str
     window_start: datetime

@@ -12,19 +12,23 @@ Tables (after every migration):
   ``window_kind`` "week" or "day".
 * ``cells`` — one row per released cell: the family's dimension columns (others NULL), ``value``
   (noisy, clamped at 0), ``ci_low``/``ci_high`` (95%), ``includes_zero``, ``mechanism``, ``scale``,
-  ``rho``; ``is_total`` marks a family's total row (all dimension columns NULL; equals the sum of
-  the family's other cells of the window). Open-vocabulary families (``model_family``) have rows
+  ``rho``, ``noisy_value`` (the unclamped OpenDP output before any post-processing: for a total row,
+  the noisy total before projection; NULL in rows written before it was kept); ``is_total`` marks a
+  family's total row (all dimension columns NULL; equals the sum of the family's other cells of the
+  window). Open-vocabulary families (``model_family``) have rows
   only for the keys partition selection released.
-* ``ledger`` — one row per budget charge: ``family`` (or ``family:ytd:L<level>`` for a level of the
-  year-to-date tree), window, ``period``, ``period_start`` (the privacy period the charge counts
-  against), ``year``, ``rho``, ``epsilon``, ``delta``, ``component`` ("cells", "selection",
-  "ytd_level") and the caps in force, ``cap_period`` and ``cap_year``.
-* ``cumulative`` — year-to-date estimates per category by continual release: ``family``, ``year``,
-  ``window_start``/``window_end`` (the week the total runs through), ``category``, ``value``
-  (clamped at 0), ``ci_low``/``ci_high`` (95%), ``includes_zero``, ``mechanism``, ``scale`` (the
-  estimate's standard deviation), ``rho`` (the tree's charge per user-week), ``n_nodes`` (noisy tree
-  nodes summed), ``released_at``.
-* ``tree_nodes`` — the noisy nodes of the year-to-date tree (DP outputs, unclamped).
+* ``ledger`` — one row per budget charge: ``family``, window, ``period``, ``period_start`` (the
+  privacy period the charge counts against), ``year`` (the calendar year that period starts in: a
+  week that straddles 1 January counts against the year of its Monday), ``rho``, ``epsilon``,
+  ``delta``, ``component`` ("cells" or "selection") and the caps in force, ``cap_period`` and
+  ``cap_year``. (Stores from before ``year_to_date_from_weekly_values`` also hold "ytd_level" rows
+  of the removed year-to-date tree: spend that happened, so it stays.)
+* ``cumulative`` — year-to-date lines per category, post-processing of released cells (no budget):
+  ``family``, ``year``, ``window_start``/``window_end`` (the week the line runs through),
+  ``category``, ``noisy_value`` (the sum of the weekly unclamped ``cells.noisy_value`` of the
+  family's released weeks starting in ``year`` up to that week), ``value`` (clamped at 0),
+  ``ci_low``/``ci_high`` (95%), ``includes_zero``, ``mechanism``, ``scale`` (the sum's standard
+  deviation, √Σσ²), ``n_weeks`` (weekly releases summed), ``computed_at``.
 * ``audit`` — releases, refusals and other decisions; ``health`` — the worker's operational metrics.
 """
 
@@ -181,6 +185,36 @@ MIGRATIONS: tuple[Migration, ...] = (
             released_at TIMESTAMPTZ NOT NULL,
             PRIMARY KEY (family, year, window_start, category)
         );
+        """,
+    ),
+    # Year to date becomes post-processing: every released cell keeps its unclamped noisy value (the
+    # OpenDP output itself), the year-to-date lines are sums of those, the tree's nodes go, and every
+    # ledger row counts against the year its privacy period starts in.
+    Migration(
+        "year_to_date_from_weekly_values",
+        """
+        ALTER TABLE cells ADD COLUMN noisy_value DOUBLE;
+        DROP TABLE IF EXISTS tree_nodes;
+        DROP TABLE IF EXISTS cumulative;
+        CREATE TABLE cumulative (
+            family VARCHAR NOT NULL,
+            year INTEGER NOT NULL,
+            window_start TIMESTAMPTZ NOT NULL,
+            window_end TIMESTAMPTZ NOT NULL,
+            category VARCHAR NOT NULL,
+            noisy_value DOUBLE NOT NULL,
+            value DOUBLE NOT NULL,
+            ci_low DOUBLE NOT NULL,
+            ci_high DOUBLE NOT NULL,
+            includes_zero BOOLEAN NOT NULL,
+            mechanism VARCHAR NOT NULL,
+            scale DOUBLE NOT NULL,
+            n_weeks INTEGER NOT NULL,
+            computed_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (family, year, window_start, category)
+        );
+        UPDATE ledger SET year = year(timezone('UTC', period_start))
+            WHERE period_start IS NOT NULL AND year <> year(timezone('UTC', period_start));
         """,
     ),
 )

@@ -1,13 +1,15 @@
-"""The continual release's tables: ``tree_nodes`` (noisy nodes of the year-to-date tree) and ``cumulative``.
+"""The ``cumulative`` table: year-to-date lines per category, sums of the weekly released noisy values.
 
-The rule that must hold: only noisy values land here (the nodes' exact partial sums stay in the
-worker's private state), written in the transaction of the weekly release that completed them.
+The rule that must hold: a line is post-processing of released cells only (their unclamped
+``noisy_value``), never of an exact count, so it costs no budget. A family's lines of one year are
+replaced as a whole, in the transaction of the weekly release that changed them, so a reader never
+sees a year half recomputed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, fields
 from datetime import datetime
 
 import duckdb
@@ -17,65 +19,52 @@ from analytics.store import schema
 
 
 @dataclass(frozen=True)
-class NodeRow:
-    """One noisy node value of one category, in ``tree_nodes``' column order."""
-
-    family: str
-    year: int
-    level: int
-    idx: int
-    window_start: datetime
-    window_end: datetime
-    category: str
-    value: float
-    scale: float
-    rho: float
-
-
-@dataclass(frozen=True)
 class CumulativeRow:
-    """One year-to-date estimate of one category, in ``cumulative``'s column order."""
+    """One year-to-date line of one category, in ``cumulative``'s column order."""
 
     family: str
     year: int
     window_start: datetime
     window_end: datetime
     category: str
+    noisy_value: float
     value: float
     ci_low: float
     ci_high: float
     includes_zero: bool
     mechanism: str
     scale: float
-    rho: float
-    n_nodes: int
-    released_at: datetime
+    n_weeks: int
+    computed_at: datetime
 
 
-def insert_nodes(con: duckdb.DuckDBPyConnection, rows: Sequence[NodeRow]) -> None:
-    """Write noisy tree nodes."""
+_COLUMNS = ", ".join(f.name for f in fields(CumulativeRow))
+
+
+def weekly_values(con: duckdb.DuckDBPyConnection, family: str, first: datetime, last: datetime) -> pd.DataFrame:
+    """The released weekly values of ``family`` for windows starting in ``[first, last)``, oldest first.
+
+    Columns: ``window_start``, ``window_end``, ``category``, ``noisy`` (the unclamped OpenDP output;
+    the clamped ``value`` for cells written before ``noisy_value`` was kept) and ``scale``.
+    """
+    sql = """
+        SELECT window_start, window_end, category, coalesce(noisy_value, value) AS noisy, scale
+        FROM cells WHERE family = ? AND window_start >= ? AND window_start < ? AND NOT coalesce(is_total, false)
+        ORDER BY window_start, category
+    """
+    return con.execute(sql, [family, first, last]).df()
+
+
+def replace_year(con: duckdb.DuckDBPyConnection, family: str, year: int, rows: Sequence[CumulativeRow]) -> None:
+    """Replace every year-to-date line of ``family`` in ``year`` with ``rows``."""
+    con.execute("DELETE FROM cumulative WHERE family = ? AND year = ?", [family, year])
     if rows:
-        con.executemany("INSERT INTO tree_nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [astuple(r) for r in rows])
-
-
-def node_values(con: duckdb.DuckDBPyConnection, family: str, year: int) -> list[tuple[int, int, str, float]]:
-    """Every stored node of ``family``'s tree for ``year``: (level, index, category, noisy value)."""
-    rows = con.execute(
-        "SELECT level, idx, category, value FROM tree_nodes WHERE family = ? AND year = ?", [family, year]
-    ).fetchall()
-    return [(int(level), int(idx), str(category), float(value)) for level, idx, category, value in rows]
-
-
-def insert_cumulative(con: duckdb.DuckDBPyConnection, rows: Sequence[CumulativeRow]) -> None:
-    """Write one week's year-to-date line."""
-    if rows:
-        con.executemany(
-            "INSERT INTO cumulative VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [astuple(r) for r in rows]
-        )
+        marks = ", ".join("?" for _ in fields(CumulativeRow))
+        con.executemany(f"INSERT INTO cumulative ({_COLUMNS}) VALUES ({marks})", [astuple(r) for r in rows])
 
 
 def cumulative(con: duckdb.DuckDBPyConnection, family: str | None = None, year: int | None = None) -> pd.DataFrame:
-    """Year-to-date estimates (of ``family``, of ``year``, when given); empty on a store without the table."""
+    """Year-to-date lines (of ``family``, of ``year``, when given); empty on a store without the table."""
     if "cumulative" not in schema.tables(con):
         return pd.DataFrame()
     clauses, params = [], []

@@ -215,7 +215,7 @@ def _changes_section(cells: pd.DataFrame) -> None:
 
 
 def year_to_date(store: Path, latest_start: pd.Timestamp) -> pd.DataFrame | None:
-    """The continual year-to-date release of :data:`FAMILY` up to the latest window; None if absent."""
+    """The year-to-date line of :data:`FAMILY` through the latest window (sums of weekly releases); None if absent."""
     rows = data.load_year_to_date(store, FAMILY, latest_start.year)
     if rows is None or rows.empty:
         return None
@@ -231,7 +231,7 @@ def _year_to_date_section(store: Path, latest_start: pd.Timestamp) -> None:
     rows = year_to_date(store, latest_start)
     if rows is None:
         st.info(
-            f"**Not released yet:** year-to-date totals come from the continual release of `{FAMILY}` "
+            f"**Not released yet:** year-to-date totals are sums of the weekly releases of `{FAMILY}` "
             f"(table `{YEAR_TO_DATE_TABLE}`), which has no figures for {latest_start.year} in this store."
         )
         return
@@ -240,8 +240,9 @@ def _year_to_date_section(store: Path, latest_start: pd.Timestamp) -> None:
     )[["Domain", "Released events, year to date", "95% interval"]]
     _common.table(shown, f"{FAMILY}-year-to-date-{latest_start.year}", "overview_ytd")
     st.caption(
-        f"Through window {rows.attrs['through']}: a continual release (sums of noisy tree nodes), "
-        "not the sum of the weekly figures above, so it spends its own small share of the budget."
+        f"Through window {rows.attrs['through']}: the sum of the weekly released values (before clamping "
+        "at zero) of every week of the year so far, with the interval of the summed noise. It is computed "
+        "from released figures only, so it spends no privacy budget."
     )
 
 

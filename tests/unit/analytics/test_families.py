@@ -28,7 +28,7 @@ def test_shipped_families_keep_their_names_and_add_selection_and_totals() -> Non
         assert name in families
     assert families["events_by_model_family"].open_vocabulary and families["events_by_model_family"].keys == []
     assert families["events_by_surface"].total
-    assert families["events_by_category"].year_to_date_weight is not None
+    assert families["events_by_category"].year_to_date
 
 
 def test_total_raises_sensitivity_by_the_total_row() -> None:
@@ -43,8 +43,9 @@ def test_total_raises_sensitivity_by_the_total_row() -> None:
     [
         ({"window": "month"}, "Input should be 'week' or 'day'"),
         ({"dimensions": ["model_family"], "total": True}, "total needs a public key space"),
-        ({"dimensions": ["category", "surface"], "year_to_date_weight": 1.0}, "year_to_date_weight is supported"),
-        ({"window": "day", "year_to_date_weight": 1.0}, "year_to_date_weight is supported"),
+        ({"dimensions": ["category", "surface"], "year_to_date": True}, "year_to_date is supported"),
+        ({"window": "day", "year_to_date": True}, "year_to_date is supported"),
+        ({"year_to_date_weight": 1.0}, "year_to_date_weight was removed: .* add that weight to weight"),
         ({"dimensions": ["prompt"]}, "open vocabularies: model_family"),
     ],
 )

@@ -54,7 +54,7 @@ def test_schema_2_store_migrates_and_keeps_its_ledger(tmp_path: Path) -> None:
     assert row["component"] == "cells" and row["period_start"] == row["window_start"]
     assert ledger[["cap_period", "cap_year"]].isna().all().all()  # caps unknown for rows written before v3
     tables = ReadOnlyStore(path).tables()
-    assert {"releases", "cells", "ledger", "audit", "health", "cumulative", "tree_nodes"} <= tables
+    assert {"releases", "cells", "ledger", "audit", "cumulative"} <= tables and "tree_nodes" not in tables
     Store(path)  # migrating again is a no-op
     names = ReadOnlyStore(path).query("SELECT name FROM store_migrations")
     assert sorted(names["name"]) == sorted(NAMES)
@@ -77,3 +77,28 @@ def test_a_store_from_a_newer_release_is_refused(tmp_path: Path) -> None:
         con.execute("INSERT INTO schema_migrations VALUES (4, ?)", [datetime.now(UTC)])
     with pytest.raises(StoreError, match="schema version 4"):
         Store(path)
+
+
+def test_year_to_date_migration_drops_the_tree_and_moves_charges_to_the_year_their_week_starts_in(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tree.duckdb"
+    _legacy_store(path, versions=3)
+    week = datetime(2025, 12, 29, tzinfo=UTC)  # Monday; its week straddles 1 January 2026
+    day = datetime(2026, 1, 1, tzinfo=UTC)
+    with duckdb.connect(str(path)) as con:
+        con.execute("SET TimeZone = 'America/Los_Angeles'")  # the year must be read in UTC, not the session's zone
+        con.execute(
+            "INSERT INTO ledger (family, window_start, window_end, period, year, rho, epsilon, delta, recorded_at, "
+            "component, period_start) VALUES ('daily', ?, ?, '2026-01-01', 2026, 0.001, 0.1, 1e-6, ?, 'cells', ?)",
+            [day, datetime(2026, 1, 2, tzinfo=UTC), day, week],
+        )
+    Store(path).migrate()
+    reader = ReadOnlyStore(path)
+    assert "tree_nodes" not in reader.tables()
+    ledger = reader.ledger().set_index("family")
+    assert ledger.loc["daily", "year"] == 2025  # the day belongs to the user-week that starts in 2025
+    assert ledger.loc["events_by_category", "year"] == 2026
+    columns = reader.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'cells'")
+    assert "noisy_value" in set(columns["column_name"])
+    assert reader.cumulative().empty
