@@ -44,17 +44,29 @@ class EventBatch:
     ids: np.ndarray  # (n, 2) uint64: the 16 bytes of each event id
     profiles: list[tuple[object, ...]]  # per event, the values of ``profile_fields`` (strings, enum members or None)
     providers: Counter[str] = field(default_factory=Counter)  # events per provider
+    # int32: per event, the partition count its record was signed for (0: not known, events given directly)
+    partitions: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+
+    def __post_init__(self) -> None:
+        if len(self.partitions) != len(self.t):
+            self.partitions = np.zeros(len(self.t), np.int32)
 
     def __len__(self) -> int:
         return len(self.t)
 
     def slice(self, start: int, stop: int) -> EventBatch:
         """Events ``start`` to ``stop`` (without provider totals, which are not kept per event)."""
-        return EventBatch(self.t[start:stop], self.actors[start:stop], self.ids[start:stop], self.profiles[start:stop])
+        return EventBatch(
+            self.t[start:stop],
+            self.actors[start:stop],
+            self.ids[start:stop],
+            self.profiles[start:stop],
+            partitions=self.partitions[start:stop],
+        )
 
     @classmethod
-    def from_events(cls, events: Sequence[Event], fields: Sequence[str]) -> EventBatch:
-        """The columns of validated :class:`Event` objects."""
+    def from_events(cls, events: Sequence[Event], fields: Sequence[str], partitions: int = 0) -> EventBatch:
+        """The columns of validated :class:`Event` objects (of records signed for ``partitions``; 0: not known)."""
         n = len(events)
         t = np.fromiter((e.occurred_at.timestamp() - EPOCH_TS for e in events), np.float64, n)
         actors = np.frombuffer(bytes.fromhex("".join([e.actor[:32] for e in events])), "<u8").reshape(-1, 2)
@@ -62,7 +74,7 @@ class EventBatch:
         profile_of = attrgetter(*fields)
         profiles: list[tuple[object, ...]]
         profiles = [profile_of(e) for e in events] if len(fields) > 1 else [(profile_of(e),) for e in events]
-        return cls(t, actors, ids, profiles, Counter(e.provider for e in events))
+        return cls(t, actors, ids, profiles, Counter(e.provider for e in events), np.full(n, partitions, np.int32))
 
     @classmethod
     def concat(cls, batches: Sequence[EventBatch]) -> EventBatch:
@@ -77,7 +89,14 @@ class EventBatch:
             np.concatenate([b.ids for b in batches]),
             [k for b in batches for k in b.profiles],
             providers,
+            np.concatenate([b.partitions for b in batches]),
         )
+
+
+def partition_hashes(actors: np.ndarray) -> np.ndarray:
+    """:func:`ingest.contract.topics.actor_partition_hash` of each actor key, as ``uint32``: the first 32
+    bits of the pseudonym, big-endian (an actor key holds its first 16 bytes as two little-endian halves)."""
+    return (actors[:, 0] & np.uint64(0xFFFFFFFF)).astype(np.uint32).byteswap()
 
 
 class Profiles:

@@ -10,7 +10,9 @@ checks the subset property with hypothesis.
 
 Per record the costs are: one signature check, one msgspec decode (enums, the score's range and
 unknown fields are checked there), and a few whole-record string checks for the actor
-pseudonyms, event ids, times and model families instead of a regular expression per event.
+pseudonyms, event ids, times and model families instead of a regular expression per event. The
+partitioning rule (:mod:`ingest.contract.topics`: the actor's first 32 bits modulo the record's signed
+partition count is the partition it was delivered on) is checked with numpy over the actor column.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ import msgspec
 import numpy as np
 
 from analytics.windows import EPOCH_TS
-from analytics.worker.columns import EventBatch
+from analytics.worker.columns import EventBatch, partition_hashes
 from analytics.worker.utctimes import unix_seconds
 from ingest.contract.fields import FIELDS, FieldRule
 from ingest.contract.records import PROVIDER_HEADER, RECORD_FORMAT, SIGNATURE_HEADER
 from ingest.contract.registry import ProviderRegistry
 from ingest.contract.signing import verify
+from ingest.contract.topics import MAX_PARTITIONS
 from ingest.errors import SignatureError, UnknownProviderError
 
 # ASCII classes written out: in a str pattern \d would also match other scripts' digits.
@@ -81,9 +84,16 @@ def _wire_fields() -> list[tuple[Any, ...]]:
 #: Contract v1 as strict JSON types, built from the contract's field rules; unknown fields are refused.
 WireEvent: Any = msgspec.defstruct("WireEvent", _wire_fields(), forbid_unknown_fields=True, gc=False)
 WireRecord = msgspec.defstruct(
-    "WireRecord", [("format", Literal[RECORD_FORMAT]), ("provider", str), ("events", list[WireEvent])]
+    "WireRecord",
+    [
+        ("format", Literal[RECORD_FORMAT]),
+        ("provider", str),
+        ("partitions", Annotated[int, msgspec.Meta(ge=1, le=MAX_PARTITIONS)]),
+        ("events", list[WireEvent]),
+    ],
 )
 WireEvents = list[Any]  # WireEvent instances (a struct made at import, so its attributes are not typed)
+Parsed = tuple[str, WireEvents, int]  # a signed record's provider, events and signed partition count
 
 _RECORD: msgspec.json.Decoder[Any] = msgspec.json.Decoder(WireRecord)
 _CHUNK_BYTES = 1 << 20  # records decoded and checked together
@@ -128,16 +138,24 @@ class FastDecoder:
         self._model_families: set[str] = set()
 
     def decode(
-        self, value: bytes | None, headers: Sequence[tuple[str, bytes]] | None, latest: float
+        self,
+        value: bytes | None,
+        headers: Sequence[tuple[str, bytes]] | None,
+        latest: float,
+        partition: int | None = None,
     ) -> EventBatch | None:
-        """The record's events as columns if it is signed, every event is valid and none is stamped
-        after ``latest`` (seconds since EPOCH); None otherwise."""
-        batch, sizes = self.decode_many([(value, headers)], latest)
+        """The record's events as columns if it is signed, every event is valid, none is stamped
+        after ``latest`` (seconds since EPOCH) and (unless ``partition`` is None) every actor belongs on
+        ``partition`` by the record's signed partition count; None otherwise."""
+        batch, sizes = self.decode_many([(value, headers)], latest, partition)
         return batch if sizes[0] is not None else None
 
-    def decode_many(self, records: Sequence[Record], latest: float) -> Decoded:
+    def decode_many(self, records: Sequence[Record], latest: float, partition: int | None = None) -> Decoded:
         """The events of the records :meth:`decode` takes, as one batch in record order, and per record
         how many events of the batch are its own (None: not taken; the contract's decoder must answer).
+
+        ``partition`` is the partition the records were delivered on; a worker always passes it (None
+        skips the partition check, for records read outside a partition: tests and tools).
 
         The checks run over about a megabyte of records at once (few calls per event, and a bounded
         number of decoded events alive at a time); only when one fails are that chunk's records
@@ -152,62 +170,70 @@ class FastDecoder:
             chunk.append((value, signer))
             size += len(value or b"")
             if size >= _CHUNK_BYTES:
-                batches.append(self._decode_chunk(chunk, latest, sizes))
+                batches.append(self._decode_chunk(chunk, latest, partition, sizes))
                 chunk, size = [], 0
         if chunk or not batches:
-            batches.append(self._decode_chunk(chunk, latest, sizes))
+            batches.append(self._decode_chunk(chunk, latest, partition, sizes))
         return (batches[0] if len(batches) == 1 else EventBatch.concat(batches)), sizes
 
     def _decode_chunk(
-        self, records: Sequence[tuple[bytes | None, str | None]], latest: float, sizes: list[int | None]
+        self,
+        records: Sequence[tuple[bytes | None, str | None]],
+        latest: float,
+        partition: int | None,
+        sizes: list[int | None],
     ) -> EventBatch:
         """:meth:`decode_many` of a few (value, signer) records; appends their sizes to ``sizes``."""
         parsed = [self._parse(value, signer) for value, signer in records]
-        good = [(provider, events) for provider, events in parsed if events is not None]
+        good = [(provider, events, p) for provider, events, p in parsed if events is not None]
         columns, good = self._checked(good)
         t, actors, ids = columns
-        counts = np.array([len(events) for _, events in good], np.int64)
-        late = _late_records(t, counts, latest)
-        if late is not None:  # stamped after the allowed clock skew: the contract's decoder says why
-            keep = np.repeat(~late, counts)
-            t, actors, ids = t[keep], actors[keep], ids[keep]
-            good = [g for g, lt in zip(good, late.tolist(), strict=True) if not lt]
-        taken = {id(events): len(events) for _, events in good}
-        sizes.extend(taken.get(id(events)) if events is not None else None for _, events in parsed)
+        counts = np.array([len(events) for _, events, _ in good], np.int64)
+        partitions = np.repeat(np.array([p for _, _, p in good], np.int32), counts)
+        refused = _late_records(t, counts, latest)  # stamped after the allowed clock skew
+        if partition is not None:  # an actor on another partition than its signed partition count says
+            misplaced = _misplaced_records(actors, partitions, counts, partition)
+            refused = misplaced if refused is None else refused if misplaced is None else refused | misplaced
+        if refused is not None:  # the contract's decoder (and verify_record) says why
+            keep = np.repeat(~refused, counts)
+            t, actors, ids, partitions = t[keep], actors[keep], ids[keep], partitions[keep]
+            good = [g for g, r in zip(good, refused.tolist(), strict=True) if not r]
+        taken = {id(events): len(events) for _, events, _ in good}
+        sizes.extend(taken.get(id(events)) if events is not None else None for _, events, _ in parsed)
         profile = self._profile
-        everything = [e for _, events in good for e in events]
+        everything = [e for _, events, _ in good for e in events]
         profiles: list[tuple[object, ...]]
         profiles = [profile(e) for e in everything] if len(self.fields) > 1 else [(profile(e),) for e in everything]
         providers: Counter[str] = Counter()
-        for provider, events in good:
+        for provider, events, _ in good:
             providers[provider] += len(events)
-        return EventBatch(t, actors, ids, profiles, providers)
+        return EventBatch(t, actors, ids, profiles, providers, partitions)
 
-    def _checked(self, good: list[tuple[str, WireEvents]]) -> tuple[Columns, list[tuple[str, WireEvents]]]:
+    def _checked(self, good: list[Parsed]) -> tuple[Columns, list[Parsed]]:
         """The columns of the records whose events pass every check, and those records."""
         if not good:
             return _concat([]), good
-        columns = self._columns([e for _, events in good for e in events])
+        columns = self._columns([e for _, events, _ in good for e in events])
         if columns is not None:
             return columns, good
-        checked = [self._columns(events) for _, events in good]  # some record fails a check: find which
+        checked = [self._columns(events) for _, events, _ in good]  # some record fails a check: find which
         return (
             _concat([c for c in checked if c is not None]),
             [g for g, c in zip(good, checked, strict=True) if c is not None],
         )
 
-    def _parse(self, value: bytes | None, provider: str | None) -> tuple[str, WireEvents | None]:
-        """The signing provider and the record's events in strict types, or None for the events."""
+    def _parse(self, value: bytes | None, provider: str | None) -> tuple[str, WireEvents | None, int]:
+        """The signing provider, the record's events in strict types (or None) and its signed partition count."""
         if provider is None or not _PROVIDER.fullmatch(provider):
-            return "", None
+            return "", None, 0
         try:
             record = _RECORD.decode(value or b"")
         except (msgspec.ValidationError, msgspec.DecodeError):
-            return "", None
+            return "", None, 0
         events = record.events
         if record.provider != provider or any(e.provider != provider for e in events):
-            return "", None
-        return provider, events
+            return "", None, 0
+        return provider, events, record.partitions
 
     def _columns(self, events: WireEvents) -> Columns | None:
         """Times, actor keys and event ids, checked as the contract checks them; None if one is not."""
@@ -276,6 +302,20 @@ def _late_records(t: np.ndarray, sizes: np.ndarray, latest: float) -> np.ndarray
     filled = sizes > 0
     late[filled] = np.maximum.reduceat(t, np.cumsum(sizes)[filled] - sizes[filled]) > latest
     return late
+
+
+def _misplaced_records(
+    actors: np.ndarray, partitions: np.ndarray, sizes: np.ndarray, partition: int
+) -> np.ndarray | None:
+    """Per record (of ``sizes`` events each, in order), whether one of its actors belongs on another
+    partition than ``partition`` by the record's signed partition count; None if none does."""
+    wrong = partition_hashes(actors) % partitions.astype(np.uint32) != partition
+    if not wrong.any():
+        return None
+    misplaced = np.zeros(len(sizes), bool)
+    filled = sizes > 0
+    misplaced[filled] = np.logical_or.reduceat(wrong, np.cumsum(sizes)[filled] - sizes[filled])
+    return misplaced
 
 
 def _concat(columns: list[Columns]) -> Columns:

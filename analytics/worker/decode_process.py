@@ -50,7 +50,13 @@ CHUNK_BYTES = 16 << 20  # record bytes per request: bounds the shared files (a p
 ANSWER_TIMEOUT_S = 120.0  # a batch takes well under a second; a child this slow is stuck, and is replaced
 _PAGE = mmap.PAGESIZE
 # Columns in the order they are laid out in the shared output: name, dtype, values per event.
-_COLUMNS = (("t", np.float64, 1), ("actors", np.uint64, 2), ("ids", np.uint64, 2), ("profiles", np.int32, 1))
+_COLUMNS = (
+    ("t", np.float64, 1),
+    ("actors", np.uint64, 2),
+    ("ids", np.uint64, 2),
+    ("profiles", np.int32, 1),
+    ("partitions", np.int32, 1),
+)
 
 __all__ = ["DecodeProcess", "DecodeProcessError", "available"]
 
@@ -158,8 +164,8 @@ class DecodeProcess:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
-    def decode_many(self, records: Sequence[Record], latest: float) -> Decoded:
-        """What :meth:`FastDecoder.decode_many` answers for ``records``.
+    def decode_many(self, records: Sequence[Record], latest: float, partition: int | None = None) -> Decoded:
+        """What :meth:`FastDecoder.decode_many` answers for ``records`` (delivered on ``partition``).
 
         Raises:
             DecodeProcessError: the child died or failed; the next call starts a new one.
@@ -168,7 +174,7 @@ class DecodeProcess:
             if self._proc is None:
                 self._start()
             try:
-                answers = [self._ask(chunk, latest) for chunk in _chunks(records, CHUNK_BYTES)]
+                answers = [self._ask(chunk, latest, partition) for chunk in _chunks(records, CHUNK_BYTES)]
             except DecodeProcessError:
                 self._stop()
                 raise
@@ -179,7 +185,7 @@ class DecodeProcess:
             return answers[0]
         return EventBatch.concat([batch for batch, _ in answers]), [n for _, sizes in answers for n in sizes]
 
-    def _ask(self, records: Sequence[Record], latest: float) -> Decoded:
+    def _ask(self, records: Sequence[Record], latest: float, partition: int | None) -> Decoded:
         proc = self._proc
         assert proc is not None and proc.stdin is not None and proc.stdout is not None
         lengths = [-1 if value is None else len(value) for value, _ in records]
@@ -190,7 +196,7 @@ class DecodeProcess:
             if value:
                 shared[at : at + len(value)] = value
                 at += len(value)
-        _send(proc.stdin, (lengths, [headers for _, headers in records], latest))
+        _send(proc.stdin, (lengths, [headers for _, headers in records], latest, partition))
         if not select.select([proc.stdout], [], [], ANSWER_TIMEOUT_S)[0]:
             raise DecodeProcessError(
                 f"the decode process (pid {proc.pid}) did not answer within {ANSWER_TIMEOUT_S:.0f} s"
@@ -206,7 +212,10 @@ class DecodeProcess:
         self._profiles.extend(new_profiles)
         columns = self._columns(n)
         profiles = list(map(self._profiles.__getitem__, columns["profiles"].tolist()))
-        return EventBatch(columns["t"], columns["actors"], columns["ids"], profiles, Counter(providers)), sizes
+        batch = EventBatch(
+            columns["t"], columns["actors"], columns["ids"], profiles, Counter(providers), columns["partitions"]
+        )
+        return batch, sizes
 
     def _columns(self, n: int) -> dict[str, np.ndarray]:
         if not n:
@@ -277,6 +286,7 @@ def _answer(
     lengths: list[int],
     headers: list[Sequence[tuple[str, bytes]] | None],
     latest: float,
+    partition: int | None,
 ) -> tuple[Any, ...]:
     shared = inputs.view(sum(n for n in lengths if n > 0))
     records: list[Record] = []
@@ -287,7 +297,7 @@ def _answer(
         else:
             records.append((shared[at : at + length], head))
             at += length
-    batch, sizes = decoder.decode_many(records, latest)
+    batch, sizes = decoder.decode_many(records, latest, partition)
     renumbered = len(numbers) > MAX_PROFILES  # the numbering starts again, in the parent too
     if renumbered:
         numbers.clear()
@@ -302,7 +312,7 @@ def _answer(
             number = numbers[profile] = first_new + len(new_profiles)
             new_profiles.append(profile)
         codes[i] = number
-    arrays = [np.ascontiguousarray(a) for a in (batch.t, batch.actors, batch.ids, codes)]
+    arrays = [np.ascontiguousarray(a) for a in (batch.t, batch.actors, batch.ids, codes, batch.partitions)]
     out = outputs.grow(sum(a.nbytes for a in arrays))
     at = 0
     for array in arrays:

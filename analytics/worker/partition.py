@@ -130,7 +130,7 @@ class PartitionWorker:
         c = self.config
         if decoded is None:
             decoded = self.decoder.decode_many(
-                [(r.value, r.headers) for r in records], seconds_since_epoch(now + c.max_clock_skew)
+                [(r.value, r.headers) for r in records], seconds_since_epoch(now + c.max_clock_skew), self.partition
             )
         fast, sizes = decoded
         if None not in sizes:
@@ -143,11 +143,11 @@ class PartitionWorker:
                 parts.append(fast.slice(start, start + size))
                 start += size
                 continue
-            verified = verify_record(r.value, r.headers, c.registry, c.max_clock_skew, now)
+            verified = verify_record(r.value, r.headers, c.registry, c.max_clock_skew, now, r.partition)
             for rejection in verified.rejections:
                 c.metrics.rejected[rejection.reason_code] += 1
                 dead.append((c.dlq_topic, rejection.to_dlq(r.value, r.topic, r.partition, r.offset)))
-            parts.append(EventBatch.from_events(verified.events, self.aggregator.fields))
+            parts.append(EventBatch.from_events(verified.events, self.aggregator.fields, verified.partitions))
         merged = EventBatch.concat(parts)
         merged.providers.update(fast.providers)  # slices carry no provider totals: the fast part's, once
         return merged, dead

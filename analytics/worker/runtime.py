@@ -151,7 +151,7 @@ class WorkerRuntime:
         parts = {p: [(r.value, r.headers) for r in part] for p, part in _by_partition(records).items()}
         decode = self._child_decoder() or self.decoder.decode_many
         try:
-            return {p: decode(part, latest) for p, part in parts.items()}
+            return {p: decode(part, latest, p) for p, part in parts.items()}
         except DecodeProcessError:
             log.warning(
                 "the decode process failed; decoding in the worker for %.0f s, then starting a new one",
@@ -159,7 +159,7 @@ class WorkerRuntime:
                 exc_info=True,
             )
             self._decode_process_retry_at = time.monotonic() + DECODE_PROCESS_RETRY_S
-            return {p: self.decoder.decode_many(part, latest) for p, part in parts.items()}
+            return {p: self.decoder.decode_many(part, latest, p) for p, part in parts.items()}
 
     def _child_decoder(self) -> Callable[..., Decoded] | None:
         """The decode process's ``decode_many``, started on first use; None when it is not wanted, cannot

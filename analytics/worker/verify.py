@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from ingest.contract.events import Event
 from ingest.contract.records import decode_record
 from ingest.contract.registry import ProviderRegistry
+from ingest.contract.topics import partition_mismatch
 from ingest.errors import SchemaError, SignatureError, UnknownProviderError
 
 
@@ -23,7 +24,7 @@ from ingest.errors import SchemaError, SignatureError, UnknownProviderError
 class Rejection:
     """One refused record or event, on its way to the dead-letter topic."""
 
-    reason_code: str  # bad_signature | unknown_provider | schema | clock_skew
+    reason_code: str  # bad_signature | unknown_provider | schema | clock_skew | wrong_partition | processing_error
     reason: str
     provider: str | None = None
     event_id: str | None = None
@@ -47,6 +48,7 @@ class Rejection:
 class Verified:
     events: list[Event] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    partitions: int = 0  # the partition count the record was signed for (0: not read)
 
 
 def verify_record(
@@ -55,8 +57,15 @@ def verify_record(
     registry: ProviderRegistry,
     max_clock_skew: timedelta,
     now: datetime | None = None,
+    partition: int | None = None,
 ) -> Verified:
-    """Signature, provider, schema and clock-skew checks of one record. Never raises for bad input."""
+    """Signature, provider, schema, partition and clock-skew checks of one record. Never raises for bad input.
+
+    ``partition`` is the partition the record was delivered on (None: not checked, for records read
+    outside a partition). A record with any actor that belongs on another partition by the record's
+    signed partition count is refused whole, as ``wrong_partition``, in one dead letter: a conforming
+    SDK never builds one, and the events of a copied record must be counted nowhere.
+    """
     try:
         decoded = decode_record(value, headers, registry)
     except UnknownProviderError as exc:
@@ -65,8 +74,13 @@ def verify_record(
         return Verified(rejections=[Rejection("bad_signature", str(exc))])
     except SchemaError as exc:
         return Verified(rejections=[Rejection("schema", str(exc))])
+    if partition is not None:
+        misplaced = _misplaced(decoded.events, decoded.partitions, partition)
+        if misplaced is not None:
+            return Verified(rejections=[misplaced], partitions=decoded.partitions)
     result = Verified(
-        rejections=[Rejection("schema", reason, decoded.provider, eid) for eid, reason in decoded.rejected]
+        rejections=[Rejection("schema", reason, decoded.provider, eid) for eid, reason in decoded.rejected],
+        partitions=decoded.partitions,
     )
     limit = (now or datetime.now(UTC)) + max_clock_skew
     for event in decoded.events:
@@ -83,3 +97,16 @@ def verify_record(
         else:
             result.events.append(event)
     return result
+
+
+def _misplaced(events: Sequence[Event], partitions: int, partition: int) -> Rejection | None:
+    """The ``wrong_partition`` rejection of a record whose events' actors belong elsewhere; None if none does."""
+    reasons = [r for e in events if (r := partition_mismatch(e.actor, partitions, partition)) is not None]
+    if not reasons:
+        return None
+    return Rejection(
+        "wrong_partition",
+        f"{len(reasons)} of the record's {len(events)} events belong on another partition "
+        f"(signed for {partitions} partitions); first: {reasons[0]}; the record is counted nowhere",
+        events[0].provider,
+    )

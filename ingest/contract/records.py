@@ -1,10 +1,12 @@
 """The Kafka record format: one signed, canonical JSON batch of events per record.
 
-value   = canonical JSON ``{"format": "flockview.batch.v1", "provider": ..., "events": [...]}``
+value   = canonical JSON ``{"events": [...], "format": "flockview.batch.v1", "partitions": P, "provider": ...}``
 headers = ``fv-provider`` (provider id), ``fv-sig`` (Ed25519 signature of the value bytes)
 key     = none; the SDK sends each record to an explicit partition, the first 32 bits of the actor
-          pseudonym modulo the partition count, so every event in a record, and every event of an
-          actor, belongs to that partition (see :mod:`ingest.sdk.queue`)
+          pseudonym modulo ``P``, the partition count it built the record for (signed with it), so
+          every event in a record, and every event of an actor, belongs to that partition (see
+          :mod:`ingest.sdk.queue`). A value without ``partitions`` (an SDK before it was signed) is
+          refused: nothing would say which partition count its events were placed by.
 
 The SDK puts many events of one provider in a record (:mod:`ingest.sdk.encoder` writes the same canonical
 bytes as :func:`encode_record`, faster); the worker verifies the signature once per record, then
@@ -22,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ingest.contract.events import Event, canonical_json, parse_event
 from ingest.contract.registry import ProviderRegistry
 from ingest.contract.signing import sign, verify
+from ingest.contract.topics import DEFAULT_PARTITIONS, MAX_PARTITIONS
 from ingest.errors import SchemaError, SignatureError
 
 RECORD_FORMAT = "flockview.batch.v1"
@@ -31,9 +34,18 @@ SIGNATURE_HEADER = "fv-sig"
 Headers = list[tuple[str, bytes]]
 
 
-def encode_record(provider: str, events: Sequence[Event], key: Ed25519PrivateKey) -> tuple[bytes, Headers]:
-    """The value and headers of one signed record holding ``events``."""
-    value = canonical_json({"format": RECORD_FORMAT, "provider": provider, "events": [e.to_wire() for e in events]})
+def encode_record(
+    provider: str, events: Sequence[Event], key: Ed25519PrivateKey, partitions: int = DEFAULT_PARTITIONS
+) -> tuple[bytes, Headers]:
+    """The value and headers of one signed record holding ``events``, placed by a topic of ``partitions`` partitions."""
+    value = canonical_json(
+        {
+            "format": RECORD_FORMAT,
+            "provider": provider,
+            "partitions": partitions,
+            "events": [e.to_wire() for e in events],
+        }
+    )
     return value, [(PROVIDER_HEADER, provider.encode()), (SIGNATURE_HEADER, sign(key, value))]
 
 
@@ -42,6 +54,7 @@ class DecodedRecord:
     """What a verified record held: the valid events and, per invalid event, why it was refused."""
 
     provider: str
+    partitions: int  # the partition count the record was built (and signed) for
     events: list[Event] = field(default_factory=list)
     rejected: list[tuple[str | None, str]] = field(default_factory=list)  # (event_id if readable, reason)
 
@@ -78,7 +91,7 @@ def decode_record(
         raise SignatureError("provider in the record does not match the signed provider header")
     if not isinstance(body.get("events"), list):
         raise SchemaError("record has no events list")
-    decoded = DecodedRecord(provider)
+    decoded = DecodedRecord(provider, record_partitions(body))
     for item in body["events"]:
         event_id = item.get("event_id") if isinstance(item, dict) else None
         try:
@@ -91,3 +104,16 @@ def decode_record(
             continue
         decoded.events.append(event)
     return decoded
+
+
+def record_partitions(body: dict[str, object]) -> int:
+    """The signed partition count of a record's value; raises SchemaError if it is missing or invalid."""
+    partitions = body.get("partitions")
+    if "partitions" not in body:
+        raise SchemaError(
+            "record has no 'partitions' field: it was written by an SDK that did not sign the partition count; "
+            "upgrade the SDK and send it again"
+        )
+    if type(partitions) is not int or not 1 <= partitions <= MAX_PARTITIONS:
+        raise SchemaError(f"record 'partitions' must be an integer from 1 to {MAX_PARTITIONS} (got {partitions!r})")
+    return partitions

@@ -17,8 +17,10 @@ invalid value) takes the checked path, which writes the same bytes or raises
 :class:`ingest.errors.SchemaError` naming the field and what is allowed. The test suite checks with
 hypothesis that whatever either path accepts ``parse_event`` accepts too, byte for byte.
 
-A record (:func:`batch_value`) is the canonical JSON of ``{"events": [...], "format": ..., "provider": ...}``
-assembled from those events, so a whole batch is serialised at once and signed once.
+A record (:func:`batch_value`) is the canonical JSON of
+``{"events": [...], "format": ..., "partitions": P, "provider": ...}`` assembled from those events (``P``
+is the partition count the record's partition was chosen by), so a whole batch is serialised at once
+and signed once.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from typing import Any, TypeVar
 from ingest.contract.fields import FIELDS, PROVIDER_OPTIONAL, PROVIDER_REQUIRED, SCHEMA_VERSION
 from ingest.contract.pseudonym import period_key
 from ingest.contract.records import RECORD_FORMAT
+from ingest.contract.topics import MAX_PARTITIONS
 from ingest.errors import ConfigError, SchemaError
 
 _PROVIDER, _MODEL_FAMILY, _SCORE = FIELDS["provider"], FIELDS["model_family"], FIELDS["score"]
@@ -488,13 +491,17 @@ def _parse_time(text: str) -> datetime:
     return value
 
 
-def batch_value(provider: str, fragments: Sequence[str]) -> bytes:
-    """The canonical JSON record value holding ``fragments`` (each one event's canonical JSON).
+def batch_value(provider: str, partitions: int, fragments: Sequence[str]) -> bytes:
+    """The canonical JSON record value holding ``fragments`` (each one event's canonical JSON), built
+    for a topic of ``partitions`` partitions (signed with the events, checked by the worker).
 
     The record's head and tail are glued to the first and last event, so the value is built with one
     join and one encode (a record is up to a megabyte: every copy counts).
     """
-    head, tail = '{"events":[', f'],"format":"{RECORD_FORMAT}","provider":"{provider}"}}'
+    if type(partitions) is not int or not 1 <= partitions <= MAX_PARTITIONS:
+        raise ConfigError(f"partitions must be an integer from 1 to {MAX_PARTITIONS} (got {partitions!r})")
+    head = '{"events":['
+    tail = f'],"format":"{RECORD_FORMAT}","partitions":{partitions},"provider":"{provider}"}}'
     if len(fragments) < 2:
         return f"{head}{''.join(fragments)}{tail}".encode()
     pieces = list(fragments)

@@ -125,12 +125,13 @@ def partition_records(
     max_bytes: int,
 ) -> list[SignedRecord]:
     """Cut each partition's texts into signed records of at most ``max_events`` events and ``max_bytes`` bytes."""
-    frame = len(batch_value(provider, ())) - 1  # a value's bytes besides its events and the commas between them
+    # a value's bytes besides its events and the commas between them
+    frame = len(batch_value(provider, partitions, ())) - 1
     records = []
     for part, texts in groups:
         for start in range(0, len(texts), max_events):
             chunk = texts[start : start + max_events]
-            value = batch_value(provider, chunk)
+            value = batch_value(provider, partitions, chunk)
             if len(value) - frame <= max_bytes:  # the usual case: events and commas fit, the value is built once
                 records.append(SignedRecord(part, partitions, provider, value, key.sign(value), len(chunk)))
             else:
@@ -154,7 +155,7 @@ def _cut_by_bytes(texts: list[str], max_bytes: int) -> list[list[str]]:
 
 
 def _sign(partition: int, partitions: int, provider: str, key: Signer, texts: list[str]) -> SignedRecord:
-    value = batch_value(provider, texts)
+    value = batch_value(provider, partitions, texts)
     return SignedRecord(partition, partitions, provider, value, key.sign(value), len(texts))
 
 
@@ -163,7 +164,9 @@ def resplit(
 ) -> list[SignedRecord]:
     """Re-batch a spooled record for a new partition count, so every actor stays on its partition.
 
-    Only this client's own records are re-signed; any other record keeps its signature and partition.
+    Only this client's own records are re-signed; any other record keeps its signature and partition
+    (the worker checks its events against the partition count it was signed for: one that no longer
+    fits goes to the DLQ as ``wrong_partition``, from where it can be replayed).
     """
     if record.provider != provider:
         return [

@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -20,6 +21,8 @@ from ingest.contract.records import PROVIDER_HEADER, SIGNATURE_HEADER, Headers
 from ingest.errors import FlockviewError
 
 log = logging.getLogger(__name__)
+#: How often the partition count is read again from the broker's metadata (also after every failure).
+PARTITIONS_REFRESH_S = 60.0
 
 Done = Callable[[Exception | None], None]
 
@@ -131,23 +134,40 @@ class KafkaTransport:
             "retry_backoff_ms": 100,
             "reconnect_backoff_max_ms": 2000,
             "metrics_enabled": False,  # nothing reads the producer's sensors; recording them costs per batch
+            "metadata_max_age_ms": int(PARTITIONS_REFRESH_S * 1000),  # so a refresh sees new partitions
         }
         if api_version:
             self._options["api_version"] = tuple(int(p) for p in api_version.split("."))
         self._producer: Any = None  # a KafkaProducer; kafka-python ships no type information
         self._partitions: int | None = None
+        self._partitions_read_at = 0.0  # monotonic time the partition count was last read
         self._closed = False
 
     def connect(self) -> int:
+        """The topic's partition count, read again every :data:`PARTITIONS_REFRESH_S` and after a failure.
+
+        Records are built (and signed) for the count this returns, so an actor's events stay on the
+        partition of the count its record was signed for; a change shows up within a refresh interval
+        (partition counts change only at week boundaries, see ``docs/architecture.md``, "Record format").
+        """
         from kafka.errors import KafkaError
 
         try:
             producer = self._ensure_producer()
-            if self._partitions is None:
+            now = time.monotonic()
+            if self._partitions is None or now - self._partitions_read_at >= PARTITIONS_REFRESH_S:
                 found = producer.partitions_for(self.topic)
                 if not found:
                     raise TransportError(f"topic {self.topic} has no partitions yet")
-                self._partitions = len(found)
+                if self._partitions is not None and len(found) != self._partitions:
+                    log.warning(
+                        "topic %s now has %d partitions (was %d): new records are built for %d",
+                        self.topic,
+                        len(found),
+                        self._partitions,
+                        len(found),
+                    )
+                self._partitions, self._partitions_read_at = len(found), now
         except KafkaError as exc:
             raise TransportError(f"broker unreachable: {type(exc).__name__}: {exc}") from None
         return self._partitions

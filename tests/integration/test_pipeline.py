@@ -22,7 +22,7 @@ from ingest.contract.events import canonical_json
 from ingest.contract.pseudonym import pseudonymise
 from ingest.contract.records import PROVIDER_HEADER, SIGNATURE_HEADER, encode_record
 from ingest.contract.signing import new_signing_key, sign
-from ingest.contract.topics import DLQ_TOPIC
+from ingest.contract.topics import DEFAULT_PARTITIONS, DLQ_TOPIC, actor_partition_hash, partition_of
 from ingest.devtools.broker import EmbeddedBroker
 from ingest.sdk.admin import ensure_topics
 from ingest.sdk.client import Client
@@ -137,6 +137,7 @@ def send_bad_records(bootstrap: str, client: Client, provider_key, occurred_at: 
         {
             "format": "flockview.batch.v1",
             "provider": "acme-ai",
+            "partitions": DEFAULT_PARTITIONS,
             "events": [{**good.to_wire(), "category": "bioweapons"}],
         }
     )
@@ -144,8 +145,9 @@ def send_bad_records(bootstrap: str, client: Client, provider_key, occurred_at: 
         topic, value=bad_enum, headers=[(PROVIDER_HEADER, b"acme-ai"), (SIGNATURE_HEADER, sign(provider_key, bad_enum))]
     )
     future = good.model_copy(update={"event_id": uuid.uuid4(), "occurred_at": occurred_at + timedelta(hours=2)})
-    value, headers = encode_record("acme-ai", [future], provider_key)
-    producer.send(topic, value=value, headers=headers)
+    value, headers = encode_record("acme-ai", [future], provider_key, partitions=DEFAULT_PARTITIONS)
+    right = partition_of(actor_partition_hash(future.actor), DEFAULT_PARTITIONS)  # refused for its time alone
+    producer.send(topic, value=value, headers=headers, partition=right)
     producer.flush(timeout=30)
     producer.close()
 

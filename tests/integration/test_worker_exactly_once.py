@@ -36,7 +36,7 @@ from analytics.windows import window_of
 from ingest.contract.events import Event, parse_event
 from ingest.contract.records import decode_record, encode_record
 from ingest.contract.registry import ProviderRegistry
-from ingest.contract.topics import EVENTS_TOPIC
+from ingest.contract.topics import EVENTS_TOPIC, actor_partition_hash, partition_of
 from ingest.devtools.broker import EmbeddedBroker, terminate
 from ingest.sdk.admin import ensure_topics
 
@@ -105,6 +105,11 @@ CATEGORIES = ["cyber.malware", "cbrn.bio", "fraud.phishing", "self_harm"]
 ACTIONS = ["block", "block", "warn", "rate_limit", "ban", "allow"]
 MODELS = ["acme-large", "acme-small", "acme-open"]
 LATE_ACTOR = "e" * 64
+
+
+def partition_on(actor: str) -> int:
+    """The partition an actor's records must go to (the worker refuses them anywhere else)."""
+    return partition_of(actor_partition_hash(actor), PARTITIONS)
 
 
 class Setup:
@@ -179,9 +184,9 @@ class Setup:
                 self.event(rng, actor, self.first + timedelta(seconds=rng.random() * span))
                 for _ in range(min(rng.randint(1, 12), n_events - sent))
             ]
-            value, headers = encode_record(self.provider.name, events, self.provider.signing_key)
+            value, headers = encode_record(self.provider.name, events, self.provider.signing_key, PARTITIONS)
             for _ in range(2 if rng.random() < duplicate_share else 1):
-                producer.send(EVENTS_TOPIC, key=actor.encode(), value=value, headers=headers)
+                producer.send(EVENTS_TOPIC, value=value, headers=headers, partition=partition_on(actor))
             sent += len(events)
             time.sleep(max(0.0, started + seconds * sent / n_events - time.monotonic()))
         producer.flush()
@@ -192,8 +197,9 @@ class Setup:
         rng = random.Random(99)
         producer = KafkaProducer(bootstrap_servers=self.broker.bootstrap_servers)
         for p in range(PARTITIONS):
+            actor = f"{p:08x}" + "f" * 56  # its partition hash is p
             value, headers = encode_record(
-                self.provider.name, [self.event(rng, "f" * 64, at)], self.provider.signing_key
+                self.provider.name, [self.event(rng, actor, at)], self.provider.signing_key, PARTITIONS
             )
             producer.send(EVENTS_TOPIC, value=value, headers=headers, partition=p)
         producer.flush()
@@ -326,8 +332,8 @@ def test_two_workers_release_each_window_once_and_count_duplicates_and_late_even
         late_rng = random.Random(5)
         late = [setup.event(late_rng, LATE_ACTOR, setup.first + timedelta(seconds=1)) for _ in range(7)]
         producer = KafkaProducer(bootstrap_servers=broker.bootstrap_servers)
-        value, headers = encode_record(provider.name, late, provider.signing_key)
-        producer.send(EVENTS_TOPIC, key=b"late", value=value, headers=headers)
+        value, headers = encode_record(provider.name, late, provider.signing_key, PARTITIONS)
+        producer.send(EVENTS_TOPIC, value=value, headers=headers, partition=partition_on(LATE_ACTOR))
         producer.flush()
         producer.close()
         health = wait_for_health(tmp_path / "store.duckdb", "late", 7, workers)

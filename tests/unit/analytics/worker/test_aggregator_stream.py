@@ -54,7 +54,7 @@ def signed(body: object, provider: bytes = b"acme-ai") -> tuple[bytes, list[tupl
 
 
 def batch(*events: dict[str, object], provider: str = "acme-ai") -> dict[str, object]:
-    return {"format": "flockview.batch.v1", "provider": provider, "events": list(events)}
+    return {"format": "flockview.batch.v1", "provider": provider, "partitions": 4, "events": list(events)}
 
 
 CASES = {
@@ -72,6 +72,9 @@ CASES = {
     "unknown provider": signed(batch(wire()), provider=b"nobody"),
     "forged": (canonical_json(batch(wire())), [(PROVIDER_HEADER, b"acme-ai"), (SIGNATURE_HEADER, b"x" * 64)]),
     "unsigned": (canonical_json(batch(wire())), [(PROVIDER_HEADER, b"acme-ai")]),
+    "no signed partition count": signed({"format": "flockview.batch.v1", "provider": "acme-ai", "events": [wire()]}),
+    "partition count not an integer": signed({**batch(wire()), "partitions": 4.0}),
+    "partition count zero": signed({**batch(wire()), "partitions": 0}),
 }
 
 
@@ -116,10 +119,18 @@ def config(metrics: IngestMetrics) -> PartitionConfig:
     )
 
 
+def actor_on(partition: int, partitions: int = 4) -> str:
+    """A random actor pseudonym whose events belong on ``partition``."""
+    while True:
+        actor = uuid.uuid4().hex * 2
+        if int(actor[:8], 16) % partitions == partition:
+            return actor
+
+
 def records(n: int, start: int = 0) -> list[IncomingRecord]:
     out = []
     for i in range(start, start + n):
-        value, headers = encode_record("acme-ai", [parse_event(wire(actor=uuid.uuid4().hex * 2))], KEY)
+        value, headers = encode_record("acme-ai", [parse_event(wire(actor=actor_on(0)))], KEY)
         out.append(IncomingRecord(value, headers, "events", 0, i))
     return out
 
@@ -159,7 +170,7 @@ def test_a_bug_on_one_record_sends_it_to_the_dlq_and_the_rest_is_counted(
 ) -> None:
     metrics = IngestMetrics()
     worker = PartitionWorker("events", 0, tmp_path, config(metrics))
-    poison = parse_event(wire(category="cbrn.bio"))
+    poison = parse_event(wire(category="cbrn.bio", actor=actor_on(0)))
     value, headers = encode_record("acme-ai", [poison], KEY)
     batch_records = [*records(2), IncomingRecord(value, headers, "events", 0, 2), *records(2, start=3)]
     real_add = type(worker.aggregator).add_columns

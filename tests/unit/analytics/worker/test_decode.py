@@ -168,13 +168,22 @@ def events(draw: st.DrawFn) -> dict[str, object]:
     return event
 
 
-def record(events_: list[dict[str, object]], provider: str = "acme-ai") -> tuple[bytes, list[tuple[str, bytes]]]:
-    value = json.dumps({"format": "flockview.batch.v1", "provider": provider, "events": events_}).encode()
+def record(
+    events_: list[dict[str, object]], provider: str = "acme-ai", partitions: int = 4
+) -> tuple[bytes, list[tuple[str, bytes]]]:
+    body = {"format": "flockview.batch.v1", "provider": provider, "partitions": partitions, "events": events_}
+    value = json.dumps(body).encode()
     return value, [(PROVIDER_HEADER, provider.encode()), (SIGNATURE_HEADER, sign(KEY, value))]
 
 
 def as_lists(batch: EventBatch) -> tuple[object, ...]:
-    return batch.t.tolist(), batch.actors.tolist(), batch.ids.tolist(), [tuple(map(str, k)) for k in batch.profiles]
+    return (
+        batch.t.tolist(),
+        batch.actors.tolist(),
+        batch.ids.tolist(),
+        [tuple(map(str, k)) for k in batch.profiles],
+        batch.partitions.tolist(),
+    )
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -187,7 +196,7 @@ def test_the_fast_decoder_takes_a_subset_of_the_contract_with_equal_values(batch
         return  # the contract's decoder answers for this record
     decoded = decode_record(value, headers, REGISTRY)
     assert decoded.rejected == [] and len(decoded.events) == len(batch)
-    assert as_lists(fast) == as_lists(EventBatch.from_events(decoded.events, PROFILE_FIELDS))
+    assert as_lists(fast) == as_lists(EventBatch.from_events(decoded.events, PROFILE_FIELDS, decoded.partitions))
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -241,7 +250,7 @@ def test_valid_records_take_the_fast_path(items: list[tuple[str, uuid.UUID, str 
     fast = FastDecoder(REGISTRY, PROFILE_FIELDS).decode(value, headers, latest=float("inf"))
     assert fast is not None
     assert as_lists(fast) == as_lists(
-        EventBatch.from_events(decode_record(value, headers, REGISTRY).events, PROFILE_FIELDS)
+        EventBatch.from_events(decode_record(value, headers, REGISTRY).events, PROFILE_FIELDS, partitions=4)
     )
 
 

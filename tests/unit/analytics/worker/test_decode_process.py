@@ -77,9 +77,13 @@ def pid_alive(pid: int) -> bool:
         max_size=6,
     ),
     st.sampled_from([None, datetime(2050, 1, 1, tzinfo=UTC)]),
+    st.sampled_from([None, 0, 3]),
 )
 def test_the_decode_process_answers_as_the_in_process_decoder(
-    process: DecodeProcess, records: list[tuple[list[dict[str, object]], str]], draw_latest: datetime | None
+    process: DecodeProcess,
+    records: list[tuple[list[dict[str, object]], str]],
+    draw_latest: datetime | None,
+    partition: int | None,
 ) -> None:
     signed: list[tuple[bytes | None, list[tuple[str, bytes]]]] = []
     for events_, how in records:
@@ -88,10 +92,10 @@ def test_the_decode_process_answers_as_the_in_process_decoder(
             headers = [headers[0], (SIGNATURE_HEADER, sign(new_signing_key(), value))]
         signed.append((None, headers) if how == "tombstone" else (value, headers))
     latest = float("inf") if draw_latest is None else seconds_since_epoch(draw_latest)
-    here, here_sizes = FastDecoder(REGISTRY, PROFILE_FIELDS).decode_many(signed, latest)
+    here, here_sizes = FastDecoder(REGISTRY, PROFILE_FIELDS).decode_many(signed, latest, partition)
     for chunk_bytes in (decode_process.CHUNK_BYTES, 600):  # one request, and requests of a record or two
         with patch.object(decode_process, "CHUNK_BYTES", chunk_bytes):
-            there, there_sizes = process.decode_many(signed, latest)
+            there, there_sizes = process.decode_many(signed, latest, partition)
         assert there_sizes == here_sizes
         assert as_lists(there) == as_lists(here)
         assert there.providers == here.providers
@@ -179,8 +183,11 @@ def test_the_worker_decodes_in_process_when_the_child_fails(tmp_path: Path, capl
     registry.write_text(REGISTRY.to_toml())
     runtime = WorkerRuntime(WorkerSettings(registry=registry, store=tmp_path / "store.duckdb", datadir=tmp_path / "w"))
     try:
-        records = [IncomingRecord(*record([event(i) for i in range(5)]), "t", p, 0) for p in (0, 1)]
-        expected = {p: runtime.decoder.decode_many([(r.value, r.headers)], float("inf")) for p, r in enumerate(records)}
+        # ACTOR's partition hash is odd: on partition 0 of 1, and on partition 1 of 2.
+        records = [IncomingRecord(*record([event(i) for i in range(5)], partitions=p + 1), "t", p, 0) for p in (0, 1)]
+        expected = {
+            p: runtime.decoder.decode_many([(r.value, r.headers)], float("inf"), p) for p, r in enumerate(records)
+        }
         first = runtime.decode_ahead(records)
         assert runtime.decode_process is not None
         assert {p: (as_lists(b), s) for p, (b, s) in first.items()} == {

@@ -96,6 +96,7 @@ def test_signed_record_with_a_bad_event_keeps_the_good_ones(signed) -> None:  # 
     key, registry, _, _ = signed
     body = {
         "format": "flockview.batch.v1",
+        "partitions": 4,
         "provider": "acme-ai",
         "events": [event().to_wire(), {**event().to_wire(), "category": "bogus"}],
     }

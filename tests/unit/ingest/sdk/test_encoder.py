@@ -132,9 +132,14 @@ def test_the_fast_and_the_checked_path_write_the_same_bytes(fields: dict[str, An
 def test_a_record_value_is_the_canonical_json_of_its_events(count: int) -> None:
     encoder = EventEncoder("acme-ai", SECRET)
     texts = [encoder.encode(f"u{i}", **GIVEN)[1] for i in range(count)]
-    value = batch_value("acme-ai", texts)
+    value = batch_value("acme-ai", 4, texts)
     assert value == canonical_json(
-        {"events": [json.loads(t) for t in texts], "format": "flockview.batch.v1", "provider": "acme-ai"}
+        {
+            "events": [json.loads(t) for t in texts],
+            "format": "flockview.batch.v1",
+            "partitions": 4,
+            "provider": "acme-ai",
+        }
     )
 
 

@@ -143,7 +143,7 @@ def test_a_client_delivers_every_event_of_many_threads_exactly_once_across_a_par
 def test_records_hold_every_event_once_within_the_count_and_byte_bounds() -> None:
     key = new_signing_key()
     texts = [f'{{"n":{i},"pad":"{"x" * (i * 37 % 300)}"}}' for i in range(400)]
-    frame = len(batch_value("acme-ai", [])) - 1
+    frame = len(batch_value("acme-ai", 2, [])) - 1
     for max_events, max_bytes in ((1000, 1 << 20), (50, 1 << 20), (1000, 4096), (7, 1024)):
         records = partition_records([(0, texts[:250]), (1, texts[250:])], 2, "acme-ai", key, max_events, max_bytes)
         events = [json.loads(r.value)["events"] for r in records]
