@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from analytics.store import ReadOnlyStore
 from ingest.config import config_environment
-from ingest.devtools.broker import EmbeddedBroker, terminate, wait_for_port
+from ingest.devtools.broker import EmbeddedBroker, free_port, terminate, wait_for_port
 from ingest.devtools.simulate import demo_providers, provider_credentials, registry_toml
 from ingest.errors import FlockviewError
 from ingest.sdk.admin import ensure_topics
@@ -72,6 +73,7 @@ class DemoConfig:
     lateness_seconds: float = 2.0
     rate: float = 300.0
     dashboard_port: int = 8501
+    metrics_port: int = 9464  # the worker's Prometheus endpoint; a free port if this one is taken
     campaign: str | None = "cbrn-bio-lrl"
     seed: int = 7
     # Demo windows are seconds long, yet each stands for a user-week; a year of them would pass the
@@ -100,6 +102,7 @@ class Stack:
     echo: Echo
     broker: EmbeddedBroker | None = None
     children: list[_Child] = field(default_factory=list)
+    metrics_port: int = 0  # where the worker serves its operational metrics, once started
 
     @property
     def logs(self) -> Path:
@@ -124,6 +127,7 @@ class Stack:
         registry.write_text(registry_toml(provider_credentials([p.name for p in providers], seed=cfg.seed)))
         cli = [sys.executable, "-m", "analytics.cli"]
         worker_dir = cfg.data_dir / "worker"
+        self.metrics_port = cfg.metrics_port if _port_free(cfg.metrics_port) else free_port()
         # Options the demo types win over the environment and any flockview.toml (the demo's own
         # data stays in DATA_DIR); settings it does not type come from them as for any worker.
         self._spawn(
@@ -151,6 +155,10 @@ class Stack:
                 str(worker_dir / "state"),
                 "--reports-dir",
                 str(cfg.reports),
+                "--metrics-address",
+                "127.0.0.1",
+                "--metrics-port",
+                str(self.metrics_port),
             ],
         )
         campaign = ["--campaign", cfg.campaign] if cfg.campaign else []
@@ -205,6 +213,15 @@ def _status(store: Path) -> str:
     return f"{windows} window(s) released, latest {releases['window_start'].max():%H:%M:%S} UTC"
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def run_up(config: DemoConfig, echo: Echo, duration: float | None = None, status_every: float = 15.0) -> None:
     """Start the stack, print where to look, and keep it up until Ctrl-C, SIGTERM or ``duration``."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -222,6 +239,8 @@ def run_up(config: DemoConfig, echo: Echo, duration: float | None = None, status
             f"Flockview is up.\n  dashboard:  http://127.0.0.1:{config.dashboard_port}\n"
             f"  broker:     {stack.broker.bootstrap_servers if stack.broker else '?'} (memory storage)\n"
             f"  store:      {config.store}\n  logs:       {stack.logs}\n"
+            f"  metrics:    http://127.0.0.1:{stack.metrics_port}/metrics (the worker's exact operational "
+            "totals, for operators only; never in the store)\n"
             f"  windows:    {config.window_seconds:g} s (each stands in for a week)\n"
             "Press Ctrl-C to stop everything."
         )

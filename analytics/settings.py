@@ -69,7 +69,17 @@ class WorkerSettings(FlockviewSettings):
         "Workers that may take over each other's partitions must see the same directory.",
     )
     health_seconds: float = Field(
-        default=30.0, gt=0, description="How often operational totals go to the store's health table."
+        default=30.0,
+        gt=0,
+        description="How often operational totals go to the metrics endpoint and the log (never the store).",
+    )
+    metrics_address: str = Field(
+        default="127.0.0.1",
+        description="Address of the worker's Prometheus endpoint (operators only: exact totals, "
+        "access-controlled like the worker state); 0.0.0.0 to be scraped from other hosts.",
+    )
+    metrics_port: int = Field(
+        default=9464, ge=0, le=65535, description="Port of the worker's Prometheus endpoint; 0 picks a free port."
     )
     reports_dir: Path | None = Field(
         default=None,

@@ -16,7 +16,7 @@ import streamlit as st
 
 from analytics.errors import FamilySpecError
 from analytics.families import ReportFamily, load_families
-from analytics.store import ReadOnlyStore
+from analytics.store import ReadOnlyStore, audit
 
 CACHE_TTL_SECONDS = 30
 
@@ -76,8 +76,8 @@ def _cumulative(path: str, family: str, year: int, version: Fingerprint) -> pd.D
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
-def _health(path: str, version: Fingerprint) -> pd.DataFrame:
-    return _utc(ReadOnlyStore(path).health(), *TIME_COLUMNS)
+def _refusals(path: str, version: Fingerprint) -> pd.DataFrame:
+    return _utc(ReadOnlyStore(path).audit((audit.RELEASE_REFUSED,)), *TIME_COLUMNS)
 
 
 @st.cache_data(ttl=CACHE_TTL_SECONDS, show_spinner=False)
@@ -105,15 +105,13 @@ def load_year_to_date(path: Path, family: str, year: int) -> pd.DataFrame | None
     return _cumulative(str(path), family, year, store_fingerprint(path))
 
 
-def load_health(path: Path) -> pd.DataFrame | None:
-    """The workers' operational metrics; None on a store without the table.
+def load_refusals(path: Path) -> pd.DataFrame:
+    """Refused releases from the audit trail (``logged_at``, ``detail`` naming family, window and cap), newest first.
 
     Raises:
         analytics.errors.StoreError: The file is not a readable DuckDB store, or stayed locked.
     """
-    if "health" not in table_names(path):
-        return None
-    return _health(str(path), store_fingerprint(path))
+    return _refusals(str(path), store_fingerprint(path))
 
 
 def load_window_cells(path: Path, family: str, starts: tuple[pd.Timestamp, ...]) -> pd.DataFrame:

@@ -10,11 +10,10 @@ Modules:
     releases: the ``releases`` and ``cells`` tables.
     ledger: the ``ledger`` table (budget charges and the caps in force).
     tree: the continual release's ``tree_nodes`` and ``cumulative`` tables.
-    health: the workers' operational metrics.
-    audit: the audit trail.
+    audit: the audit trail (releases, refusals and other decisions).
 """
 
-from analytics.store import audit, health, ledger, releases, schema, tree
+from analytics.store import audit, ledger, releases, schema, tree
 from analytics.store.database import Connection, ReadOnlyStore, Store, with_retry
 from analytics.store.schema import DIMENSION_COLUMNS, MIGRATIONS, Migration
 
@@ -26,7 +25,6 @@ __all__ = [
     "ReadOnlyStore",
     "Store",
     "audit",
-    "health",
     "ledger",
     "releases",
     "schema",

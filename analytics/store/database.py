@@ -22,7 +22,7 @@ import duckdb
 import pandas as pd
 
 from analytics.errors import StoreError
-from analytics.store import audit, health, ledger, releases, schema, tree
+from analytics.store import audit, ledger, releases, schema, tree
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -157,6 +157,6 @@ class ReadOnlyStore:
         """Year-to-date estimates per category (empty before the first weekly release with one)."""
         return self.read(lambda con: tree.cumulative(con, family, year))
 
-    def health(self) -> pd.DataFrame:
-        """The workers' operational metrics (empty on a store written before they existed)."""
-        return self.read(health.frame)
+    def audit(self, actions: tuple[str, ...] = ()) -> pd.DataFrame:
+        """The audit trail (only ``actions`` when given), newest first: releases, refusals and other decisions."""
+        return self.read(lambda con: audit.frame(con, actions))

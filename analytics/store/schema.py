@@ -29,7 +29,8 @@ Tables (after every migration):
   family's released weeks starting in ``year`` up to that week), ``value`` (clamped at 0),
   ``ci_low``/``ci_high`` (95%), ``includes_zero``, ``mechanism``, ``scale`` (the sum's standard
   deviation, √Σσ²), ``n_weeks`` (weekly releases summed), ``computed_at``.
-* ``audit`` — releases, refusals and other decisions; ``health`` — the worker's operational metrics.
+* ``audit`` — releases, refusals and other decisions. (``health``, the workers' exact operational totals,
+  was dropped by ``drop_health_operational_metrics``: each worker serves them on its Prometheus endpoint.)
 """
 
 from __future__ import annotations
@@ -217,6 +218,9 @@ MIGRATIONS: tuple[Migration, ...] = (
             WHERE period_start IS NOT NULL AND year <> year(timezone('UTC', period_start));
         """,
     ),
+    # Exact operational totals (events in per provider, rejects, drops, ...) move with one actor, so
+    # they leave the analyst store: each worker serves them on its Prometheus endpoint instead.
+    Migration("drop_health_operational_metrics", "DROP TABLE IF EXISTS health;"),
 )
 
 #: The integer versions stores recorded before migrations had names, and the migration each one was.

@@ -1,4 +1,4 @@
-"""The Faust side of a worker: the batch agent, the window and health timers, and the gathering task."""
+"""The Faust side of a worker: the batch agent, the window and metrics timers, and the gathering task."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
 from analytics.stream.batches import PipelinedBatches
-from analytics.worker.health import write_health
 from analytics.worker.runtime import SUMMARIES_TOPIC, IncomingRecord, WorkerRuntime
 from ingest.contract.topics import EVENTS_TOPIC
 
@@ -182,16 +181,13 @@ async def _settle(
 
 
 async def _report_health(app: faust.App, runtime: WorkerRuntime) -> None:
-    """Write this interval's totals and the gauges to the store (in the store thread); keep them on failure."""
-    snapshot, gauges = await on_state_thread(runtime, runtime.health, _lag(app, runtime))
+    """Move this interval's totals and the gauges to the metrics endpoint (operators only), and log them."""
     try:
-        await asyncio.get_running_loop().run_in_executor(
-            runtime.store_executor, write_health, runtime.store, runtime.settings.app_id, snapshot, gauges
-        )
-        log.info("ingest metrics: %s; open windows: %d", snapshot.summary(), int(gauges["open_windows"]))
-    except Exception:
-        await on_state_thread(runtime, runtime.metrics.merge, snapshot)
-        log.exception("writing health metrics failed; they are kept for the next interval")
+        taken, gauges = await on_state_thread(runtime, runtime.health, _lag(app, runtime))
+    except Exception:  # an exception escaping a Faust timer stops the worker
+        log.exception("this is a bug: taking the operational metrics failed")
+        return
+    log.info("ingest metrics: %s; open windows: %d", taken.summary(), int(gauges["open_windows"]))
 
 
 def _lag(app: faust.App, runtime: WorkerRuntime) -> float | None:

@@ -89,6 +89,15 @@ def prepare(settings: WorkerSettings) -> None:
     ensure_summaries_topic(settings.bootstrap_servers)
 
 
+def serve_metrics(runtime: WorkerRuntime) -> tuple[str, int]:
+    """Start the worker's Prometheus endpoint where its settings say; returns the address and port it got.
+
+    Raises:
+        analytics.worker.health.MetricsEndpointError: The address or port cannot be listened on.
+    """
+    return runtime.exporter.serve(runtime.settings.metrics_address, runtime.settings.metrics_port)
+
+
 def run_app(app: faust.App, settings: WorkerSettings) -> None:
     worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
@@ -98,6 +107,7 @@ def run_worker(settings: WorkerSettings) -> None:
     """Run a worker until SIGINT/SIGTERM: topics are created if missing, then Faust takes over."""
     prepare(settings)
     app, runtime = build_worker(settings)
+    serve_metrics(runtime)
     try:
         run_app(app, settings)
     finally:

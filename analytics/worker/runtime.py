@@ -25,7 +25,7 @@ from analytics.worker.columns import profile_fields
 from analytics.worker.decode import Decoded, FastDecoder
 from analytics.worker.decode_process import DecodeProcess, DecodeProcessError, available
 from analytics.worker.gather import Gatherer, Summary
-from analytics.worker.health import IngestMetrics
+from analytics.worker.health import IngestMetrics, WorkerMetrics
 from analytics.worker.partition import IncomingRecord, PartitionConfig, PartitionWorker
 from ingest.contract.registry import ProviderRegistry
 from ingest.contract.topics import DLQ_TOPIC, EVENTS_TOPIC
@@ -51,6 +51,8 @@ class WorkerRuntime:
     def __init__(self, settings: WorkerSettings, release_sink: ReleaseSink | None = None) -> None:
         self.settings = settings
         self.metrics = IngestMetrics()
+        # Operators only (a Prometheus endpoint, served by analytics.stream.app.serve_metrics), never the store.
+        self.exporter = WorkerMetrics(settings.app_id)
         self.families = load_families(settings.families)
         self.config = PartitionConfig(
             self.families,
@@ -104,8 +106,10 @@ class WorkerRuntime:
         self.assign(sorted(owned))
 
     def health(self, lag: float | None) -> tuple[IngestMetrics, dict[str, float]]:
-        """This interval's counters (reset) and the gauges, taken together."""
-        return self.metrics.take(), self.gauges(lag)
+        """This interval's counters (reset) and the gauges, taken together and added to the metrics endpoint."""
+        taken, gauges = self.metrics.take(), self.gauges(lag)
+        self.exporter.record(taken, gauges)
+        return taken, gauges
 
     def revoke(self, partitions: Iterable[int]) -> None:
         for p in partitions:
@@ -180,6 +184,7 @@ class WorkerRuntime:
         """Stop the decode process, if one runs (it also exits by itself when this process ends)."""
         if self.decode_process is not None:
             self.decode_process.close()
+        self.exporter.stop()
 
     def close_due(self, now: datetime | None = None) -> None:
         at = now or datetime.now(UTC)

@@ -10,7 +10,7 @@ Modules:
     escalations: the funnel warn → rate limit → suspension or ban, over time.
     alerts: changes beyond the combined noise, at a stated false-alarm rate.
     budget: the privacy ledger, spend per week and year, what remains, and the guarantee in words.
-    health: the workers' operational totals (volumes, rejects, late and dropped events, lag).
+    health: the release state: which windows are released, pending or refused, and why (released figures only).
     reports: the archived weekly policy reports (written alongside, by the report helper).
     _common: live refresh, the first-run page, "not released yet" notes, CSV and Parquet export.
 """

@@ -1,46 +1,28 @@
-"""Data health: what the workers took in, rejected, dropped and lag behind: operational totals only.
+"""Data health: which windows are released, pending or refused, and why, with released figures only.
 
-These figures come from the store's ``health`` table, written by the workers. They are system totals
-per interval (events in by provider, rejects by reason, duplicates, late events, events dropped by
-contribution bounding per report family) and current gauges (consumer lag, open windows). None is
-kept per actor or broken down by what an event was about, so none describes an individual; they
-are exact, not noisy, because they are about the pipeline, not about people.
+Everything here comes from the release log (``releases``), the budget ``ledger`` and the ``audit``
+trail. The workers' operational totals (events in, rejects, late and dropped events, lag) are exact
+figures that one actor moves, so they are in neither the store nor this page: operators read them on
+each worker's Prometheus endpoint and in its log.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
+from analytics.families import ReportFamily
 from dashboard import data
 from dashboard.views import _common
 
-TABLE = "health"
-COUNTERS = {
-    "events_in": "Events in, by provider",
-    "rejected": "Rejected, by reason",
-    "dropped_by_bounding": "Dropped by contribution bounding, by report family",
-}
-TOTALS = {
-    "duplicates": "Duplicates",
-    "late": "Late events",
-    "replayed_records_skipped": "Replayed records skipped",
-    "batch_failures": "Batch failures",
-}
-GAUGES = {
-    "consumer_lag": "Consumer lag (records)",
-    "open_windows": "Open windows",
-    "state_bytes": "Window state in memory (bytes)",
-}
-PERIODS = {
-    "Last hour": pd.Timedelta(hours=1),
-    "Last day": pd.Timedelta(days=1),
-    "Last week": pd.Timedelta(days=7),
-    "Everything recorded": None,
-}
+RELEASED, PENDING, REFUSED = "released", "pending", "refused"
+OPERATORS_NOTE = (
+    "Volumes, rejects, late and dropped events and consumer lag are exact operational totals that one "
+    "actor moves: they are not kept where analysts read. Operators find them on each worker's metrics "
+    "endpoint (Prometheus) and in its log."
+)
 
 
 def render() -> None:
@@ -49,99 +31,108 @@ def render() -> None:
 
 
 def _body(store: Path) -> None:
-    rows = data.load_health(store)
-    if rows is None or rows.empty:
-        st.info(
-            "**No health metrics yet:** the workers write operational totals to this store as they run "
-            "(events in, rejects, late and dropped events, lag). Start a worker, or wait for its next write."
-        )
-        return
-    period = st.radio("Period", list(PERIODS), index=1, horizontal=True, key="health_period")
-    span = PERIODS[period]
-    if span is not None:
-        rows = rows[rows["recorded_at"] >= rows["recorded_at"].max() - span]
+    releases = data.load_releases(store)
+    states = window_states(releases, data.load_refusals(store), data.family_catalog())
+    latest = states.iloc[-1]
+    columns = st.columns(3)
+    columns[0].metric("Windows fully released", f"{(states['Status'] == RELEASED).sum()} of {len(states)}")
+    columns[1].metric("Latest window", f"{latest['Window']}: {latest['Status']}")
+    columns[2].metric("Releases refused", f"{int(states['Refused'].str.len().gt(0).sum())} window(s)")
+    st.caption(OPERATORS_NOTE)
+
+    st.subheader("Windows")
     st.caption(
-        f"Recorded {rows['recorded_at'].min():%Y-%m-%d %H:%M} – {rows['recorded_at'].max():%Y-%m-%d %H:%M} "
-        f"UTC by {rows['worker'].nunique()} worker(s). Operational totals, exact, never per actor."
+        "A window is released once every partition has closed it (its end plus the allowed lateness), "
+        "exactly once per report family. Pending: a family of the window is not released yet. Refused: "
+        "releasing it would have exceeded a privacy-budget cap (the reason is below)."
     )
-    _totals(rows)
-    for metric, title in COUNTERS.items():
-        _counter(rows, metric, title)
-    _gauges(rows)
+    shown = states.assign(
+        Pending=states["Pending"].map(", ".join), Refused=states["Refused"].map(", ".join)
+    ).sort_values("Starts (UTC)", ascending=False)
+    _common.table(shown, "release-state", "health_windows")
+
+    _refusals(data.load_refusals(store))
+    st.subheader("Released volume per window")
+    _volume(store)
 
 
-def _totals(rows: pd.DataFrame) -> None:
-    columns = st.columns(len(TOTALS) + 1)
-    columns[0].metric("Events in", f"{rows.loc[rows['metric'] == 'events_in', 'value'].sum():,.0f}")
-    for column, (metric, title) in zip(columns[1:], TOTALS.items(), strict=True):
-        column.metric(title, f"{rows.loc[rows['metric'] == metric, 'value'].sum():,.0f}")
+def window_states(releases: pd.DataFrame, refusals: pd.DataFrame, catalog: dict[str, ReportFamily]) -> pd.DataFrame:
+    """One row per released window, oldest first: families released, pending and refused, status and ρ spent.
 
-
-def bucket(rows: pd.DataFrame) -> str:
-    """A time bucket that gives a readable number of bars for the recorded span."""
-    span = rows["recorded_at"].max() - rows["recorded_at"].min()
-    return "1min" if span <= pd.Timedelta(hours=2) else "1h" if span <= pd.Timedelta(days=3) else "1D"
-
-
-def counter_series(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Sum of one counter per time bucket and label."""
-    mine = rows[rows["metric"] == metric]
-    if mine.empty:
-        return pd.DataFrame(columns=["time", "label", "value"])
-    mine = mine.assign(time=mine["recorded_at"].dt.floor(bucket(rows)), label=mine["label"].replace("", "all"))
-    return mine.groupby(["time", "label"])["value"].sum().reset_index()
-
-
-def _counter(rows: pd.DataFrame, metric: str, title: str) -> None:
-    st.subheader(title)
-    series = counter_series(rows, metric)
-    if series.empty:
-        st.caption("None recorded in this period.")
-        return
-    st.altair_chart(
-        alt.Chart(series)
-        .mark_bar()
-        .encode(
-            x=alt.X("time:T", title="Time (UTC)", scale=alt.Scale(type="utc")),
-            y=alt.Y("value:Q", title="Count"),
-            color=alt.Color("label:N", title=None),
-            tooltip=["label:N", alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"), alt.Tooltip("value:Q", format=",.0f")],
+    The families a window expects are the catalog's of its kind (week or day); with no catalog, those
+    released in any window of that kind.
+    """
+    kinds = releases["window_kind"] if "window_kind" in releases else pd.Series("week", index=releases.index)
+    releases = releases.assign(window_kind=kinds.fillna("week"))
+    rows = []
+    for _, mine in releases.groupby(["window_start", "window_end", "window_kind"], sort=True):
+        start, end, kind = mine["window_start"].iloc[0], mine["window_end"].iloc[0], mine["window_kind"].iloc[0]
+        label = _common.window_label(start, end)
+        expected = {n for n, f in catalog.items() if f.window == kind} or set(
+            releases.loc[releases["window_kind"] == kind, "family"]
         )
-        .properties(height=220),
-        width="stretch",
-    )
-    totals = series.groupby("label")["value"].sum().reset_index().sort_values("value", ascending=False)
-    _common.table(
-        totals.rename(columns={"label": title.split(", by ")[-1].capitalize(), "value": "Total"}),
-        f"health-{metric}",
-        f"health_{metric}",
-    )
-
-
-def _gauges(rows: pd.DataFrame) -> None:
-    st.subheader("Lag and open windows")
-    gauges = rows[rows["metric"].isin(GAUGES)]
-    if gauges.empty:
-        st.caption("No gauge recorded in this period.")
-        return
-    latest = gauges.sort_values("recorded_at").groupby(["worker", "metric"], as_index=False).last()
-    latest["metric"] = latest["metric"].map(GAUGES)
-    _common.table(
-        latest[["worker", "metric", "value", "recorded_at"]].rename(
-            columns={"worker": "Worker", "metric": "Gauge", "value": "Latest", "recorded_at": "Recorded at"}
-        ),
-        "health-gauges",
-        "health_gauges",
-    )
-    st.altair_chart(
-        alt.Chart(gauges.assign(gauge=gauges["metric"].map(GAUGES)))
-        .mark_line()
-        .encode(
-            x=alt.X("recorded_at:T", title="Time (UTC)", scale=alt.Scale(type="utc")),
-            y=alt.Y("value:Q", title=None),
-            color=alt.Color("worker:N", title="Worker"),
-            row=alt.Row("gauge:N", title=None),
+        released = set(mine["family"])
+        details = refusals["detail"] if "detail" in refusals else pd.Series(dtype=str)
+        refused = {f for f in expected - released if details.str.contains(f"{f} for window {label}", regex=False).any()}
+        pending = expected - released - refused
+        rows.append(
+            {
+                "Window": label,
+                "Starts (UTC)": start,
+                "Ends (UTC)": end,
+                "Status": PENDING if pending else REFUSED if refused else RELEASED,
+                "Families released": f"{len(released & expected) or len(released)} of {len(expected)}",
+                "Pending": sorted(pending),
+                "Refused": sorted(refused),
+                "ρ spent": float(mine["rho"].sum()),
+                "Last released at (UTC)": mine["released_at"].max(),
+            }
         )
-        .properties(height=120),
-        width="stretch",
+    return pd.DataFrame(rows)
+
+
+def _refusals(refusals: pd.DataFrame) -> None:
+    st.subheader("Refused releases")
+    if refusals.empty:
+        st.caption("No release has been refused: every request fitted the privacy-budget caps.")
+        return
+    shown = refusals.rename(columns={"logged_at": "Refused at (UTC)", "detail": "Why"})[["Refused at (UTC)", "Why"]]
+    _common.table(shown, "refused-releases", "health_refusals")
+
+
+def volume_family(catalog: dict[str, ReportFamily], released: set[str]) -> str | None:
+    """The released event-count family with a total over public keys, if any (the first in the catalog)."""
+    for name, family in catalog.items():
+        if family.total and family.metric == "event_count" and not family.open_vocabulary and name in released:
+            return name
+    return None
+
+
+def _volume(store: Path) -> None:
+    releases = data.load_releases(store)
+    family = volume_family(data.family_catalog(), set(releases["family"]))
+    if family is None:
+        st.caption("No released family with a total over its cells yet.")
+        return
+    cells = data.load_cells(store, family, last_windows=12)
+    totals = cells[cells["is_total"].fillna(False).astype(bool)] if "is_total" in cells else cells.iloc[0:0]
+    if totals.empty:
+        st.caption(f"`{family}` has no released total yet.")
+        return
+    st.caption(
+        f"The released (noisy) total of `{family}` per window, with its 95% interval: the pipeline's volume as "
+        "analysts may see it, never the exact count."
     )
+    shown = pd.DataFrame(
+        {
+            "Window": [
+                _common.window_label(s, e) for s, e in zip(totals["window_start"], totals["window_end"], strict=True)
+            ],
+            "Released total": totals["value"].map(_common.number),
+            "95% interval": [
+                f"{_common.number(lo)} – {_common.number(hi)}"
+                for lo, hi in zip(totals["ci_low"], totals["ci_high"], strict=True)
+            ],
+        }
+    )
+    _common.table(shown, f"released-volume-{family}", "health_volume")

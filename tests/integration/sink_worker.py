@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from analytics.settings import WorkerSettings
-from analytics.stream.app import build_worker, prepare, run_app
+from analytics.stream.app import build_worker, prepare, run_app, serve_metrics
 from analytics.windows import ClosedWindow
 
 
@@ -38,6 +38,7 @@ def main(out_dir: Path) -> None:
 
     app, runtime = build_worker(settings, release_sink=sink)
     holder["runtime"] = runtime
+    serve_metrics(runtime)
     run_app(app, settings)
 
 

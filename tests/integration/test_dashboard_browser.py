@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from analytics.families import ReportFamily
-from analytics.store import Store
 
 pytestmark = pytest.mark.integration
 
@@ -72,19 +71,6 @@ def _counts(family: ReportFamily, i: int) -> list[int]:
 def populated_store(tmp_path_factory: pytest.TempPathFactory, store_populator) -> Path:  # type: ignore[no-untyped-def]
     path = tmp_path_factory.mktemp("browser") / "flockview.duckdb"
     store_populator(path, timedelta(days=7), datetime(2026, 10, 28, tzinfo=UTC), _counts).release(4)
-    at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-    rows = [
-        (at + timedelta(minutes=n), "worker-1", metric, label, value)
-        for n in range(3)
-        for metric, label, value in [
-            ("events_in", "acme-ai", 900.0),
-            ("rejected", "bad_signature", 4.0),
-            ("late", "", 2.0),
-            ("consumer_lag", "", 30.0 - 10 * n),
-        ]
-    ]
-    with Store(path).transaction() as con:
-        con.executemany("INSERT INTO health VALUES (?, ?, ?, ?, ?)", rows)
     return path
 
 

@@ -15,7 +15,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analytics.families import ReportFamily
-from analytics.store import Store
 
 # (family, key) -> count of window i; every other cell counts zero.
 PATTERNS: dict[str, dict[tuple[str, ...], Callable[[int], int]]] = {
@@ -38,7 +37,6 @@ PATTERNS: dict[str, dict[tuple[str, ...], Callable[[int], int]]] = {
     "escalation_funnel": {("warn",): lambda i: 3000, ("rate_limit",): lambda i: 1500, ("suspend_ban",): lambda i: 600},
 }
 FIRST = datetime(2026, 11, 4, tzinfo=UTC)
-HEALTH_AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 def counts(family: ReportFamily, i: int) -> list[int]:
@@ -47,32 +45,12 @@ def counts(family: ReportFamily, i: int) -> list[int]:
     return [pattern[key](i) if key in pattern else 0 for key in family.keys]
 
 
-def write_health(path: Path) -> None:
-    """Two intervals of worker health rows: volumes by provider, rejects by reason, bounding drops, gauges."""
-    rows = []
-    for n, at in enumerate([HEALTH_AT, HEALTH_AT + timedelta(minutes=1)]):
-        rows += [
-            (at, "worker-1", "events_in", "acme-ai", 900.0 + n),
-            (at, "worker-1", "events_in", "open-host", 300.0),
-            (at, "worker-1", "rejected", "bad_signature", 7.0),
-            (at, "worker-1", "rejected", "schema", 3.0),
-            (at, "worker-1", "dropped_by_bounding", "events_by_category", 11.0),
-            (at, "worker-1", "duplicates", "", 2.0),
-            (at, "worker-1", "late", "", 5.0),
-            (at, "worker-1", "consumer_lag", "", 40.0 - 30 * n),
-            (at, "worker-1", "open_windows", "", 1.0),
-        ]
-    with Store(path).transaction() as con:
-        con.executemany("INSERT INTO health VALUES (?, ?, ?, ?, ?)", rows)
-
-
 @pytest.fixture(scope="session")
 def rich_store(tmp_path_factory: pytest.TempPathFactory, store_populator) -> Path:  # type: ignore[no-untyped-def]
-    """Three released weeks (2026-W45 to W47) of every family, plus worker health rows."""
+    """Three released weeks (2026-W45 to W47) of every family."""
     path = tmp_path_factory.mktemp("dashboard-views") / "flockview.duckdb"
     latest = store_populator(path, timedelta(days=7), FIRST, counts).release(3)[-1]
     assert latest.label() == "2026-W47"
-    write_health(path)
     return path
 
 

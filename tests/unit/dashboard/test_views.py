@@ -75,9 +75,8 @@ def test_every_view_shows_the_first_run_page_on_an_empty_store(
 def test_every_view_renders_a_populated_store_with_exports(run_view: Run, rich_store: Path, view: str) -> None:
     at = _ok(run_view(rich_store, view))
     assert at.title
-    if view != "health" or at.dataframe:
-        assert at.dataframe, f"{view} shows no table"
-        assert {"Download CSV", "Download Parquet"} <= set(_downloads(at))
+    assert at.dataframe, f"{view} shows no table"
+    assert {"Download CSV", "Download Parquet"} <= set(_downloads(at))
 
 
 def test_overview_lists_changes_beyond_the_noise_and_year_to_date(run_view: Run, rich_store: Path) -> None:
@@ -289,24 +288,54 @@ def test_budget_states_spend_caps_and_the_guarantee(run_view: Run, rich_store: P
     assert {m.label for m in at.metric} >= {"ρ spent, period 2026-W47", "ρ remaining, 2026"}
 
 
-def test_health_shows_volumes_rejects_and_gauges(run_view: Run, rich_store: Path) -> None:
-    at = run_view(rich_store, "health")
-    at.radio(key="health_period").set_value("Everything recorded").run()
-    _ok(at)
-    tables = [t.value for t in at.dataframe]
-    volumes = tables[0].set_index("Provider")["Total"]
-    assert volumes.to_dict() == {"acme-ai": 1801.0, "open-host": 600.0}
-    rejects = tables[1].set_index("Reason")["Total"]
-    assert rejects.to_dict() == {"bad_signature": 14.0, "schema": 6.0}
-    gauges = tables[-1].set_index("Gauge")["Latest"]
-    assert gauges["Consumer lag (records)"] == 10.0
+def test_health_shows_the_release_state_of_every_window(run_view: Run, rich_store: Path) -> None:
+    at = _ok(run_view(rich_store, "health"))
+    windows = at.dataframe[0].value.set_index("Window")
+    assert list(windows.index) == ["2026-W47", "2026-W46", "2026-W45"]
+    assert (windows["Status"] == "released").all()
+    families = len(ReadOnlyStore(rich_store).releases().query("window_start == window_start.max()"))
+    assert (windows["Families released"] == f"{families} of {families}").all()
+    ledger = ReadOnlyStore(rich_store).ledger()
+    assert windows["ρ spent"].sum() == pytest.approx(ledger["rho"].sum())
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Events in"] == "2,401" and metrics["Late events"] == "10"
+    assert metrics["Windows fully released"] == "3 of 3" and metrics["Latest window"] == "2026-W47: released"
+    assert "No release has been refused" in _text(at.caption)
+    assert "metrics endpoint" in _text(at.caption)
 
 
-def test_health_without_metrics_says_so(run_view: Run, store_without: Callable[..., Path]) -> None:
-    at = _ok(run_view(store_without(drop_tables=("health",)), "health"))
-    assert "No health metrics yet" in _text(at.info)
+def test_health_shows_only_released_figures(run_view: Run, rich_store: Path) -> None:
+    at = _ok(run_view(rich_store, "health"))
+    volume = at.dataframe[-1].value
+    assert volume.columns.tolist() == ["Window", "Released total", "95% interval"]
+    totals = ReadOnlyStore(rich_store).query("SELECT value FROM cells WHERE is_total ORDER BY window_start")
+    assert set(volume["Released total"]) <= {f"{round(v):,}" for v in totals["value"]}
+    words = _text(at.markdown) + _text(at.caption) + "".join(str(t.value) for t in at.dataframe)
+    for exact in ("events_in", "rejected", "consumer_lag", "dropped_by_bounding", "Events in"):
+        assert exact not in words
+
+
+def test_health_names_pending_and_refused_families(run_view: Run, store_without: Callable[..., Path]) -> None:
+    path = store_without()
+    latest = ReadOnlyStore(path).query("SELECT max(window_start) AS w FROM releases")["w"].iloc[0]
+    with Store(path).transaction() as con:
+        for family in ("events_by_surface", "escalation_funnel"):
+            con.execute("DELETE FROM cells WHERE family = ? AND window_start = ?", [family, latest])
+            con.execute("DELETE FROM releases WHERE family = ? AND window_start = ?", [family, latest])
+        con.execute(
+            "INSERT INTO audit VALUES (now(), 'worker', 'release_refused', ?)",
+            [
+                "release of escalation_funnel for window 2026-W47 refused: requested rho=0.002, "
+                "remaining rho=0 of the yearly cap rho=1"
+            ],
+        )
+    at = _ok(run_view(path, "health"))
+    windows = at.dataframe[0].value.set_index("Window")
+    assert windows.loc["2026-W47", "Status"] == "pending"
+    assert windows.loc["2026-W47", "Pending"] == "events_by_surface"
+    assert windows.loc["2026-W47", "Refused"] == "escalation_funnel"
+    assert (windows.loc[["2026-W46", "2026-W45"], "Status"] == "released").all()
+    refusals = at.dataframe[1].value
+    assert refusals["Why"].str.contains("requested rho=0.002, remaining rho=0").all()
 
 
 def test_parquet_export_round_trips_the_shown_table() -> None:
