@@ -4,9 +4,11 @@ The stream layer feeds verified events in batches (:class:`analytics.worker.colu
 for the windows whose end plus allowed lateness the watermark has passed. Families are grouped in
 *lanes* by window kind (a week, or a day = a seventh of the configured window). Per lane and window
 the state is: the actors' rows (:class:`analytics.worker.keys.KeyIndex`), their contribution slots and the
-bounded counts per cell (:class:`analytics.worker.slots.WindowBounds`). Event ids are kept per window
-of the longest lane (:class:`analytics.worker.keys.SeenIds`): a shorter window lies inside one of its
-windows, closes no later, and so needs no ids of its own.
+bounded counts per cell (:class:`analytics.worker.slots.WindowBounds`). Duplicates are removed by
+(provider, actor, event id), whose keys (:func:`analytics.worker.columns.dedupe_keys`) are kept per
+window of the longest lane (:class:`analytics.worker.keys.SeenIds`): a shorter window lies inside one
+of its windows, closes no later, and so needs no keys of its own. Two providers, or two actors, may
+use the same event id: both events count.
 
 Exact counts live only here, in the worker's private state store, and in the closed-window
 summaries that go to the release step; never in logs or the analyst store.
@@ -161,11 +163,11 @@ class WindowAggregator:
         keep = on_time.copy()
         for win in np.unique(index[on_time]).tolist():
             where = np.nonzero(on_time & (index == win))[0]
-            fresh = primary.state(win).seen.add_keys(batch.ids[where])
+            fresh = primary.state(win).seen.add_keys(batch.seen[where])
             keep[where[~fresh]] = False
             self.metrics.duplicates += int((~fresh).sum())
             if fresh.any():
-                self.delta.new_ids.setdefault((0, win), []).append(batch.ids[where[fresh]])
+                self.delta.new_ids.setdefault((0, win), []).append(batch.seen[where[fresh]])
         profiles = self.profiles.ids(batch.profiles)
         for lane in self.lanes:
             lane_index = index if lane is primary else np.floor(batch.t / lane.size_s).astype(np.int64)

@@ -11,9 +11,11 @@ see :mod:`analytics.families`.)
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import repeat
 from operator import attrgetter, itemgetter
 from types import SimpleNamespace
@@ -46,10 +48,14 @@ class EventBatch:
     providers: Counter[str] = field(default_factory=Counter)  # events per provider
     # int32: per event, the partition count its record was signed for (0: not known, events given directly)
     partitions: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    # (n, 2) uint64: per event, the key duplicates are removed by (:func:`dedupe_keys` of provider, actor, event id)
+    seen: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.uint64))
 
     def __post_init__(self) -> None:
         if len(self.partitions) != len(self.t):
             self.partitions = np.zeros(len(self.t), np.int32)
+        if len(self.seen) != len(self.t):
+            raise ValueError("this is a bug: an EventBatch needs one dedupe key per event")
 
     def __len__(self) -> int:
         return len(self.t)
@@ -62,6 +68,7 @@ class EventBatch:
             self.ids[start:stop],
             self.profiles[start:stop],
             partitions=self.partitions[start:stop],
+            seen=self.seen[start:stop],
         )
 
     @classmethod
@@ -74,7 +81,16 @@ class EventBatch:
         profile_of = attrgetter(*fields)
         profiles: list[tuple[object, ...]]
         profiles = [profile_of(e) for e in events] if len(fields) > 1 else [(profile_of(e),) for e in events]
-        return cls(t, actors, ids, profiles, Counter(e.provider for e in events), np.full(n, partitions, np.int32))
+        origins = np.fromiter((provider_key(e.provider) for e in events), np.uint64, n)
+        return cls(
+            t,
+            actors,
+            ids,
+            profiles,
+            Counter(e.provider for e in events),
+            np.full(n, partitions, np.int32),
+            dedupe_keys(origins, actors, ids),
+        )
 
     @classmethod
     def concat(cls, batches: Sequence[EventBatch]) -> EventBatch:
@@ -90,7 +106,46 @@ class EventBatch:
             [k for b in batches for k in b.profiles],
             providers,
             np.concatenate([b.partitions for b in batches]),
+            np.concatenate([b.seen for b in batches]),
         )
+
+
+@lru_cache(maxsize=4096)
+def provider_key(provider: str) -> int:
+    """64 bits standing for a provider in :func:`dedupe_keys`."""
+    return int.from_bytes(hashlib.blake2b(provider.encode("utf-8"), digest_size=8, person=b"fv-provider").digest())
+
+
+_MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_SEEDS = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xD1B54A32D192ED03))
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser: a bijection of uint64 that spreads every input bit over the output."""
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+def dedupe_keys(origins: np.ndarray, actors: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """The key duplicates are removed by: 128 bits mixed from (provider, actor key, event id), per event.
+
+    Duplicates are the same event sent twice by one provider for one actor, so two providers (or two
+    actors) may use the same event id and both count. The mix is not cryptographic: two different
+    triples share a key by chance with probability about 2^-128 per pair, and only a provider's own
+    signed records can be made to collide with each other (it could as well leave events out).
+    """
+    if not len(ids):
+        return np.zeros((0, 2), np.uint64)
+    words = (origins.astype(np.uint64), actors[:, 0], actors[:, 1], ids[:, 0], ids[:, 1])
+    out = np.empty((len(ids), 2), np.uint64)
+    with np.errstate(over="ignore"):
+        for half, seed in enumerate(_SEEDS):
+            h = np.full(len(ids), seed, np.uint64)
+            for word in words:
+                h = _mix(h ^ word) + seed
+            out[:, half] = _mix(h)
+    return out
 
 
 def partition_hashes(actors: np.ndarray) -> np.ndarray:

@@ -29,7 +29,7 @@ import msgspec
 import numpy as np
 
 from analytics.windows import EPOCH_TS
-from analytics.worker.columns import EventBatch, partition_hashes
+from analytics.worker.columns import EventBatch, dedupe_keys, partition_hashes, provider_key
 from analytics.worker.utctimes import unix_seconds
 from ingest.contract.fields import FIELDS, FieldRule
 from ingest.contract.records import PROVIDER_HEADER, RECORD_FORMAT, SIGNATURE_HEADER
@@ -190,13 +190,14 @@ class FastDecoder:
         t, actors, ids = columns
         counts = np.array([len(events) for _, events, _ in good], np.int64)
         partitions = np.repeat(np.array([p for _, _, p in good], np.int32), counts)
+        origins = np.repeat(np.array([provider_key(provider) for provider, _, _ in good], np.uint64), counts)
         refused = _late_records(t, counts, latest)  # stamped after the allowed clock skew
         if partition is not None:  # an actor on another partition than its signed partition count says
             misplaced = _misplaced_records(actors, partitions, counts, partition)
             refused = misplaced if refused is None else refused if misplaced is None else refused | misplaced
         if refused is not None:  # the contract's decoder (and verify_record) says why
             keep = np.repeat(~refused, counts)
-            t, actors, ids, partitions = t[keep], actors[keep], ids[keep], partitions[keep]
+            t, actors, ids, partitions, origins = t[keep], actors[keep], ids[keep], partitions[keep], origins[keep]
             good = [g for g, r in zip(good, refused.tolist(), strict=True) if not r]
         taken = {id(events): len(events) for _, events, _ in good}
         sizes.extend(taken.get(id(events)) if events is not None else None for _, events, _ in parsed)
@@ -207,7 +208,7 @@ class FastDecoder:
         providers: Counter[str] = Counter()
         for provider, events, _ in good:
             providers[provider] += len(events)
-        return EventBatch(t, actors, ids, profiles, providers, partitions)
+        return EventBatch(t, actors, ids, profiles, providers, partitions, dedupe_keys(origins, actors, ids))
 
     def _checked(self, good: list[Parsed]) -> tuple[Columns, list[Parsed]]:
         """The columns of the records whose events pass every check, and those records."""

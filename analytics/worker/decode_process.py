@@ -56,6 +56,7 @@ _COLUMNS = (
     ("ids", np.uint64, 2),
     ("profiles", np.int32, 1),
     ("partitions", np.int32, 1),
+    ("seen", np.uint64, 2),
 )
 
 __all__ = ["DecodeProcess", "DecodeProcessError", "available"]
@@ -213,7 +214,13 @@ class DecodeProcess:
         columns = self._columns(n)
         profiles = list(map(self._profiles.__getitem__, columns["profiles"].tolist()))
         batch = EventBatch(
-            columns["t"], columns["actors"], columns["ids"], profiles, Counter(providers), columns["partitions"]
+            columns["t"],
+            columns["actors"],
+            columns["ids"],
+            profiles,
+            Counter(providers),
+            columns["partitions"],
+            columns["seen"],
         )
         return batch, sizes
 
@@ -312,7 +319,7 @@ def _answer(
             number = numbers[profile] = first_new + len(new_profiles)
             new_profiles.append(profile)
         codes[i] = number
-    arrays = [np.ascontiguousarray(a) for a in (batch.t, batch.actors, batch.ids, codes, batch.partitions)]
+    arrays = [np.ascontiguousarray(a) for a in (batch.t, batch.actors, batch.ids, codes, batch.partitions, batch.seen)]
     out = outputs.grow(sum(a.nbytes for a in arrays))
     at = 0
     for array in arrays:

@@ -5,7 +5,8 @@ few sorted runs, merged like a log-structured merge tree, so a batch is looked u
 binary searches on the high half; the rare equal high halves are confirmed on the low half, so
 every answer is exact. Memory: 16 bytes per key (plus 4 for an index's row number).
 
-* :class:`SeenIds` — the event ids one window has seen, for exact duplicate removal.
+* :class:`SeenIds` — the dedupe keys one window has seen (of provider, actor and event id,
+  :func:`analytics.worker.columns.dedupe_keys`), for duplicate removal.
 * :class:`KeyIndex` — actor keys to dense row numbers (0, 1, 2, … in order of first sight).
 """
 

@@ -29,7 +29,7 @@ from analytics.errors import AnalyticsError
 from analytics.worker.aggregator import Lane, WindowAggregator, WindowState
 from analytics.worker.keys import keys_of
 
-STATE_FORMAT = "2"  # 1: one row per actor; 2: slot logs per window
+STATE_FORMAT = "3"  # 1: one row per actor; 2: slot logs per window; 3: seen keys of (provider, actor, event id)
 _SNAPSHOT_SLACK = 1 << 20  # log bytes a window may hold beyond twice its live slots before a snapshot
 
 _SCHEMA = """
