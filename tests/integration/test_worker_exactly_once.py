@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from analytics.families import load_families
 from analytics.privacy.bounding import ContributionBounder
@@ -142,6 +144,7 @@ class Setup:
             FLOCKVIEW_WORKER_PARTITIONS=str(PARTITIONS),
             FLOCKVIEW_WORKER_TICK_SECONDS="0.3",
             FLOCKVIEW_WORKER_HEALTH_SECONDS="1",
+            FLOCKVIEW_WORKER_METRICS_PORT="0",
             FLOCKVIEW_WORKER_BATCH_SIZE="50",
             FLOCKVIEW_WORKER_BATCH_WITHIN="0.2",
             FLOCKVIEW_WORKER_DATADIR=str(self.tmp / f"datadir-{name}"),
@@ -328,7 +331,7 @@ def test_two_workers_release_each_window_once_and_count_duplicates_and_late_even
         setup.produce(2000, 6.0, seed=2, duplicate_share=0.2)
         setup.close_windows(setup.last + timedelta(seconds=WINDOW_S + LATENESS_S + 2))
         lines = setup.wait_released(workers, timeout=90)
-        # Late: events for a window that has closed are counted in the health metrics, not dropped silently.
+        # Late: events for a window that has closed are counted in the operational metrics, not dropped silently.
         late_rng = random.Random(5)
         late = [setup.event(late_rng, LATE_ACTOR, setup.first + timedelta(seconds=1)) for _ in range(7)]
         producer = KafkaProducer(bootstrap_servers=broker.bootstrap_servers)
@@ -336,7 +339,7 @@ def test_two_workers_release_each_window_once_and_count_duplicates_and_late_even
         producer.send(EVENTS_TOPIC, value=value, headers=headers, partition=partition_on(LATE_ACTOR))
         producer.flush()
         producer.close()
-        health = wait_for_health(tmp_path / "store.duckdb", "late", 7, workers)
+        health = wait_for_metric(tmp_path, "late", 7, workers)
     finally:
         stop(iter(workers))
     logs = [(tmp_path / f"worker-{n}.log").read_text(errors="replace") for n in "ab"]
@@ -370,19 +373,35 @@ def wait_for_progress(state_dir: Path, after: int, timeout: float = 60) -> int:
     raise AssertionError(f"the worker applied nothing beyond {after} records in {timeout} s")
 
 
-def wait_for_health(
-    store: Path, metric: str, at_least: float, workers: list[subprocess.Popen[bytes]], timeout: float = 30
+def scrape(log: Path) -> dict[str, float]:
+    """Counters (labels summed) from the Prometheus endpoint of the worker that wrote ``log``."""
+    text = log.read_text(errors="replace")
+    urls = re.findall(r"operational metrics \(operators only\) at (http://\S+/metrics)", text)
+    if not urls:
+        return {}
+    with urllib.request.urlopen(urls[-1], timeout=5) as response:
+        families = text_string_to_metric_families(response.read().decode())
+    totals: dict[str, float] = defaultdict(float)
+    for family in families:
+        for sample in family.samples:
+            if sample.name.startswith("flockview_") and sample.name.endswith("_total"):
+                totals[sample.name.removeprefix("flockview_").removesuffix("_total")] += sample.value
+    return dict(totals)
+
+
+def wait_for_metric(
+    tmp_path: Path, metric: str, at_least: float, workers: list[subprocess.Popen[bytes]], timeout: float = 30
 ) -> dict[str, float]:
+    """Counters summed over the workers' metrics endpoints, once ``metric`` reaches ``at_least``."""
     deadline = time.monotonic() + timeout
     totals: dict[str, float] = {}
     while time.monotonic() < deadline:
         assert all(w.poll() is None for w in workers), "a worker exited early"
-        try:
-            with duckdb.connect(str(store), read_only=True) as con:
-                totals = dict(con.execute("SELECT metric, sum(value) FROM health GROUP BY metric").fetchall())
-        except duckdb.IOException:
-            pass  # a worker is writing
+        totals = defaultdict(float)
+        for log in sorted(tmp_path.glob("worker-*.log")):
+            for name, value in scrape(log).items():
+                totals[name] += value
         if totals.get(metric, 0) >= at_least:
-            return totals
+            return dict(totals)
         time.sleep(0.5)
-    raise AssertionError(f"health metric {metric} below {at_least} after {timeout} s: {totals}")
+    raise AssertionError(f"metric {metric} below {at_least} after {timeout} s: {dict(totals)}")
