@@ -10,7 +10,7 @@ Changes are flagged only when they exceed the combined noise of the two figures 
 difference of two independent releases has standard deviation ``sqrt(s₁² + s₀²)``; a change is
 flagged when ``|difference| > z · sqrt(s₁² + s₀²)``, where ``z`` is chosen so that, if nothing
 changed, the chance of any false alarm across all the comparisons on the page is at most the stated
-rate (Bonferroni, :func:`analytics.reporting.stats.z_for`, the same z the weekly report uses).
+rate (Bonferroni, :func:`analytics.reporting.stats.z_for`, the function the weekly report's scans use).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.reporting.document import interval_text, value_text
-from analytics.reporting.stats import Z95, z_for
+from analytics.reporting.stats import sum_interval, z_for
 
 WINDOW_COLUMNS = ["window_start", "window_end"]
 
@@ -36,13 +36,11 @@ def released_parts(cells: pd.DataFrame) -> pd.DataFrame:
 def aggregate(cells: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Sum released cells per window and ``by`` columns, with the sum's noise and a conservative 95% interval.
 
-    A group of one cell keeps the interval it was released with. For a larger group: released cells
-    are clamped at zero, which lifts cells whose true count is zero, so a sum of many such cells
-    would look clearly positive. The interval therefore takes its lower end from the parts that are
-    clear of zero only, with the noise of all parts (``Σ clear values − 1.96 · sqrt(Σ scale²)``: the
-    other parts are at least zero, and the wider noise also covers a part that looks clear by
-    chance), and its upper end from all parts (``Σ values + 1.96 · sqrt(Σ scale²)``; clamping only
-    ever raised them). ``sd`` is ``sqrt(Σ scale²)``, the noise of the unclamped sum.
+    A group of one cell keeps the interval it was released with. For a larger group the interval is
+    :func:`analytics.reporting.stats.sum_interval`, the one the weekly report's sums use: its lower end
+    from the parts clear of zero only (``Σ clear values − 1.96 · sqrt(Σ scale²)``, cut at 0), its upper
+    end from all parts (``Σ values + 1.96 · sqrt(Σ scale²)``). ``sd`` is ``sqrt(Σ scale²)``, the noise
+    of the unclamped sum.
 
     Args:
         cells: Released cells with ``value``, ``ci_low``, ``ci_high``, ``includes_zero`` and ``scale``.
@@ -71,11 +69,11 @@ def aggregate(cells: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         includes_zero=("includes_zero", "first"),
     ).reset_index()
     out["sd"] = np.sqrt(out["var"])
-    many = out["n_cells"] > 1
-    low = out["clear_value"] - Z95 * out["sd"]
-    out.loc[many, "ci_low"] = low.clip(lower=0)[many]
-    out.loc[many, "ci_high"] = (out["value"] + Z95 * out["sd"])[many]
-    out.loc[many, "includes_zero"] = (low <= 0)[many]
+    many = (out["n_cells"] > 1).to_numpy()
+    low, high = sum_interval(out["value"], out["clear_value"], out["sd"])  # the report's sums use it too
+    out.loc[many, "ci_low"] = low[many]
+    out.loc[many, "ci_high"] = high[many]
+    out.loc[many, "includes_zero"] = low[many] <= 0
     out["includes_zero"] = out["includes_zero"].astype(bool)
     return out[columns]
 

@@ -98,9 +98,9 @@ def signed(x: float) -> str:
 
 
 def change_cell(change: Change) -> str:
-    """A change as a short table cell: the verdict, and for a clear change the difference and the noise."""
+    """A change as a short table cell: the verdict, and for a clear change the difference and the threshold."""
     if change.is_clear:
-        return f"{change.verdict} ({signed(change.difference)}; noise ±{round(change.threshold):,})"
+        return f"{change.verdict} ({signed(change.difference)}; threshold ±{round(change.threshold):,})"
     return change.verdict
 
 

@@ -1,7 +1,12 @@
 """What the report finds in released cells: domain changes, techniques, funnel, surfaces, jurisdictions.
 
 Pure functions over frames of the store's ``cells`` table (one frame per window): no store access, so
-they are tested on their own. Every comparison goes through :func:`analytics.reporting.stats.compare`.
+they are tested on their own. Each reads its frames into :data:`Cells` (:func:`estimates`) and hands
+them to its scan (``domain_changes``, ``technique_changes``, ``keyed_changes``, ``jurisdiction_changes``),
+which simulations call directly. Every comparison goes through :func:`analytics.reporting.stats.compare`,
+at the z of its scan (:func:`analytics.reporting.stats.scan_z`), so that a report in which no true count
+changed contains a clear change with probability at most
+:data:`analytics.reporting.stats.REPORT_FALSE_CALL_RATE`.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Literal
 import pandas as pd
 
 from analytics.families import EscalationStage
-from analytics.reporting.stats import Z95, Change, Estimate, compare, distinguishable_from_zero, z_for
+from analytics.reporting.stats import Change, Estimate, Scan, compare, distinguishable_from_zero, scan_z
 from ingest.contract.taxonomy import EXTRAORDINARILY_DANGEROUS, TECHNIQUE_ATLAS, Category, Surface, Technique
 
 #: Danger domains in report order: the extraordinarily dangerous first, then the others.
@@ -25,6 +30,8 @@ DOMAIN_ORDER: tuple[str, ...] = tuple(
 DANGEROUS: frozenset[str] = frozenset(c.value for c in EXTRAORDINARILY_DANGEROUS)
 OPEN_WEIGHTS = Surface.OPEN_WEIGHTS_HOST.value
 MIN_TREND_WINDOWS = 2
+#: Released cells of one family and window, keyed by their values in the dimensions read.
+Cells = dict[tuple[str, ...], Estimate]
 TOP_TECHNIQUES = 3
 TOP_JURISDICTIONS = 8
 
@@ -74,17 +81,16 @@ def parts(frame: pd.DataFrame | None) -> pd.DataFrame:
     return frame
 
 
-def estimates(frame: pd.DataFrame | None, *dimensions: str) -> dict[tuple[str, ...], Estimate]:
+def estimates(frame: pd.DataFrame | None, *dimensions: str) -> Cells:
     """The cells of ``frame`` keyed by their values in ``dimensions``."""
     cells = parts(frame)
     if cells.empty:
         return {}
-    keys = zip(*(cells[d].astype(str) for d in dimensions), strict=True)
-    values = zip(cells["value"], cells["scale"], cells["ci_low"], cells["ci_high"], strict=True)
-    return {
-        key: Estimate(float(v), float(s), float(lo), float(hi))
-        for key, (v, s, lo, hi) in zip(keys, values, strict=True)
-    }
+    keys = zip(*([str(k) for k in cells[d].tolist()] for d in dimensions), strict=True)
+    values = zip(
+        *(cells[c].to_numpy(dtype=float).tolist() for c in ("value", "scale", "ci_low", "ci_high")), strict=True
+    )
+    return {key: Estimate(*value) for key, value in zip(keys, values, strict=True)}
 
 
 def domain_findings(
@@ -93,18 +99,29 @@ def domain_findings(
     """Each domain's estimate, its change against the previous window and against the mean of ``trend``.
 
     ``trend`` holds the released frames of up to eight earlier windows; fewer than two give no trend.
+    Each of the two comparisons is a scan over the domains, at its own :func:`scan_z`.
     """
-    now, last = estimates(current, "category"), estimates(previous, "category")
     history = [estimates(frame, "category") for frame in trend]
-    findings = []
+    return domain_changes(estimates(current, "category"), estimates(previous, "category"), history)
+
+
+def domain_changes(now: Cells, last: Cells, history: Sequence[Cells]) -> tuple[DomainFinding, ...]:
+    """:func:`domain_findings` on cells keyed by ``(category,)``."""
+    baselines: dict[str, Estimate | None] = {}
     for category in DOMAIN_ORDER:
-        key = (category,)
-        earlier = [h[key] for h in history if key in h]
-        baseline = Estimate.mean(earlier) if len(earlier) >= MIN_TREND_WINDOWS else None
-        findings.append(
-            DomainFinding(category, now.get(key), compare(now.get(key), last.get(key)), compare(now.get(key), baseline))
+        earlier = [h[(category,)] for h in history if (category,) in h]
+        baselines[category] = Estimate.mean(earlier) if len(earlier) >= MIN_TREND_WINDOWS else None
+    z_last = scan_z("domains_vs_last", sum((c,) in now and (c,) in last for c in DOMAIN_ORDER))
+    z_trend = scan_z("domains_vs_trend", sum((c,) in now and baselines[c] is not None for c in DOMAIN_ORDER))
+    return tuple(
+        DomainFinding(
+            c,
+            now.get((c,)),
+            compare(now.get((c,)), last.get((c,)), z_last),
+            compare(now.get((c,)), baselines[c], z_trend),
         )
-    return tuple(findings)
+        for c in DOMAIN_ORDER
+    )
 
 
 def top_techniques(current: pd.DataFrame | None) -> tuple[TechniqueFinding, ...]:
@@ -119,22 +136,30 @@ def top_techniques(current: pd.DataFrame | None) -> tuple[TechniqueFinding, ...]
 
 
 def notable_techniques(current: pd.DataFrame | None, previous: pd.DataFrame | None) -> tuple[TechniqueFinding, ...]:
-    """Techniques that are new (clearly above zero now, not last week) or rising (a clear increase).
+    """Techniques that are new or rising: a clear increase against last week, at the techniques' scan z.
 
-    Both tests use the Bonferroni-corrected z for the number of (domain, technique) cells scanned.
+    **New** when last week's count could not be told apart from zero (or was not released, and this
+    week's can), **rising** otherwise. "New" is a clear increase too, never "above zero now, not
+    before" alone: a steady count near the detection limit crosses it by chance half the time.
     """
-    now, last = estimates(current, "category", "technique"), estimates(previous, "category", "technique")
+    return technique_changes(estimates(current, "category", "technique"), estimates(previous, "category", "technique"))
+
+
+def technique_changes(now: Cells, last: Cells) -> tuple[TechniqueFinding, ...]:
+    """:func:`notable_techniques` on cells keyed by ``(category, technique)``."""
     if not now or not last:
         return ()
-    z = z_for(len(now))
+    z = scan_z("techniques", len(now))
     found = []
     for (category, technique), estimate in now.items():
         before = last.get((category, technique))
         change = compare(estimate, before, z)
-        if distinguishable_from_zero(estimate, z) and (before is None or not distinguishable_from_zero(before, z)):
-            found.append(_technique(category, technique, "new", estimate, change))
+        if before is None:
+            if distinguishable_from_zero(estimate, z):
+                found.append(_technique(category, technique, "new", estimate, change))
         elif change.verdict == "clear increase":
-            found.append(_technique(category, technique, "rising", estimate, change))
+            status: Literal["new", "rising"] = "rising" if distinguishable_from_zero(before, z) else "new"
+            found.append(_technique(category, technique, status, estimate, change))
     return tuple(
         sorted(
             found,
@@ -156,11 +181,14 @@ def _technique(
 def funnel(current: pd.DataFrame | None, previous: pd.DataFrame | None) -> tuple[KeyedFinding, ...]:
     """The escalation funnel's stages in order (warned, rate-limited, suspended or banned)."""
     now, last = estimates(current, "escalation_stage"), estimates(previous, "escalation_stage")
-    return tuple(
-        KeyedFinding(s.value, now[(s.value,)], compare(now[(s.value,)], last.get((s.value,))))
-        for s in EscalationStage
-        if (s.value,) in now
-    )
+    stages = {s.value: now[(s.value,)] for s in EscalationStage if (s.value,) in now}
+    return keyed_changes("funnel", stages, {k[0]: e for k, e in last.items()})
+
+
+def keyed_changes(scan: Scan, now: dict[str, Estimate], last: dict[str, Estimate]) -> tuple[KeyedFinding, ...]:
+    """Each key of ``now`` (in order) against ``last``, at ``scan``'s z for the keys present in both."""
+    z = scan_z(scan, sum(key in last for key in now))
+    return tuple(KeyedFinding(key, estimate, compare(estimate, last.get(key), z)) for key, estimate in now.items())
 
 
 def surfaces(
@@ -174,10 +202,7 @@ def surfaces(
     not m·σ'² (see analytics.privacy.postprocess).
     """
     rows = [_surface_sums(frame) if by_category else _surface_rows(frame) for frame in (current, previous)]
-    if not rows[0]:
-        return ()
-    last = rows[1]
-    return tuple(KeyedFinding(key, estimate, compare(estimate, last.get(key))) for key, estimate in rows[0].items())
+    return keyed_changes("surfaces", rows[0], rows[1]) if rows[0] else ()
 
 
 def _surface_rows(frame: pd.DataFrame | None) -> dict[str, Estimate]:
@@ -189,8 +214,10 @@ def _surface_rows(frame: pd.DataFrame | None) -> dict[str, Estimate]:
     raw_scale = max(e.scale for e in hosted) if hosted else 0.0  # the release's σ, stored on every cell
     scale = raw_scale * math.sqrt(max(m - m * m / (n + 1), 0.0)) if _has_total(frame) else raw_scale * math.sqrt(m)
     value = sum(e.value for e in hosted)
+    clear = sum(e.value for e in hosted if not e.includes_zero)
     ordered: dict[str, Estimate] = {s.value: found[s.value] for s in Surface if s.value in found}
-    ordered["hosted"] = Estimate(value, scale, max(value - Z95 * scale, 0.0), value + Z95 * scale)
+    # One hosted surface keeps its released interval; a sum gets the conservative one of clamped parts.
+    ordered["hosted"] = hosted[0] if m == 1 else Estimate.summed(value, clear, scale)
     return ordered
 
 
@@ -214,12 +241,16 @@ def jurisdictions(
 
     Per jurisdiction, the flagged events summed over the dangerous domains. Listed: those clearly above
     zero (the largest first, up to eight) and those with a clear change against last week, both at the
-    Bonferroni-corrected z for the number of jurisdictions scanned.
+    jurisdictions' scan z (:func:`scan_z`), which is returned.
     """
-    now, last = _by_jurisdiction(current), _by_jurisdiction(previous)
+    return jurisdiction_changes(_by_jurisdiction(current), _by_jurisdiction(previous))
+
+
+def jurisdiction_changes(now: dict[str, Estimate], last: dict[str, Estimate]) -> tuple[tuple[KeyedFinding, ...], float]:
+    """:func:`jurisdictions` on estimates per jurisdiction (summed over the dangerous domains)."""
+    z = scan_z("jurisdictions", len(now))
     if not now:
-        return (), Z95
-    z = z_for(len(now))
+        return (), z
     changes = {k: compare(e, last.get(k), z) for k, e in now.items()}
     large = sorted((k for k, e in now.items() if distinguishable_from_zero(e, z)), key=lambda k: -now[k].value)
     keys = large[:TOP_JURISDICTIONS] + sorted(
@@ -232,11 +263,17 @@ def _by_jurisdiction(frame: pd.DataFrame | None) -> dict[str, Estimate]:
     return sum_by(frame, "jurisdiction", categories=DANGEROUS)
 
 
-def sum_by(frame: pd.DataFrame | None, dimension: str, categories: frozenset[str] | None = None) -> dict[str, Estimate]:
-    """Independent cells summed per value of ``dimension`` (over ``categories`` only, when given)."""
-    cells = estimates(frame, "category", dimension)
+def sum_cells(cells: Cells, categories: frozenset[str] | None = None) -> dict[str, Estimate]:
+    """Cells keyed by ``(category, key)`` summed per key (over ``categories`` only, when given), each with
+    the conservative interval of a sum of clamped cells (:meth:`Estimate.total`)."""
     grouped: dict[str, list[Estimate]] = {}
     for (category, key), estimate in cells.items():
         if categories is None or category in categories:
             grouped.setdefault(key, []).append(estimate)
     return {k: Estimate.total(v) for k, v in grouped.items()}
+
+
+def sum_by(frame: pd.DataFrame | None, dimension: str, categories: frozenset[str] | None = None) -> dict[str, Estimate]:
+    """Independent cells summed per value of ``dimension`` (over ``categories`` only, when given), each
+    with the conservative interval of a sum of clamped cells (:func:`sum_cells`)."""
+    return sum_cells(estimates(frame, "category", dimension), categories)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from analytics.reporting.accounting import PrivacyFacts
 from analytics.reporting.document import Bullets, Paragraph, Section, Table, num
 from analytics.reporting.model import WeeklyReport
+from analytics.reporting.stats import REPORT_FALSE_CALL_RATE, SCAN_NAMES, SCAN_RATES
 
 LIMITS = (
     "**Not people.** The unit is an actor pseudonym of one provider: one person with accounts at two providers, "
@@ -54,6 +55,20 @@ def _family_table(facts: PrivacyFacts) -> Table:
     return Table(("Family", "Mechanism", "K", "L", "Noise σ", "ρ", "ε", "δ"), tuple(rows), (2, 3, 4, 5, 6, 7))
 
 
+def _changes_bullet() -> str:
+    rate = f"{100 * REPORT_FALSE_CALL_RATE:g}%"
+    shares = ", ".join(f"{name} {100 * SCAN_RATES[scan]:g}%" for scan, name in SCAN_NAMES.items())
+    return (
+        "**Changes** are called by the Gaussian difference test described under *How changes are called*. "
+        f"**Family-wise false-call rate: {rate} per report**: if no true count changed, the chance that "
+        f"this report contains any clear change, or any new or rising technique, is at most {rate}. The "
+        f"{rate} is split between the report's scans ({shares}), each testing its comparisons at the "
+        "Bonferroni threshold for its share, so the bound holds however the scans depend on each other. "
+        "A single comparison is therefore held to more than 1.96 noise standard deviations; small changes "
+        "go uncalled."
+    )
+
+
 def methodology_section(report: WeeklyReport) -> Section:
     """The methodology and privacy statement of the report's window."""
     facts = report.privacy
@@ -67,8 +82,10 @@ def methodology_section(report: WeeklyReport) -> Section:
         "selection for open vocabularies.",
         "**Post-processing** (no privacy cost): counts are clamped at zero; parts are made consistent with "
         "released totals; intervals are the 95% accuracy of the noise, cut at zero. Sums of cells add their "
-        "variances; because clamping can only raise a cell near zero, sums over many near-zero cells lean high.",
-        "**Changes** are called by the Gaussian difference test described under *How changes are called*.",
+        "variances; because clamping can only raise a cell near zero, a sum's value leans high, so its "
+        "interval takes its lower end from the parts clear of zero only and its upper end from all parts "
+        "(the dashboard's sums use the same rule).",
+        _changes_bullet(),
         *_spend_bullets(facts, report.label),
     ]
     return Section(

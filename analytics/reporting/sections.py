@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from analytics.reporting.document import (
     Figure,
     Paragraph,
@@ -15,10 +17,26 @@ from analytics.reporting.document import (
 )
 from analytics.reporting.findings import DomainFinding, KeyedFinding, TechniqueFinding
 from analytics.reporting.model import WeeklyReport
-from analytics.reporting.stats import Z95, Estimate
+from analytics.reporting.stats import (
+    REPORT_FALSE_CALL_RATE,
+    SCAN_NAMES,
+    SCAN_RATES,
+    Change,
+    Estimate,
+    Scan,
+)
 from analytics.reporting.summary import STAGE_NAMES
 
 NOT_RELEASED = "Not released for this window."
+
+
+def scan_threshold(scan: Scan, changes: Iterable[Change]) -> str:
+    """``threshold z = 3.25 (Bonferroni: 2% of the report's 5% false-call rate over 17 comparisons)``."""
+    tested = [c for c in changes if c.verdict != "no earlier data"]
+    share = f"{100 * SCAN_RATES[scan]:g}% of the report's {100 * REPORT_FALSE_CALL_RATE:g}% false-call rate"
+    if not tested:
+        return f"threshold: the Bonferroni z for {share}"
+    return f"threshold z = {tested[0].z:.2f} (Bonferroni: {share}, over {len(tested)} comparisons)"
 
 
 def _value_cells(estimate: Estimate | None) -> tuple[str, str]:
@@ -73,26 +91,38 @@ def changes_section(report: WeeklyReport) -> Section:
     """How changes are called, and every domain's comparison with last week."""
     test = Paragraph(
         "Each released count is the true count plus independent Gaussian noise of known standard deviation σ. "
-        "A change between two releases is called only when their difference exceeds "
-        f"{Z95:.2f}·√(σ₁² + σ₂²), the difference that noise alone stays below 95% of the time. Against the "
-        "8-week average, the baseline is the mean of up to eight earlier windows, with σ = √(Σσᵢ²)/n. A "
-        "difference inside the noise is reported as **no clear change**: it does not show that nothing "
-        "changed, only that the noise could explain it. With 17 domains compared at 95% each, about one "
-        "spurious clear change in twenty comparisons is expected when nothing changed."
+        "A change between two releases is called only when their difference exceeds the **threshold** "
+        "z·√(σ₁² + σ₂²). Against the 8-week average, the baseline is the mean of up to eight earlier windows, "
+        "with σ = √(Σσᵢ²)/n. A difference below the threshold is reported as **no clear change**: it does not "
+        "show that nothing changed, only that the noise could explain it."
+    )
+    family = Paragraph(
+        f"**False-call rate: {100 * REPORT_FALSE_CALL_RATE:g}% per report.** The report makes many comparisons, so "
+        f"z is larger than 1.96: if no true count changed, the chance that this report shows any clear change "
+        f"(or any new or rising technique) is at most {100 * REPORT_FALSE_CALL_RATE:g}%. That rate is shared "
+        "between the report's scans (Bonferroni): "
+        + "; ".join(f"{name} {100 * SCAN_RATES[scan]:g}%" for scan, name in SCAN_NAMES.items())
+        + ". Each scan tests its m comparisons at z = Φ⁻¹(1 − share / 2m). Domains against the previous window: "
+        + scan_threshold("domains_vs_last", (d.vs_last for d in report.domains))
+        + "; against the 8-week average: "
+        + scan_threshold("domains_vs_trend", (d.vs_trend for d in report.domains))
+        + "."
     )
     if report.previous is None:
         return Section(
-            "changes", "How changes are called", (test, Paragraph("No earlier released window to compare with."))
+            "changes",
+            "How changes are called",
+            (test, family, Paragraph("No earlier released window to compare with.")),
         )
     rows = tuple(
         (f"`{d.category}`", *_compare_cells(d)) for d in report.domains if d.vs_last.verdict != "no earlier data"
     )
     table = Table(
-        ("Domain", report.label, report.previous.label(), "Difference", "Noise threshold", "Verdict"),
+        ("Domain", report.label, report.previous.label(), "Difference", "Threshold (±)", "Verdict"),
         rows,
         (1, 2, 3, 4),
     )
-    return Section("changes", "How changes are called", (test, table))
+    return Section("changes", "How changes are called", (test, family, table))
 
 
 def _compare_cells(d: DomainFinding) -> tuple[str, str, str, str, str]:
@@ -115,10 +145,11 @@ def _technique_row(t: TechniqueFinding, with_status: bool) -> tuple[str, ...]:
 def techniques_section(report: WeeklyReport) -> Section:
     """New or rising jailbreak techniques, and each domain's most frequent ones."""
     intro = Paragraph(
-        "Family `techniques_by_category`, mapped to MITRE ATLAS. **New**: clearly above zero this window but "
-        "not in the previous one; **rising**: a clear increase. Both tests use the Bonferroni-corrected "
-        "threshold for the number of (domain, technique) cells scanned, so the chance of any false call in "
-        "the list stays below 5%. Techniques are ranked within a domain only."
+        "Family `techniques_by_category`, mapped to MITRE ATLAS. **Rising**: a clear increase against the "
+        "previous window; **new**: a clear increase from a count that could not be told apart from zero. "
+        "The test's "
+        + scan_threshold("techniques", (t.vs_last for t in report.notable_techniques))
+        + ", the (domain, technique) cells scanned. Techniques are ranked within a domain only."
     )
     if not report.top_techniques and not report.notable_techniques:
         return Section(
@@ -171,7 +202,9 @@ def funnel_section(report: WeeklyReport) -> Section:
     intro = Paragraph(
         "Family `escalation_funnel`: distinct actors who reached each stage this window. An actor "
         "suspended or banned also counts as warned and rate-limited, so each stage should be at "
-        "most the one before, up to noise. The share is of the warned."
+        "most the one before, up to noise. The share is of the warned. Changes are called at the "
+        + scan_threshold("funnel", (k.vs_last for k in report.funnel))
+        + "."
     )
     warned = report.funnel[0].estimate.value
     table = _keyed_table("Stage", report.funnel, STAGE_NAMES, warned, _against(report))
@@ -191,7 +224,8 @@ def surfaces_section(report: WeeklyReport) -> Section:
     intro = Paragraph(
         f"Family `{report.surface_family}`. **Hosted** is every surface but open-weights hosting "
         "(consumer app, API, enterprise); its noise is that of the sum. Open-weights hosts see only "
-        "what reaches their own filters: misuse of weights run elsewhere is not counted."
+        "what reaches their own filters: misuse of weights run elsewhere is not counted. Changes are called "
+        "at the " + scan_threshold("surfaces", (k.vs_last for k in report.surfaces)) + "."
     )
     table = _keyed_table(
         "Surface", report.surfaces, {"hosted": "hosted (all but open weights)"}, whole, _against(report)
@@ -207,8 +241,10 @@ def jurisdictions_section(report: WeeklyReport) -> Section:
     """Jurisdictions that stand out in the extraordinarily dangerous domains."""
     intro = Paragraph(
         "Family `events_by_category_jurisdiction`, summed over the extraordinarily dangerous domains per "
-        f"jurisdiction. Listed: the largest that are clearly above zero, and any with a clear change; both at "
-        f"z = {report.jurisdiction_z:.2f}, the Bonferroni-corrected threshold for the jurisdictions scanned."
+        "jurisdiction. Listed: the largest that are clearly above zero, and any with a clear change; both at "
+        f"the threshold z = {report.jurisdiction_z:.2f} (Bonferroni: {100 * SCAN_RATES['jurisdictions']:g}% of the "
+        f"report's {100 * REPORT_FALSE_CALL_RATE:g}% false-call rate, over the jurisdictions scanned). A sum's "
+        "lower end counts only its domains clear of zero, because clamping lifts a zero count."
     )
     if not report.jurisdictions:
         return Section(

@@ -71,9 +71,9 @@ def _totals(report: WeeklyReport) -> str:
 
 
 def change_phrase(category: str, change: Change) -> str:
-    """``cbrn.bio up +1,200 (noise ±220)``: one clear change in a sentence."""
+    """``cbrn.bio up +1,200 (threshold ±220)``: one clear change in a sentence."""
     direction = "up" if change.verdict == "clear increase" else "down"
-    return f"`{category}` {direction} {signed(change.difference)} (noise ±{round(change.threshold):,})"
+    return f"`{category}` {direction} {signed(change.difference)} (threshold ±{round(change.threshold):,})"
 
 
 def _changes(domains: tuple[DomainFinding, ...], attr: str, against: str) -> str:
@@ -85,7 +85,7 @@ def _changes(domains: tuple[DomainFinding, ...], attr: str, against: str) -> str
     clear = [change_phrase(c, ch) for c, ch in compared if ch.is_clear]
     rest = len(compared) - len(clear)
     if not clear:
-        return f"{head} No clear change in any of the {rest} domains: every difference is inside the noise."
+        return f"{head} No clear change in any of the {rest} domains: every difference is below its threshold."
     return f"{head} {'; '.join(clear)}. No clear change in the other {rest}."
 
 

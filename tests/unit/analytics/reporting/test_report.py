@@ -1,7 +1,7 @@
 """The weekly report, built against stores written by the real release path (OpenDP noise, ledger).
 
 Expected values are recomputed here from the store's released tables with the test's own arithmetic
-(1.96·√(σ₁²+σ₂²), ledger sums), never by calling the report's own helpers.
+(z·√(σ₁²+σ₂²) with each scan's Bonferroni z, ledger sums), never by calling the report's own helpers.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import math
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from statistics import NormalDist
 
 import pandas as pd
 import pytest
@@ -142,8 +143,17 @@ def _cells(path: Path, family: str, label: str) -> pd.DataFrame:
     return cells[~cells["is_total"].astype(bool)] if "is_total" in cells else cells
 
 
-def _verdict(now: float, before: float, s_now: float, s_before: float) -> str:
-    threshold = 1.959963984540054 * math.sqrt(s_now**2 + s_before**2)
+def _bonferroni(share: float, comparisons: int) -> float:
+    """The two-sided z of a scan given ``share`` of the report's 5% false-call rate (the report's stated split)."""
+    return NormalDist().inv_cdf(1 - share / (2 * comparisons))
+
+
+Z_LAST = _bonferroni(0.02, len(Category))  # domains against the previous window
+Z_TREND = _bonferroni(0.01, len(Category))  # domains against the 8-week average
+
+
+def _verdict(now: float, before: float, s_now: float, s_before: float, z: float) -> str:
+    threshold = z * math.sqrt(s_now**2 + s_before**2)
     return (
         "clear increase"
         if now - before > threshold
@@ -153,15 +163,15 @@ def _verdict(now: float, before: float, s_now: float, s_before: float) -> str:
     )
 
 
-def _within_noise(call: str, z: float = 5.0) -> bool:
-    """A steady cell's call: "no clear change", or a change ("clear increase (+112; noise ±104)") of
-    less than ``z`` standard deviations (the noise shown is 1.96 of them)."""
+def _within_noise(call: str, scan_z: float, z: float = 5.0) -> bool:
+    """A steady cell's call: "no clear change", or a change ("clear increase (+112; threshold ±104)") of
+    less than ``z`` standard deviations (the threshold shown is ``scan_z`` of them)."""
     if call == "no clear change":
         return True
-    match = re.search(r"\(([−+-]?[\d,]+); noise ±([\d,]+)\)", call)
+    match = re.search(r"\(([−+-]?[\d,]+); threshold ±([\d,]+)\)", call)
     assert match, call
-    change, noise = (abs(int(x.replace(",", "").replace("−", "-"))) for x in match.groups())
-    return change < z * noise / 1.959963984540054
+    change, threshold = (abs(int(x.replace(",", "").replace("−", "-"))) for x in match.groups())
+    return change < z * threshold / scan_z
 
 
 def test_report_has_every_section(report: str) -> None:
@@ -215,15 +225,18 @@ def test_change_against_last_week_is_the_gaussian_difference_test(week_store: Pa
     now = _cells(week_store, "events_by_category", "2026-W47").set_index("category")
     before = _cells(week_store, "events_by_category", "2026-W46").set_index("category")
     changes = _section(report, "How changes are called")
-    assert "1.96·√(σ₁² + σ₂²)" in changes
+    assert "**threshold** z·√(σ₁² + σ₂²)" in changes and "**False-call rate: 5% per report.**" in changes
+    assert f"threshold z = {Z_LAST:.2f} (Bonferroni: 2% of the report's 5% false-call rate, over 17 comparisons)" in (
+        changes
+    )
     for category in Category:
         c, p = now.loc[category.value], before.loc[category.value]
-        expected = _verdict(c["value"], p["value"], c["scale"], p["scale"])
+        expected = _verdict(c["value"], p["value"], c["scale"], p["scale"], Z_LAST)
         row = _row(changes, f"`{category.value}`")
         assert row[5] == expected, category
+        assert row[4] == f"±{round(Z_LAST * math.hypot(c['scale'], p['scale'])):,}"
         if expected != "no clear change":
             assert _int(row[3]) == round(c["value"] - p["value"])
-            assert row[4] == f"±{round(1.959963984540054 * math.hypot(c['scale'], p['scale'])):,}"
     assert _row(changes, "`cbrn.bio`")[5] == "clear increase"
     assert _row(changes, "`cyber.malware`")[5] == "clear decrease"
     # fraud.phishing is steady: at the 95% level it is called a change in 1 run of 20 (the loop above
@@ -240,7 +253,7 @@ def test_change_against_the_trend_uses_the_mean_of_earlier_windows(week_store: P
     for category in ("cbrn.bio", "cyber.malware", "fraud.phishing", "weapons.conventional"):
         mean = sum(e.loc[category, "value"] for e in earlier) / len(earlier)
         sigma = math.sqrt(sum(e.loc[category, "scale"] ** 2 for e in earlier)) / len(earlier)
-        expected = _verdict(now.loc[category, "value"], mean, now.loc[category, "scale"], sigma)
+        expected = _verdict(now.loc[category, "value"], mean, now.loc[category, "scale"], sigma, Z_TREND)
         assert _row(domains, f"`{category}`")[4].split(" (")[0] == expected
     assert _row(domains, "`cbrn.bio`")[4].startswith("clear increase")
     # weapons.conventional is steady: called a change against its trend in 1 run of 20 (the loop above
@@ -284,7 +297,8 @@ def test_jurisdictions_of_note(week_store: Path, report: str) -> None:
     listed = [r[0] for r in _rows(section, "BR") + _rows(section, "US") + _rows(section, "DE")]
     assert listed == ["BR", "US", "DE"]
     assert _row(section, "BR")[3].startswith("clear increase")
-    assert _within_noise(_row(section, "US")[3])  # steady: called a change in 1 run of 20 at the 95% level
+    scan_z = float(re.search(r"threshold z = ([\d.]+)", section).group(1))  # type: ignore[union-attr]
+    assert _within_noise(_row(section, "US")[3], scan_z)  # steady: rarely called a change, never beyond 5 sd
     cells = _cells(week_store, "events_by_category_jurisdiction", "2026-W47")
     br = cells[(cells["jurisdiction"] == "BR") & cells["category"].isin([c.value for c in EXTRAORDINARILY_DANGEROUS])]
     assert _int(_row(section, "BR")[1]) == round(br["value"].sum())

@@ -6,14 +6,27 @@ import math
 import os
 import time
 from pathlib import Path
+from statistics import NormalDist
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from analytics.privacy.budget import RhoBudget
 from analytics.privacy.gaussian import draw, plan_gaussian
 from analytics.reporting.archive import list_reports, report_filename, report_slug
 from analytics.reporting.build import ReportFormatError, parse_formats
-from analytics.reporting.stats import Estimate, compare, distinguishable_from_zero, z_for
+from analytics.reporting.stats import (
+    REPORT_FALSE_CALL_RATE,
+    SCAN_RATES,
+    Estimate,
+    compare,
+    distinguishable_from_zero,
+    scan_z,
+    sum_interval,
+    z_for,
+)
+from dashboard import stats as dashboard_stats
 
 
 def _est(value: float, scale: float) -> Estimate:
@@ -94,3 +107,55 @@ def test_list_reports_groups_formats_newest_first(tmp_path: Path) -> None:
     reports = list_reports(tmp_path)
     assert [r.slug for r in reports] == ["2026-W47", "2026-W46"]
     assert sorted(reports[1].files) == ["html", "md"] and list(reports[0].files) == ["pdf"]
+
+
+def test_a_sum_of_clamped_zero_cells_is_not_called_clear_of_zero() -> None:
+    """200 cells with true count 0, released with seeded Gaussian noise (σ = 30) and clamped at zero:
+    each clamped value averages 0.4σ, so their sum is ~80σ against noise √200·σ ≈ 14σ, and the plain
+    Gaussian interval of the sum (the report's before this change) excluded zero. The shared
+    conservative interval takes its lower end from the parts clear of zero only."""
+    rng = np.random.default_rng(7)
+    parts = [_est(max(float(x), 0.0), 30.0) for x in rng.normal(0.0, 30.0, 200)]
+    total = Estimate.total(parts)
+    assert total.value == pytest.approx(sum(p.value for p in parts))
+    assert total.value - 1.959963984540054 * total.scale > 0  # what a plain interval would have said
+    assert total.includes_zero and total.ci_low == 0.0
+    assert not distinguishable_from_zero(total, 1.959963984540054)
+    clear = sum(p.value for p in parts if not p.includes_zero)
+    assert total.ci_high == pytest.approx(total.value + 1.959963984540054 * total.scale)
+    assert total.clear_value == pytest.approx(clear)
+
+
+def test_report_and_dashboard_sums_share_one_interval() -> None:
+    """The same released cells summed by the report (Estimate.total) and the dashboard (stats.aggregate)."""
+    values = [0.0, 3.0, 250.0, 30.0, 900.0]
+    parts = [_est(v, 20.0) for v in values]
+    start = pd.Timestamp("2026-11-02", tz="UTC")
+    cells = pd.DataFrame(
+        {
+            "window_start": start,
+            "window_end": start + pd.Timedelta(days=7),
+            "category": [f"c{i}" for i in range(len(values))],
+            "value": values,
+            "ci_low": [p.ci_low for p in parts],
+            "ci_high": [p.ci_high for p in parts],
+            "includes_zero": [p.includes_zero for p in parts],
+            "scale": 20.0,
+        }
+    )
+    summed = dashboard_stats.aggregate(cells, []).iloc[0]
+    total = Estimate.total(parts)
+    assert (summed["ci_low"], summed["ci_high"]) == pytest.approx((total.ci_low, total.ci_high))
+    assert total.ci_low == pytest.approx(250 + 900 - 1.959963984540054 * 20 * math.sqrt(5))  # 30 is not clear of zero
+    low, high = sum_interval([10.0, 500.0], [0.0, 480.0], [30.0, 30.0])
+    assert low.tolist() == pytest.approx([0.0, 480 - 1.959963984540054 * 30])
+    assert high.tolist() == pytest.approx([10 + 1.959963984540054 * 30, 500 + 1.959963984540054 * 30])
+    assert Estimate.total(parts[2:3]) == parts[2]  # one cell keeps the interval it was released with
+
+
+def test_report_scans_split_the_false_call_rate() -> None:
+    assert sum(SCAN_RATES.values()) == pytest.approx(REPORT_FALSE_CALL_RATE)
+    assert scan_z("domains_vs_last", 17) == pytest.approx(NormalDist().inv_cdf(1 - 0.02 / 34))
+    assert scan_z("funnel", 0) == scan_z("funnel", 1)
+    change = compare(_est(300, 30), _est(100, 40), scan_z("domains_vs_last", 17))
+    assert change.z == scan_z("domains_vs_last", 17) and change.threshold == pytest.approx(change.z * 50)
