@@ -52,12 +52,25 @@ def test_up_runs_the_stack_and_leaves_nothing_running(tmp_path: Path) -> None:
             break
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=10) as response:
         assert response.read() == b"ok"
+    # The worker's operational metrics: printed, served on loopback to operators, never in the store.
+    metrics = re.search(r"metrics:\s+(http://127\.0\.0\.1:(\d+)/metrics)", "".join(lines))
+    assert metrics, "".join(lines)
+    for _ in range(40):  # the worker starts its endpoint once it has loaded its settings and families
+        try:
+            with urllib.request.urlopen(metrics.group(1), timeout=5) as response:
+                assert "flockview_events_in_total" in response.read().decode()
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        raise AssertionError(f"nothing serves {metrics.group(1)}")
     output = "".join(lines) + proc.stdout.read()
     assert proc.wait(timeout=120) == 0, output
     assert "all stopped." in output
     broker_port = int(re.search(r"broker:\s+127\.0\.0\.1:(\d+)", output).group(1))  # type: ignore[union-attr]
     time.sleep(0.5)
-    assert not listening(port) and not listening(broker_port)
+    assert not listening(port) and not listening(broker_port) and not listening(int(metrics.group(2)))
+    assert "health" not in ReadOnlyStore(tmp_path / "flockview.duckdb").tables()
     releases = ReadOnlyStore(tmp_path / "flockview.duckdb").releases()
     assert releases["window_start"].nunique() >= 2
     worker_log = (tmp_path / "logs" / "worker.log").read_text()
