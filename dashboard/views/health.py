@@ -31,13 +31,13 @@ def render() -> None:
 
 
 def _body(store: Path) -> None:
-    releases = data.load_releases(store)
-    states = window_states(releases, data.load_refusals(store), data.family_catalog())
+    refusals = data.load_refusals(store)
+    states = window_states(data.load_releases(store), refusals, data.family_catalog())
     latest = states.iloc[-1]
     columns = st.columns(3)
     columns[0].metric("Windows fully released", f"{(states['Status'] == RELEASED).sum()} of {len(states)}")
     columns[1].metric("Latest window", f"{latest['Window']}: {latest['Status']}")
-    columns[2].metric("Releases refused", f"{int(states['Refused'].str.len().gt(0).sum())} window(s)")
+    columns[2].metric("Windows with a refused release", f"{int(states['Refused'].str.len().gt(0).sum())}")
     st.caption(OPERATORS_NOTE)
 
     st.subheader("Windows")
@@ -51,7 +51,7 @@ def _body(store: Path) -> None:
     ).sort_values("Starts (UTC)", ascending=False)
     _common.table(shown, "release-state", "health_windows")
 
-    _refusals(data.load_refusals(store))
+    _refusals(refusals)
     st.subheader("Released volume per window")
     _volume(store)
 

@@ -336,6 +336,7 @@ def test_health_names_pending_and_refused_families(run_view: Run, store_without:
     assert (windows.loc[["2026-W46", "2026-W45"], "Status"] == "released").all()
     refusals = at.dataframe[1].value
     assert refusals["Why"].str.contains("requested rho=0.002, remaining rho=0").all()
+    assert {m.label: m.value for m in at.metric}["Windows with a refused release"] == "1"
 
 
 def test_parquet_export_round_trips_the_shown_table() -> None:
