@@ -30,13 +30,18 @@ from analytics.reporting.summary import STAGE_NAMES
 NOT_RELEASED = "Not released for this window."
 
 
-def scan_threshold(scan: Scan, changes: Iterable[Change]) -> str:
-    """``threshold z = 3.25 (Bonferroni: 2% of the report's 5% false-call rate over 17 comparisons)``."""
+def scan_threshold(scan: Scan, changes: Iterable[Change], every: bool = True) -> str:
+    """``threshold z = 3.24 (Bonferroni: 2% of the report's 5% false-call rate, over 17 comparisons)``.
+
+    ``changes`` are the scan's comparisons; with ``every`` False they are only some of them (those
+    listed), and the count is left out.
+    """
     tested = [c for c in changes if c.verdict != "no earlier data"]
     share = f"{100 * SCAN_RATES[scan]:g}% of the report's {100 * REPORT_FALSE_CALL_RATE:g}% false-call rate"
     if not tested:
         return f"threshold: the Bonferroni z for {share}"
-    return f"threshold z = {tested[0].z:.2f} (Bonferroni: {share}, over {len(tested)} comparisons)"
+    over = f", over {len(tested)} comparisons" if every else ""
+    return f"threshold z = {tested[0].z:.2f} (Bonferroni: {share}{over})"
 
 
 def _value_cells(estimate: Estimate | None) -> tuple[str, str]:
@@ -148,8 +153,8 @@ def techniques_section(report: WeeklyReport) -> Section:
         "Family `techniques_by_category`, mapped to MITRE ATLAS. **Rising**: a clear increase against the "
         "previous window; **new**: a clear increase from a count that could not be told apart from zero. "
         "The test's "
-        + scan_threshold("techniques", (t.vs_last for t in report.notable_techniques))
-        + ", the (domain, technique) cells scanned. Techniques are ranked within a domain only."
+        + scan_threshold("techniques", (t.vs_last for t in report.notable_techniques), every=False)
+        + ", over the (domain, technique) cells scanned. Techniques are ranked within a domain only."
     )
     if not report.top_techniques and not report.notable_techniques:
         return Section(
@@ -173,7 +178,12 @@ def techniques_section(report: WeeklyReport) -> Section:
         )
     else:
         blocks.append(Paragraph("No technique is new or clearly rising against the previous window."))
-    blocks.append(Paragraph("Most frequent techniques per domain (up to three, interval excluding zero):"))
+    blocks.append(
+        Paragraph(
+            "Most frequent techniques per domain (up to three; listed when clearly above zero, value > z·σ at "
+            "the techniques' threshold):"
+        )
+    )
     blocks.append(
         Table(
             ("Domain", "Technique", "MITRE ATLAS", "Released events", "95% interval"),
