@@ -25,6 +25,8 @@ environment variable reaches it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -220,8 +222,9 @@ class Releaser:
     def release(self, closed: ClosedWindow) -> list[ReleaseOutcome]:
         """Release every family whose window kind matches ``closed``; refusals are outcomes, not errors."""
         kind, period = self._kind(closed.window)
-        outcomes = []
-        for family in (f for f in self.families if f.window == kind):
+        outcomes = spec_refusals(self.store, [f for f in self.families if f.window == kind], closed)
+        refused = {o.family for o in outcomes}
+        for family in (f for f in self.families if f.window == kind and f.name not in refused):
             try:
                 outcome = self._release_family(family, closed, period)
             except BudgetExceededError as exc:
@@ -305,3 +308,61 @@ def _plan(family: ReportFamily, period: timedelta, policy: BudgetPolicy, total_w
     if family.open_vocabulary:
         return ThresholdRelease(family, plan_threshold(family.bound_k, family.per_cell_bound, share))
     return GaussianRelease(family, plan_gaussian(family.sensitivity_l2, share))
+
+
+# --- what a window's counts were computed with (issue 15, item 4) -----------------------------------------
+
+
+def family_spec_hash(family: ReportFamily, window_length: timedelta) -> str:
+    """A hash of what bounds a family's counts: metric, dimensions, K, L, threshold, actions, window kind
+    and length. Every closed-window summary carries it (:mod:`analytics.worker.gather`)."""
+    spec = [
+        family.metric,
+        list(family.dimensions),
+        family.bound_k,
+        family.bound_l,
+        family.threshold,
+        sorted(str(a) for a in family.actions),
+        family.window,
+        window_length.total_seconds(),
+    ]
+    return hashlib.sha256(json.dumps(spec).encode()).hexdigest()[:16]
+
+
+def spec_refusals(store: Store, families: Sequence[ReportFamily], closed: ClosedWindow) -> list[ReleaseOutcome]:
+    """The families of ``closed`` that must not be released: refused, audited and logged (once per window).
+
+    A window gathered from summaries (``analytics.worker.gather.GatheredWindow``) names, per family, the
+    spec hash of every summary it was gathered from, and the partition counts its events were signed
+    for. A family is refused when its summaries name another spec than this worker's own, or more
+    than one (a rolling deploy or a ``families.toml`` edit mid-window: counts bounded with other K or
+    L than the noise is calibrated for), or a summary without one (format v1). Every family is refused
+    when the events were signed for two partition counts (an actor may then be on two partitions,
+    bounded twice). A window handed over directly (tests, the integration sink) carries neither.
+    A family already released for the window is left to the release step (it answers "already_released").
+    """
+    specs: Mapping[str, frozenset[str]] | None = getattr(closed, "specs", None)
+    signed: frozenset[int] = getattr(closed, "partition_counts", frozenset())
+    length = closed.window.end - closed.window.start
+    reasons: dict[str, str] = {}
+    for family in families:
+        own = family_spec_hash(family, length)
+        if len(signed) > 1:
+            reasons[family.name] = (
+                f"its events were signed for partition counts {', '.join(map(str, sorted(signed)))}; "
+                "partition counts may change only at week boundaries"
+            )
+        elif specs is not None and specs.get(family.name, frozenset()) - {own}:
+            seen = ", ".join(sorted(specs[family.name]))
+            reasons[family.name] = f"its summaries were bounded with spec {seen}, this worker's is {own}"
+    if not reasons:
+        return []
+    with store.transaction() as con:
+        done = {name for name in reasons if releases.exists(con, f"{name}@{closed.window.start.isoformat()}")}
+    refused = {name: reason for name, reason in reasons.items() if name not in done}
+    if not refused:
+        return []
+    detail = f"window {closed.window.label()} refused for " + "; ".join(f"{n}: {r}" for n, r in refused.items())
+    store.audit("worker", "release_refused", detail)
+    log.error("%s", detail)
+    return [ReleaseOutcome(name, closed.window, "refused", reason) for name, reason in refused.items()]

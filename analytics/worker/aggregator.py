@@ -26,7 +26,7 @@ import numpy as np
 from analytics.families import ReportFamily
 from analytics.windows import EPOCH_TS, ClosedWindow, Window
 from analytics.worker.columns import EventBatch, Profiles, profile_fields
-from analytics.worker.gather import window_at
+from analytics.worker.gather import GatheredWindow, window_at
 from analytics.worker.health import IngestMetrics
 from analytics.worker.keys import KeyIndex, SeenIds
 from analytics.worker.slots import Vocabulary, WindowBounds
@@ -42,13 +42,14 @@ def seconds_since_epoch(ts: datetime) -> float:
 class WindowState:
     """One lane's state for one window: actor rows, their slots and counts, and (longest lane) the ids seen."""
 
-    __slots__ = ("actors", "bounds", "logged_bytes", "seen")
+    __slots__ = ("actors", "bounds", "logged_bytes", "partition_counts", "seen")
 
     def __init__(self, vocabulary: Vocabulary) -> None:
         self.actors = KeyIndex()
         self.bounds = WindowBounds(vocabulary)
         self.seen = SeenIds()
         self.logged_bytes = 0  # slot data written to the state store's log since its last snapshot
+        self.partition_counts: set[int] = set()  # the partition counts the window's events were signed for
 
     @property
     def nbytes(self) -> int:
@@ -76,10 +77,11 @@ class Lane:
             state = self.windows[index] = WindowState(self.vocab)
         return state
 
-    def closed(self, index: int) -> ClosedWindow:
+    def closed(self, index: int) -> GatheredWindow:
         state = self.windows.get(index)
         counts = state.bounds.counts if state else WindowBounds(self.vocab).counts
-        return ClosedWindow(self.window(index), self.vocab.cell_counts(counts))
+        signed = frozenset(state.partition_counts) if state else frozenset()
+        return GatheredWindow(self.window(index), self.vocab.cell_counts(counts), partition_counts=signed)
 
 
 @dataclass
@@ -89,9 +91,10 @@ class Delta:
     actors: dict[tuple[int, int], list[tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)  # keys, rows
     new_ids: dict[tuple[int, int], list[np.ndarray]] = field(default_factory=dict)  # (lane, window) -> ids added
     closed: list[tuple[int, int]] = field(default_factory=list)  # (lane, window) closed
+    partition_counts: set[tuple[int, int]] = field(default_factory=set)  # (lane, window) signed for a new count
 
     def __bool__(self) -> bool:
-        return bool(self.actors or self.new_ids or self.closed)
+        return bool(self.actors or self.new_ids or self.closed or self.partition_counts)
 
     def touched(self, key: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """The distinct actors touched in one window: their keys and rows."""
@@ -174,10 +177,14 @@ class WindowAggregator:
             lane_keep = keep & (lane_index >= lane.closed_before)
             for win in np.unique(lane_index[lane_keep]).tolist():
                 where = np.nonzero(lane_keep & (lane_index == win))[0]
-                self._count(lane, win, batch.actors[where], profiles[where])
+                self._count(lane, win, batch.actors[where], profiles[where], batch.partitions[where])
 
-    def _count(self, lane: Lane, win: int, actors: np.ndarray, profiles: np.ndarray) -> None:
+    def _count(self, lane: Lane, win: int, actors: np.ndarray, profiles: np.ndarray, signed: np.ndarray) -> None:
         state = lane.state(win)
+        counts = set(np.unique(signed).tolist()) - {0}  # 0: events given directly, not from a record
+        if counts - state.partition_counts:
+            state.partition_counts |= counts
+            self.delta.partition_counts.add((lane.lane_id, win))
         rows = state.actors.rows(actors)
         state.bounds.ensure_rows(len(state.actors))
         self.delta.actors.setdefault((lane.lane_id, win), []).append((actors, rows))
@@ -203,7 +210,7 @@ class WindowAggregator:
         """Close and return every window whose end plus allowed lateness the watermark has passed."""
         return [closed for _, _, closed in self.close_ready_by_lane(now)]
 
-    def close_ready_by_lane(self, now: datetime | None = None) -> list[tuple[Lane, int, ClosedWindow]]:
+    def close_ready_by_lane(self, now: datetime | None = None) -> list[tuple[Lane, int, GatheredWindow]]:
         """Like :meth:`close_ready`, with each window's lane and index; advances every lane's ``closed_before``."""
         mark = self.watermark(now or datetime.now(UTC)) - self.lateness_s
         out = []

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from analytics.families import ReportFamily
+from analytics.privacy.release import family_spec_hash
 from analytics.worker.aggregator import WindowAggregator, seconds_since_epoch
 from analytics.worker.columns import EventBatch
 from analytics.worker.decode import Decoded, FastDecoder
@@ -186,7 +187,9 @@ class PartitionWorker:
             if lane.closed_before == was:
                 continue
             windows = {index: cw.counts for ln, index, cw in closed if ln is lane}
-            summary = Summary(self.partition, lane.size_s, lane.closed_before, windows)
+            signed = {index: tuple(sorted(cw.partition_counts)) for ln, index, cw in closed if ln is lane}
+            specs = {f.name: family_spec_hash(f, lane.size) for f in lane.families}
+            summary = Summary(self.partition, lane.size_s, lane.closed_before, windows, specs, signed)
             summaries.append((self.config.summaries_topic, summary.encode()))
         if not summaries:
             return False

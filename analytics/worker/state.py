@@ -30,6 +30,7 @@ from analytics.worker.aggregator import Lane, WindowAggregator, WindowState
 from analytics.worker.keys import keys_of
 
 STATE_FORMAT = "3"  # 1: one row per actor; 2: slot logs per window; 3: seen keys of (provider, actor, event id)
+_SIGNED = "partitions:"  # meta key prefix: "partitions:<lane size>:<window>" -> the signed partition counts
 _SNAPSHOT_SLACK = 1 << 20  # log bytes a window may hold beyond twice its live slots before a snapshot
 
 _SCHEMA = """
@@ -105,6 +106,10 @@ class PartitionStateStore:
             state.logged_bytes += len(slots)
         for size, win, ids in self.con.execute("SELECT lane, win, ids FROM seen ORDER BY rowid"):
             lanes[size].state(win).seen.extend_known(ids)
+        for key, value in meta.items():
+            if key.startswith(_SIGNED):  # the partition counts an open window's events were signed for
+                size, win = key[len(_SIGNED) :].rsplit(":", 1)
+                lanes[float(size)].state(int(win)).partition_counts = {int(p) for p in value.split(",") if p}
         for lane in aggregator.lanes:
             for state in lane.windows.values():
                 state.bounds.recount()
@@ -138,10 +143,18 @@ class PartitionStateStore:
                     con.execute(
                         "INSERT INTO seen VALUES (?, ?, ?)", (lanes[lane_id].size_s, win, np.concatenate(ids).tobytes())
                     )
+            for lane_id, win in delta.partition_counts:
+                lane = lanes[lane_id]
+                if win in lane.windows:
+                    signed = ",".join(map(str, sorted(lane.windows[win].partition_counts)))
+                    con.execute(
+                        "INSERT OR REPLACE INTO meta VALUES (?, ?)", (f"{_SIGNED}{lane.size_s!r}:{win}", signed)
+                    )
             for lane_id, win in delta.closed:
                 size = lanes[lane_id].size_s
                 con.execute("DELETE FROM slots WHERE lane = ? AND win = ?", (size, win))
                 con.execute("DELETE FROM seen WHERE lane = ? AND win = ?", (size, win))
+                con.execute("DELETE FROM meta WHERE key = ?", (f"{_SIGNED}{size!r}:{win}",))
             con.executemany("INSERT INTO outbox (topic, payload) VALUES (?, ?)", list(outbox))
             con.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", self._meta_rows(aggregator, offset))
             con.execute("COMMIT")
