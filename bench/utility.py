@@ -6,18 +6,20 @@ real :class:`analytics.privacy.release.Releaser` (OpenDP noise, ledger, DuckDB),
 
 * median relative error of released cells by true cell size, and 95%-interval coverage over all
   released cells of ≥ 1,000 releases;
-* power and false-alarm rate of a noise-aware week-over-week alert for a +30% campaign on a
-  2,000-event weekly baseline;
+* power and false-alarm rate of the alert rule the dashboard ships (:func:`dashboard.stats.changes`,
+  the Alerts page at its default 5%) for a +30% campaign on a 2,000-event weekly baseline;
 * the same weekly report (events by category) computed with OpenDP's Polars API on the same
   events: accuracy and wall time side by side;
 * the wall time of releasing 100k cells (ledger and DuckDB write included) against the bare OpenDP
   draws for those cells.
 
-It ends with one line of JSON. ``--quick`` runs a small smoke version. The Polars part needs the
+It ends with one line of JSON. ``--quick`` runs a small smoke version; ``--alerts-only`` runs only the
+alert experiment (``--trials`` pages). The Polars part needs the
 ``bench`` extra (``pip install -e '.[bench]'``: ``polars==1.36.1``, which OpenDP 0.16 requires).
 
     python bench/utility.py            # full run: two simulated years
     python bench/utility.py --quick    # smoke run
+    python bench/utility.py --alerts-only --trials 2000
 """
 
 from __future__ import annotations
@@ -30,16 +32,17 @@ import time
 import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 
 from analytics.families import PUBLIC_DIMENSIONS, ReportFamily, load_families
-from analytics.privacy.gaussian import draw
+from analytics.privacy.gaussian import GaussianPlan, draw
 from analytics.privacy.release import BudgetPolicy, Releaser
+from analytics.reporting.stats import z_for
 from analytics.store import ReadOnlyStore, Store
 from analytics.windows import ClosedWindow, Window
+from dashboard import stats
 
 WEEK = timedelta(days=7)
 CATEGORIES = PUBLIC_DIMENSIONS["category"]
@@ -54,6 +57,8 @@ MODEL_FAMILIES = ["acme-large", "acme-small", "llama-like-70b", "mistral-like-7b
 JURISDICTIONS = ["US", "GB", "DE", "FR", "IN", "BR", "JP", "NG", "ID", "CA"]
 #: Campaigns: (category, first week, weeks, uplift); cbrn.bio's baseline is 2,000 events a week.
 CAMPAIGNS = [("cbrn.bio", 10, 3, 0.3), ("cyber.malware", 30, 2, 0.3), ("fraud.phishing", 44, 4, 0.5)]
+#: The Alerts page's default false-alarm rate.
+ALERT_RATE = 0.05
 
 
 def baseline_rates() -> dict[str, float]:
@@ -188,31 +193,69 @@ def error_table(joined: pd.DataFrame) -> tuple[dict[str, float], float]:
     return {str(k): float(v) for k, v in table.items()}, float(rel[sized["truth"] >= 1000].median())
 
 
+def released_page(plan: GaussianPlan, truth: np.ndarray, window: int) -> pd.DataFrame:
+    """One window of events_by_category as the store holds it: OpenDP noise, clamped at 0, 95% interval."""
+    noisy = np.array(draw(plan, truth.tolist()), dtype=float)
+    start = pd.Timestamp(datetime(2030, 1, 7, tzinfo=UTC) + window * WEEK)
+    return pd.DataFrame(
+        {
+            "window_start": start,
+            "window_end": start + pd.Timedelta(WEEK),
+            "category": list(CATEGORIES),
+            "value": np.maximum(noisy, 0.0),
+            "scale": plan.scale,
+            "ci_low": np.maximum(noisy - plan.half_width, 0.0),
+            "ci_high": np.maximum(noisy + plan.half_width, 0.0),
+            "includes_zero": noisy - plan.half_width <= 0,
+        }
+    )
+
+
+def shipped_alerts(plan: GaussianPlan, before: np.ndarray, after: np.ndarray) -> pd.DataFrame:
+    """The dashboard's Alerts page on one family: :func:`dashboard.stats.changes` at its default rate."""
+    now = stats.aggregate(released_page(plan, after, 1), ["category"])
+    previous = stats.aggregate(released_page(plan, before, 0), ["category"])
+    return stats.changes(now, previous, ["category"], ALERT_RATE).set_index("category")
+
+
 def alert_experiment(
     releaser: Releaser, family: ReportFamily, trials: int, rng: np.random.Generator
-) -> tuple[float, float, float]:
-    """Power and false-alarm rate of the week-over-week alert on events_by_category's noise.
+) -> dict[str, float]:
+    """Power and false-alarm rate of the shipped alert rule on events_by_category's released noise.
 
-    Alert when the noisy rise exceeds z·√(2σ² + v_prev + v_now): DP noise of both weeks plus Poisson
-    week-to-week variation estimated from the noisy values, z Bonferroni-corrected over the 17
-    categories at a family-wise 2.5% per week, leaving margin under the 5% target (the variance
-    estimate is itself noisy).
+    The rule is the dashboard's (:func:`dashboard.stats.changes`, as on the Alerts page at its default
+    5%): two-sided, noise only, Bonferroni over the page's cells. Its null hypothesis is that every
+    cell's true (bounded) count is the same in both windows. Each trial releases two windows of the
+    17 categories (the bench's weekly rates, cbrn.bio at 2,000) through OpenDP and runs the rule:
+
+    * false alarm: identical true counts in both windows (the rule's null); any flag on the page;
+    * no campaign: each week's counts drawn Poisson around the same rates (natural week-to-week
+      variation, which the rule counts as real change); any flag on the page;
+    * power: Poisson weeks with cbrn.bio +30% (and, as a harder case, +10%) in the second; cbrn.bio
+      flagged as an increase.
     """
     plan = releaser.plan(family, WEEK).gaussian
-    assert plan is not None
-    k = len(CATEGORIES)
-    z = NormalDist().inv_cdf(1 - 0.025 / k)
-
-    def alerts(before: np.ndarray, after: np.ndarray) -> np.ndarray:
-        nb = np.array(draw(plan, before.ravel().tolist())).reshape(before.shape)
-        na = np.array(draw(plan, after.ravel().tolist())).reshape(after.shape)
-        se = np.sqrt(2 * plan.scale**2 + np.maximum(nb, 0) + np.maximum(na, 0))
-        return (na - nb) > z * se
-
-    base = rng.poisson(2000, (trials, k))
-    power = float(alerts(base, rng.poisson(2600, (trials, k))).mean())
-    false_alarm = float(alerts(base, rng.poisson(2000, (trials, k))).any(axis=1).mean())
-    return power, false_alarm, z
+    if plan is None:
+        raise SystemExit(f"{family.name} has no Gaussian release plan: this is a bug in the bench")
+    rates = np.array([baseline_rates()[c] for c in CATEGORIES])
+    bio = np.array(CATEGORIES) == "cbrn.bio"
+    steady = np.round(rates).astype(int)
+    false_alarms = no_campaign = 0
+    hits = {0.3: 0, 0.1: 0}
+    for _ in range(trials):
+        false_alarms += bool(shipped_alerts(plan, steady, steady)["flagged"].any())
+        no_campaign += bool(shipped_alerts(plan, rng.poisson(rates), rng.poisson(rates))["flagged"].any())
+        for uplift in hits:
+            row = shipped_alerts(plan, rng.poisson(rates), rng.poisson(rates * (1 + uplift * bio))).loc["cbrn.bio"]
+            hits[uplift] += bool(row["flagged"]) and row["direction"] == "increase"
+    return {
+        "alert_power": hits[0.3] / trials,
+        "alert_power_10pct": hits[0.1] / trials,
+        "alert_false_alarm": false_alarms / trials,
+        "alert_flag_rate_no_campaign": no_campaign / trials,
+        "alert_z": z_for(len(CATEGORIES), ALERT_RATE),
+        "alert_sigma": plan.scale,
+    }
 
 
 def polars_weekly(events: pd.DataFrame, family: ReportFamily, rho: float) -> tuple[dict[str, int], float]:
@@ -348,15 +391,19 @@ def report_side_by_side(
 ) -> dict[str, float]:
     """Print the year-to-date figures and the engine beside OpenDP's Polars API."""
     last = ytd[ytd["window_start"] == ytd["window_start"].max()]
-    plan = releaser.plan(by_cat, WEEK)
-    assert plan.gaussian is not None and plan.continual is not None
+    plan = releaser.plan(by_cat, WEEK).gaussian
+    if plan is None:
+        raise SystemExit(f"{by_cat.name} has no Gaussian release plan: this is a bug in the bench")
     print(
-        f"year-to-date (binary tree): {len(ytd)} estimates; latest median ±"
-        f"{(last['ci_high'] - last['value']).median():.0f} from {int(last['n_nodes'].max())} nodes; at week 52: "
-        f"±{plan.continual.plan.half_width * np.sqrt(3):.0f} (3 nodes) vs summing 52 weekly releases "
-        f"±{plan.gaussian.half_width * np.sqrt(52):.0f}"
+        f"year-to-date (sums of the weekly noisy values): {len(ytd)} estimates; latest median ±"
+        f"{(last['ci_high'] - last['value']).median():.0f} over {int(last['n_weeks'].max())} weeks; at week 52: "
+        f"±{plan.half_width * np.sqrt(52):.0f}"
     )
-    side = compare_polars(releaser, by_cat, weekly, n)
+    try:
+        side = compare_polars(releaser, by_cat, weekly, n)
+    except ModuleNotFoundError as missing:  # polars comes with the bench extra only
+        print(f"\nOpenDP Polars comparison skipped ({missing.name} is not installed: pip install -e '.[bench]')")
+        return {}
     print(f"\nevents_by_category, {n} weeks, same rho, vs exact counts of cells >= 1,000:")
     print(
         f"  release engine   median rel. error {side['engine_median_rel_error']:.3%}  "
@@ -374,13 +421,42 @@ def report_side_by_side(
     return side
 
 
+def print_alerts(alerts: dict[str, float], trials: int) -> None:
+    print(
+        f"\nshipped alert rule (dashboard.stats.changes: two-sided, noise only, Bonferroni over "
+        f"{len(CATEGORIES)} categories at {ALERT_RATE:.0%}, z={alerts['alert_z']:.2f}, sigma="
+        f"{alerts['alert_sigma']:.1f}; {trials} trials):\n"
+        f"  power {alerts['alert_power']:.3f} for +30% on cbrn.bio's 2,000/week (Poisson weeks), "
+        f"{alerts['alert_power_10pct']:.3f} for +10%\n"
+        f"  false alarms {alerts['alert_false_alarm']:.3f} per page with identical true counts (the rule's null)\n"
+        f"  pages with a flag {alerts['alert_flag_rate_no_campaign']:.3f} with Poisson week-to-week variation "
+        "and no campaign"
+    )
+
+
+def alerts_only(trials: int, rng: np.random.Generator) -> None:
+    """Only the alert experiment: the default families' plan for events_by_category, no simulated year."""
+    families, policy = load_families(), BudgetPolicy()
+    by_cat = next(f for f in families if f.name == "events_by_category")
+    with tempfile.TemporaryDirectory() as tmp:
+        alerts = alert_experiment(Releaser(Store(Path(tmp) / "a.duckdb"), families, policy), by_cat, trials, rng)
+    print_alerts(alerts, trials)
+    print(json.dumps({**alerts, "alert_trials": trials}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: 8 weeks, small experiments")
+    parser.add_argument("--alerts-only", action="store_true", help="run only the alert experiment")
+    parser.add_argument("--trials", type=int, default=None, help="alert experiment pages (default 2000; 300 quick)")
     parser.add_argument("--seed", type=int, default=20261123)
     args = parser.parse_args()
     years, weeks, trials, polars_weeks = (1, 8, 300, 3) if args.quick else (2, 52, 2000, 10)
+    trials = args.trials or trials
     rng = np.random.default_rng(args.seed)
+    if args.alerts_only:
+        alerts_only(trials, rng)
+        return
     families, policy = load_families(), BudgetPolicy()
     print(
         f"utility benchmark: {years} simulated year(s) of {weeks} weeks, {len(families)} default families, "
@@ -389,11 +465,8 @@ def main() -> None:
     releaser, joined, n_releases, ytd, weekly = release_years(families, policy, years, weeks, rng)
     coverage, coverage_all, median_ge_1000 = report_accuracy(releaser, families, joined, n_releases, weekly)
     by_cat = next(f for f in families if f.name == "events_by_category")
-    power, false_alarm, z = alert_experiment(releaser, by_cat, trials, rng)
-    print(
-        f"\nweek-over-week alert (z={z:.2f}, {trials} trials): power {power:.3f} for +30% on 2,000/week; "
-        f"false alarms {false_alarm:.3f} per week across {len(CATEGORIES)} categories"
-    )
+    alerts = alert_experiment(releaser, by_cat, trials, rng)
+    print_alerts(alerts, trials)
     side = report_side_by_side(releaser, by_cat, weekly, polars_weeks, ytd)
     n_cells, full, bare = release_100k(policy, rng, 1 if args.quick else 3)
     print(
@@ -406,8 +479,8 @@ def main() -> None:
                 "coverage": round(coverage, 4),
                 "coverage_all_cells": round(coverage_all, 4),
                 "median_rel_error_ge_1000": round(median_ge_1000, 5),
-                "alert_power": power,
-                "alert_false_alarm": false_alarm,
+                **alerts,
+                "alert_trials": trials,
                 "release_100k_cells_s": round(full * 100_000 / n_cells, 4),
                 "opendp_draw_100k_s": round(bare * 100_000 / n_cells, 4),
                 "releases": n_releases,

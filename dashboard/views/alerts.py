@@ -3,7 +3,9 @@
 Each released cell is compared with the same cell in its family's previous window. The difference of
 two releases has noise of standard deviation ``sqrt(s₁² + s₀²)``; a change is flagged only beyond
 ``z`` times that, with ``z`` set (Bonferroni) so that if no cell on the page truly changed, the chance
-of one or more flags is at most the chosen false-alarm rate.
+of one or more flags is at most the chosen false-alarm rate. The rule is :func:`dashboard.stats.compare`
+then :func:`dashboard.stats.flag`; ``bench/utility.py`` measures it through :func:`dashboard.stats.changes`
+(the two in one call), and docs/analyst-guide.md states its power and false-alarm rate.
 """
 
 from __future__ import annotations
@@ -107,6 +109,8 @@ def _body(store: Path) -> None:
         return
     _common.table(alert_table(flagged), "alerts", "alerts")
     st.caption(
-        "Cells are released clamped at zero; near zero the noise is smaller than its nominal size, which "
-        "makes flags there rarer, never more frequent. " + _common.ZERO_NOTE
+        "The test allows for the privacy noise only: its null hypothesis is that a cell's true count is the "
+        "same in both windows, so ordinary week-to-week movement of a large cell is a real change and may be "
+        "flagged. Cells are released clamped at zero; near zero the noise is smaller than its nominal size, "
+        "which makes flags there rarer, never more frequent. " + _common.ZERO_NOTE
     )
