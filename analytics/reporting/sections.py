@@ -267,17 +267,17 @@ def jurisdictions_section(report: WeeklyReport) -> Section:
 
 
 def year_to_date_section(report: WeeklyReport) -> Section:
-    """The year-to-date totals by continual release, when the store has them."""
+    """The year-to-date totals (sums of the weekly released values), when the store has them."""
     if not report.year_to_date:
         return Section(
             "year-to-date",
             "Year to date",
-            (Paragraph("This store holds no year-to-date (continual) release for this window."),),
+            (Paragraph("This store holds no year-to-date totals for this window."),),
         )
     intro = Paragraph(
-        f"Flagged events from the start of {report.privacy.year} through {report.label}, by "
-        "continual release (a binary tree of noisy partial sums): each total is one estimate with "
-        "its own 95% interval, not the sum of the weekly figures."
+        f"Flagged events from the start of {report.privacy.year} through {report.label}: the sum of each "
+        "week's released noisy value (before clamping at zero, so the noise averages out), with the 95% "
+        "interval of that sum. Summing released values is post-processing: it spends no privacy budget."
     )
     rows = tuple((f"`{c}`", *_value_cells(e)) for c, e in report.year_to_date)
     return Section(
