@@ -39,7 +39,6 @@ import sys
 import tempfile
 import time
 import uuid
-import zlib
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -58,7 +57,7 @@ from ingest.contract.pseudonym import pseudonymise
 from ingest.contract.records import PROVIDER_HEADER, RECORD_FORMAT, SIGNATURE_HEADER
 from ingest.contract.registry import ProviderRegistry
 from ingest.contract.signing import sign
-from ingest.contract.topics import EVENTS_TOPIC
+from ingest.contract.topics import EVENTS_TOPIC, actor_partition_hash, partition_of
 from ingest.devtools.broker import EmbeddedBroker, terminate
 from ingest.devtools.simulate import Simulator, demo_providers, provider_credentials, registry_toml
 from ingest.sdk.admin import ensure_topics
@@ -94,7 +93,9 @@ def preload(
         events = buffers.pop(key)
         seen_in[partition].update(e["actor"] for e in events)
         actors_by_offset[partition].append(len(seen_in[partition]))
-        value = canonical_json({"format": RECORD_FORMAT, "provider": provider, "events": events})
+        value = canonical_json(
+            {"format": RECORD_FORMAT, "provider": provider, "partitions": partitions, "events": events}
+        )
         headers = [(PROVIDER_HEADER, provider.encode()), (SIGNATURE_HEADER, sign(creds[provider].signing_key, value))]
         producer.send(EVENTS_TOPIC, value=value, headers=headers, partition=partition)
         records += 1
@@ -126,7 +127,7 @@ def preload(
             event_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
             occurred_at=occurred.isoformat(),
         )
-        key = (template["provider"], zlib.crc32(actor.encode()) % partitions)
+        key = (template["provider"], partition_of(actor_partition_hash(actor), partitions))  # the contract's rule
         buffers.setdefault(key, []).append(wire)
         if len(buffers[key]) >= per_record:
             flush(key)
