@@ -33,7 +33,7 @@ from analytics.privacy.selection import ThresholdPlan
 from analytics.store import ReadOnlyStore, Store
 from analytics.windows import WEEK, Cell, ClosedWindow, Window
 from ingest.contract.events import Event
-from ingest.contract.taxonomy import Action, Category, DetectionStage, Surface, Technique
+from ingest.contract.taxonomy import Action, Category, DetectionStage, IdentityVerification, Surface, Technique
 
 YEAR = 2029  # starts on a Monday: 53 weeks start in it, the most a year holds
 FIRST = datetime(YEAR, 1, 1, tzinfo=UTC)
@@ -71,7 +71,7 @@ def _event(category: Category, stage: DetectionStage, action: Action, technique:
         surface=surface,
         jurisdiction=jurisdiction,
         model_family="m1",
-        identity_verification=None,
+        identity_verification=IdentityVerification("none"),
         account_age_bucket=None,
         language="en",
     )
