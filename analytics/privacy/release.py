@@ -32,7 +32,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from pathlib import Path
 from typing import ClassVar, Literal, Protocol
 
 import pandas as pd
@@ -193,8 +192,6 @@ class Releaser:
         policy: the budget caps.
         period: the privacy period (a week in production). When None, every window is a full period
             (the demo's short windows) and day families are refused.
-        tree_state: ignored. The year-to-date tree and its private state are gone (year to date is
-            now a sum of released values); accepted only until its last caller stops passing it.
         noise: the source of noise, :data:`OPENDP_NOISE` unless a test switches noise off. A test
             seam only: nothing a deployment configures reaches it.
     """
@@ -205,7 +202,6 @@ class Releaser:
         families: list[ReportFamily],
         policy: BudgetPolicy,
         period: timedelta | None = None,
-        tree_state: Path | None = None,
         *,
         noise: Noise = OPENDP_NOISE,
     ) -> None:

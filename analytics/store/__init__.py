@@ -9,7 +9,7 @@ Modules:
     schema: the named migrations, ``DIMENSION_COLUMNS`` and the table catalogue.
     releases: the ``releases`` and ``cells`` tables.
     ledger: the ``ledger`` table (budget charges and the caps in force).
-    tree: the continual release's ``tree_nodes`` and ``cumulative`` tables.
+    tree: the ``cumulative`` table (year-to-date lines, sums of weekly released values).
     audit: the audit trail (releases, refusals and other decisions).
 """
 

@@ -65,13 +65,11 @@ class WorkerRuntime:
             SUMMARIES_TOPIC,
         )
         self.store = Store(settings.store)
-        # The year-to-date tree's exact partial sums are private worker state, kept beside the partitions'.
         self.releaser = Releaser(
             self.store,
             self.families,
             settings.budget_policy,
             period=settings.window_size,
-            tree_state=settings.partition_state_dir / "continual-state.json",
         )
         self.release_sink: ReleaseSink = release_sink or self._release
         self.partitions: dict[int, PartitionWorker] = {}
@@ -181,7 +179,7 @@ class WorkerRuntime:
         return self.decode_process.decode_many
 
     def close(self) -> None:
-        """Stop the decode process, if one runs (it also exits by itself when this process ends)."""
+        """Stop the decode process, if one runs (it also exits by itself when this process ends), and the metrics endpoint."""
         if self.decode_process is not None:
             self.decode_process.close()
         self.exporter.stop()
